@@ -1,0 +1,216 @@
+//! The error envelope of the `/v1` face, `{"error": {"code", "message", "details"}}`, and the
+//! one place where core errors and framework errors become HTTP responses.
+
+use poem::{http::StatusCode, IntoResponse, Response};
+use poem_openapi::{
+    error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    },
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{ToJSON, Type},
+    ApiResponse, Object,
+};
+
+use crate::{auth::AuthError, error::Error, error::FieldError};
+
+/// Stable error codes clients switch on.
+pub mod codes {
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    pub const NOT_READY: &str = "NOT_READY";
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
+    pub code: String,
+    /// Human-readable description.
+    pub message: String,
+    /// For `VALIDATION_ERROR`: `[{"path": [...], "message": "…"}]`, one entry per failing field.
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// An error response of the `/v1` face.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorEnvelope,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorEnvelope {
+                error: ErrorBody {
+                    code: code.to_string(),
+                    message: message.into(),
+                    details: None,
+                },
+            },
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.body.error.details = Some(details);
+        self
+    }
+
+    pub fn code(&self) -> &str {
+        &self.body.error.code
+    }
+
+    /// `VALIDATION_ERROR` listing every failing field; the message joins them as `path: message; …`.
+    pub fn validation(errors: &[FieldError]) -> Self {
+        let message = errors
+            .iter()
+            .map(|e| match e.path.is_empty() {
+                true => e.message.clone(),
+                false => format!("{}: {}", e.path.join("."), e.message),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR, message)
+            .with_details(serde_json::to_value(errors).unwrap_or_default())
+    }
+
+    /// A request the framework could not read (bad JSON, wrong type, unknown field, …).
+    fn unreadable(message: impl Into<String>) -> Self {
+        ApiError::validation(&[FieldError {
+            path: Vec::new(),
+            message: message.into(),
+        }])
+    }
+
+    /// 500 `INTERNAL_ERROR`; the cause goes to the log (with the request id), never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            "An unexpected error occurred; it has been logged with this response's x-request-id",
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Unauthorized(message) => ApiError::unauthorized(message),
+            Error::Forbidden(message) => ApiError::forbidden(message),
+            Error::NotFound { what } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                format!("{what} not found"),
+            ),
+            Error::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, message)
+            }
+            Error::Validation(errors) => ApiError::validation(&errors),
+            Error::Internal(cause) => ApiError::internal(&format_args!("{cause:#}")),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Rejected(rejection) => ApiError::unauthorized(rejection.to_string()),
+            AuthError::Internal(cause) => ApiError::internal(&cause),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body.to_json().unwrap_or_default();
+        Response::builder()
+            .status(self.status)
+            .content_type("application/json")
+            .body(body.to_string())
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        poem::Error::from_response(err.into_response())
+    }
+}
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "Error: `{\"error\": {\"code\", \"message\", \"details\"}}`",
+                status: None,
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json",
+                    schema: ErrorEnvelope::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorEnvelope::register(registry);
+    }
+}
+
+/// Renders any error that escaped the handlers (unknown route, unreadable body, missing key,
+/// …) in the envelope. Errors that already are our responses pass through unchanged.
+pub fn render_framework_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let api_error = if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        ApiError::unreadable(format!("request body is not valid: {}", payload.reason))
+    } else if err.is::<ContentTypeError>() {
+        ApiError::unreadable("request body must be JSON with Content-Type: application/json")
+    } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        ApiError::validation(&[FieldError::new(&[&param.name], param.reason.clone())])
+    } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
+        ApiError::validation(&[FieldError::new(&[path.name], path.reason.clone())])
+    } else if err.is::<AuthorizationError>() {
+        ApiError::unauthorized("API key is missing")
+    } else if status == StatusCode::NOT_FOUND {
+        ApiError::new(status, codes::NOT_FOUND, "no such route")
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        ApiError::new(
+            status,
+            codes::METHOD_NOT_ALLOWED,
+            "method not allowed on this route",
+        )
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(status, codes::VALIDATION_ERROR, "request body is too large")
+    } else if status.is_client_error() {
+        ApiError::new(status, codes::VALIDATION_ERROR, err.to_string())
+    } else {
+        ApiError::internal(&err)
+    };
+    api_error.into_response()
+}

@@ -1,0 +1,38 @@
+//! The HTTP faces: each module parses and authorizes a request, makes one call into the
+//! core, and maps the result. No SQL and no business rules here.
+
+pub mod error;
+pub mod ops;
+pub mod security;
+pub mod types;
+pub mod v1;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::app::Services;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Health, readiness, metrics.
+    Operations,
+    /// API keys of the caller's tenant.
+    Keys,
+}
+
+pub type Apis = (ops::OpsApi, v1::keys::KeysApi);
+
+/// The OpenAPI service with every operation of both faces.
+pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            ops::OpsApi::new(services.store.clone(), services.redis.clone()),
+            v1::keys::KeysApi::new(services.keys.clone()),
+        ),
+        "IntendedOps",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Governance platform for AI agents: typed intents, policy and trust tiers, human \
+         approvals, a hash-chained audit trail. Authenticate with `x-api-key`.",
+    )
+}

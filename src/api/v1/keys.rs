@@ -1,0 +1,139 @@
+//! `/v1/keys`: a tenant's API keys (admin scope).
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Object, OpenApi,
+};
+
+use crate::{
+    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    auth::{keys::KeyInfo, keys::KeyService, Scope},
+    pagination::PageRequest,
+    time::rfc3339,
+};
+
+/// An API key as listed: the secret is never shown again after creation.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ApiKeyOut {
+    id: String,
+    name: String,
+    scopes: Vec<Scope>,
+    /// The key's visible beginning, to recognise it.
+    prefix: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl From<KeyInfo> for ApiKeyOut {
+    fn from(key: KeyInfo) -> Self {
+        ApiKeyOut {
+            id: key.id,
+            name: key.name,
+            scopes: key.scopes,
+            prefix: key.prefix,
+            created_at: rfc3339(key.created_at),
+            last_used_at: key.last_used_at.map(rfc3339),
+            revoked_at: key.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateKeyIn {
+    /// A label for people: what uses this key.
+    name: String,
+    /// What the key may do.
+    scopes: Vec<Scope>,
+}
+
+/// The new key, including `key`: copy it now, it is not shown again.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreatedKeyOut {
+    id: String,
+    name: String,
+    scopes: Vec<Scope>,
+    prefix: String,
+    /// The full API key, for the `x-api-key` header.
+    key: String,
+    created_at: String,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateKeyResponse {
+    /// The key was created.
+    #[oai(status = 201)]
+    Created(Json<Data<CreatedKeyOut>>),
+}
+
+pub struct KeysApi {
+    keys: Arc<KeyService>,
+}
+
+impl KeysApi {
+    pub fn new(keys: Arc<KeyService>) -> Self {
+        Self { keys }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Keys")]
+impl KeysApi {
+    /// List the tenant's API keys, newest first.
+    #[oai(path = "/keys", method = "get", operation_id = "list_keys")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<ApiKeyOut>>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let keys = self.keys.list(&caller.tenant_id, request).await?;
+        Ok(Json(Data::new(ListPage::from_page(keys, ApiKeyOut::from))))
+    }
+
+    /// Create an API key. The response is the only time the full key is shown.
+    #[oai(path = "/keys", method = "post", operation_id = "create_key")]
+    async fn create(
+        &self,
+        auth: TenantKey,
+        body: Json<CreateKeyIn>,
+    ) -> ApiResult<CreateKeyResponse> {
+        let caller = auth.require(Scope::Admin)?;
+        let created = self
+            .keys
+            .create(&caller.tenant_id, &body.name, &body.scopes)
+            .await?;
+        let info = created.info;
+        Ok(CreateKeyResponse::Created(Json(Data::new(CreatedKeyOut {
+            id: info.id,
+            name: info.name,
+            scopes: info.scopes,
+            prefix: info.prefix,
+            key: created.key,
+            created_at: rfc3339(info.created_at),
+        }))))
+    }
+
+    /// One API key.
+    #[oai(path = "/keys/:id", method = "get", operation_id = "get_key")]
+    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let key = self.keys.get(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(key.into())))
+    }
+
+    /// Revoke an API key: it stops authenticating at once, on every instance.
+    #[oai(path = "/keys/:id", method = "delete", operation_id = "revoke_key")]
+    async fn revoke(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let key = self.keys.revoke(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(key.into())))
+    }
+}

@@ -1,0 +1,3 @@
+//! The IntendedOps governance API (`/v1`): one `#[OpenApi]` struct per area.
+
+pub mod keys;

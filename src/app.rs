@@ -1,0 +1,133 @@
+//! Building and running the service: used by `main` and by the integration tests alike.
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::Context;
+use poem::{listener::TcpAcceptor, Endpoint, EndpointExt, Response, Route};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api,
+    auth::{keys::KeyService, KeyVerifier},
+    config::AppConfig,
+    http,
+    metrics::Metrics,
+    redis::RedisHandle,
+    store::Store,
+    tenants::TenantService,
+};
+
+/// The core services, wired once at start-up.
+pub struct Services {
+    pub store: Store,
+    pub redis: Option<RedisHandle>,
+    pub metrics: Arc<Metrics>,
+    pub verifier: Arc<KeyVerifier>,
+    pub keys: Arc<KeyService>,
+    pub tenants: Arc<TenantService>,
+}
+
+impl Services {
+    /// Connects and migrates the database and wires the services (no HTTP, no background tasks).
+    pub async fn connect(config: &AppConfig) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let redis = config
+            .redis_url
+            .as_deref()
+            .map(RedisHandle::new)
+            .transpose()?;
+        let metrics = Arc::new(Metrics::new());
+        let dev_mode = config.dev_keys_enabled(store.backend());
+        let verifier = Arc::new(KeyVerifier::new(store.clone(), dev_mode, metrics.clone()));
+        Ok(Services {
+            keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
+            tenants: Arc::new(TenantService::new(store.clone())),
+            store,
+            redis,
+            metrics,
+            verifier,
+        })
+    }
+}
+
+pub struct App {
+    pub services: Services,
+    config: AppConfig,
+}
+
+impl App {
+    /// Connects, migrates, and prepares development mode when it is on.
+    pub async fn build(config: AppConfig) -> anyhow::Result<Self> {
+        let services = Services::connect(&config).await?;
+        if services.verifier.dev_mode() {
+            services
+                .keys
+                .ensure_dev_keys(&services.tenants)
+                .await
+                .context("cannot create the development keys")?;
+            tracing::warn!(
+                "development mode: the keys dev-user-key, agent-research-key and agent-synth-key \
+                 authenticate as tenant 'dev'; turn it off with OPENINTENT_DEV_KEYS=false"
+            );
+        }
+        Ok(App { services, config })
+    }
+
+    /// Every route with the middleware stack.
+    pub fn endpoint(&self) -> impl Endpoint<Output = Response> {
+        let services = &self.services;
+        let api = api::openapi(services);
+        let routes = Route::new()
+            .at("/openapi.json", api.spec_endpoint())
+            .nest("/docs", api.swagger_ui())
+            .nest("/redoc", api.redoc())
+            .at("/metrics", api::ops::metrics)
+            .nest("/", api)
+            .data(services.verifier.clone())
+            .data(services.metrics.clone());
+        http::wrap(routes, services.metrics.clone(), self.config.max_body_bytes)
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish
+    /// (up to the grace period), stops background work and flushes what it holds.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let background = CancellationToken::new();
+        let maintenance = tokio::spawn(
+            self.services
+                .verifier
+                .clone()
+                .run_maintenance(background.clone()),
+        );
+        let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
+        let served = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(self.config.shutdown_grace))
+            .await;
+        background.cancel();
+        let _ = maintenance.await;
+        self.services.store.close().await;
+        served.context("HTTP server failed")
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,189 @@
+//! API key management: create (the key is returned once), list, revoke, and the seed's
+//! development keys.
+
+use std::sync::Arc;
+
+use super::{
+    api_key::{self, DEV_KEYS, DEV_TENANT},
+    password, scopes_from_column, scopes_to_column, KeyVerifier, Scope, TenantId,
+};
+use crate::{
+    error::{Error, FieldError, Result},
+    ids,
+    pagination::{Page, PageRequest},
+    store::{api_keys, api_keys::ApiKeyRow, tenants, Store},
+    tenants::TenantService,
+    time::{now_ms, Millis},
+};
+
+const MAX_NAME_LEN: usize = 100;
+
+/// A key as shown to its tenant's admins: never the secret.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub prefix: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+impl From<ApiKeyRow> for KeyInfo {
+    fn from(row: ApiKeyRow) -> Self {
+        KeyInfo {
+            prefix: api_key::display_prefix(&row.tenant_id, &row.prefix),
+            scopes: scopes_from_column(&row.scopes),
+            id: row.id,
+            tenant_id: row.tenant_id,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+/// A key just created, with the full key: the only time it is ever available.
+pub struct CreatedKey {
+    pub info: KeyInfo,
+    pub key: String,
+}
+
+pub struct KeyService {
+    store: Store,
+    verifier: Arc<KeyVerifier>,
+}
+
+impl KeyService {
+    pub fn new(store: Store, verifier: Arc<KeyVerifier>) -> Self {
+        Self { store, verifier }
+    }
+
+    /// Creates a key for `tenant`. The tenant must exist.
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<CreatedKey> {
+        let name = validate_new_key(name, scopes)?;
+        let generated = api_key::generate(tenant);
+        let row = ApiKeyRow {
+            id: ids::new_id(ids::API_KEY),
+            tenant_id: tenant.to_string(),
+            name,
+            prefix: generated.lookup_prefix,
+            secret_hash: password::hash_blocking(generated.key.clone()).await?,
+            scopes: scopes_to_column(scopes),
+            created_at: now_ms(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        if !tenants::exists(&mut tx, tenant.as_str()).await? {
+            return Err(Error::NotFound { what: "tenant" });
+        }
+        api_keys::insert(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(CreatedKey {
+            info: row.into(),
+            key: generated.key,
+        })
+    }
+
+    pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<KeyInfo>> {
+        let (rows, total) =
+            api_keys::list(&self.store, tenant.as_str(), page.limit(), page.offset()).await?;
+        Ok(Page {
+            items: rows.into_iter().map(KeyInfo::from).collect(),
+            total,
+            request: page,
+        })
+    }
+
+    pub async fn get(&self, tenant: &TenantId, key_id: &str) -> Result<KeyInfo> {
+        let mut conn = self.store.reader().acquire().await?;
+        api_keys::get(&mut conn, tenant.as_str(), key_id)
+            .await?
+            .map(KeyInfo::from)
+            .ok_or(Error::NotFound { what: "API key" })
+    }
+
+    /// Revokes a key of `tenant`; revoking twice is harmless and returns the key as it is.
+    pub async fn revoke(&self, tenant: &TenantId, key_id: &str) -> Result<KeyInfo> {
+        let mut tx = self.store.begin().await?;
+        api_keys::revoke(&mut tx, tenant.as_str(), key_id, now_ms()).await?;
+        let row = api_keys::get(&mut tx, tenant.as_str(), key_id)
+            .await?
+            .ok_or(Error::NotFound { what: "API key" })?;
+        tx.commit().await?;
+        self.verifier.mark_revoked(key_id);
+        Ok(row.into())
+    }
+
+    /// Revokes a key given only its id (operator CLI).
+    pub async fn revoke_any_tenant(&self, key_id: &str) -> Result<KeyInfo> {
+        let tenant = api_keys::tenant_of(&self.store, key_id)
+            .await?
+            .ok_or(Error::NotFound { what: "API key" })?;
+        self.revoke(&TenantId::parse(&tenant)?, key_id).await
+    }
+
+    /// Makes sure the development tenant and the seed's keys exist (development mode only).
+    pub async fn ensure_dev_keys(&self, tenants: &TenantService) -> Result<()> {
+        let dev = TenantId::parse(DEV_TENANT)?;
+        tenants.ensure(&dev, "Development").await?;
+        for (key, scope) in DEV_KEYS {
+            let mut conn = self.store.reader().acquire().await?;
+            let id = format!("{}_dev_{}", ids::API_KEY, key.replace('-', "_"));
+            if api_keys::get(&mut conn, DEV_TENANT, &id).await?.is_some() {
+                continue;
+            }
+            drop(conn);
+            let row = ApiKeyRow {
+                id,
+                tenant_id: DEV_TENANT.to_string(),
+                name: key.to_string(),
+                prefix: key.to_string(),
+                secret_hash: password::hash_blocking(key.to_string()).await?,
+                scopes: scopes_to_column(&[scope]),
+                created_at: now_ms(),
+                last_used_at: None,
+                revoked_at: None,
+            };
+            let mut tx = self.store.begin().await?;
+            match api_keys::insert(&mut tx, &row).await {
+                // Another instance seeded it first.
+                Err(err) if crate::store::is_unique_violation(&err) => continue,
+                other => other?,
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_new_key(name: &str, scopes: &[Scope]) -> Result<String> {
+    let mut errors = Vec::new();
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        errors.push(FieldError::new(
+            &["name"],
+            format!("must be 1-{MAX_NAME_LEN} characters"),
+        ));
+    }
+    if scopes.is_empty() {
+        errors.push(FieldError::new(
+            &["scopes"],
+            "at least one scope is required",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(name.to_string())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}

@@ -1,0 +1,162 @@
+//! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`.
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::{shutdown_signal, App, Services},
+    auth::{Scope, TenantId},
+    config::{AppConfig, GlobalArgs, ServeArgs},
+    pagination::{PageRequest, MAX_PAGE_SIZE},
+    time::rfc3339,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "intendedops",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `serve` flags, accepted without the subcommand too.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// The tenant id: 1-64 letters, digits and '-'.
+        tenant_id: String,
+        /// Display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print it, alone, on stdout.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// admin, agent, approver or read; repeat for several.
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+    },
+    /// List a tenant's API keys.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke an API key by id.
+    Revoke { key_id: String },
+}
+
+fn parse_scope(raw: &str) -> Result<Scope, String> {
+    raw.parse()
+        .map_err(|_| "expected admin, agent, approver or read".to_string())
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_args = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(args)) => args,
+        Some(Command::Migrate) => {
+            Services::connect(&AppConfig::new(&cli.global.database_url)).await?;
+            eprintln!("migrations applied");
+            return Ok(());
+        }
+        Some(Command::Tenant(command)) => return tenant(&cli.global, command).await,
+        Some(Command::Key(command)) => return key(&cli.global, command).await,
+    };
+    let config = AppConfig::from_args(&cli.global, &serve_args);
+    let app = App::build(config).await?;
+    let addr = format!("{}:{}", serve_args.host, serve_args.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!(%addr, "intendedops listening (docs at /docs)");
+    app.serve(listener, shutdown_signal()).await
+}
+
+async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<()> {
+    let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+    match command {
+        TenantCommand::Create { tenant_id, name } => {
+            let id = TenantId::parse(&tenant_id)?;
+            let tenant = services.tenants.create(&id, name.as_deref()).await?;
+            println!("{}", tenant.id);
+        }
+    }
+    Ok(())
+}
+
+async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<()> {
+    let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+    match command {
+        KeyCommand::Create {
+            tenant,
+            name,
+            scopes,
+        } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let created = services.keys.create(&tenant, &name, &scopes).await?;
+            println!("{}", created.key);
+        }
+        KeyCommand::List { tenant } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let mut page = 1;
+            loop {
+                let request = PageRequest::parse(Some(page), Some(i64::from(MAX_PAGE_SIZE)))?;
+                let keys = services.keys.list(&tenant, request).await?;
+                for key in &keys.items {
+                    let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}\tcreated {}\tlast used {}\t{}",
+                        key.id,
+                        key.name,
+                        scopes.join(","),
+                        key.prefix,
+                        rfc3339(key.created_at),
+                        key.last_used_at
+                            .map(rfc3339)
+                            .unwrap_or_else(|| "never".into()),
+                        key.revoked_at
+                            .map(|at| format!("revoked {}", rfc3339(at)))
+                            .unwrap_or_else(|| "active".into()),
+                    );
+                }
+                if page * i64::from(MAX_PAGE_SIZE) >= keys.total {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        KeyCommand::Revoke { key_id } => {
+            let key = services.keys.revoke_any_tenant(&key_id).await?;
+            eprintln!("revoked {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Configuration: command-line flags override environment variables, which override defaults.
+//! Every field is documented here and in README.md's configuration table.
+
+use std::time::Duration;
+
+use clap::{ArgAction, Args, ValueEnum};
+
+use crate::store::Backend;
+
+/// Settings every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database: `sqlite://path` (created if absent) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://intendedops.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Log filter: a level (`info`, `debug`, …) or a tracing directive list.
+    #[arg(
+        long,
+        env = "OPENINTENT_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+    /// Log line format: human-readable text or JSON for log pipelines.
+    #[arg(long, env = "INTENDEDOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OPENINTENT_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "OPENINTENT_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Redis (`redis://host:port`): shared state across instances. Unset: in-process only.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Accept the seed's development keys (tenant `dev`). Default: on with SQLite, off with PostgreSQL.
+    #[arg(long, env = "OPENINTENT_DEV_KEYS", action = ArgAction::Set)]
+    pub dev_keys: Option<bool>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "INTENDEDOPS_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "INTENDEDOPS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Everything the application needs to start, resolved from flags/environment (or built by tests).
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// `None`: the backend's default (on for SQLite, off for PostgreSQL).
+    pub dev_keys: Option<bool>,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl AppConfig {
+    /// Defaults for everything but the database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        AppConfig {
+            database_url: database_url.into(),
+            redis_url: None,
+            dev_keys: None,
+            max_body_bytes: 1 << 20,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
+    pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> Self {
+        AppConfig {
+            database_url: global.database_url.clone(),
+            redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
+            dev_keys: serve.dev_keys,
+            max_body_bytes: serve.max_body_bytes,
+            shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
+        }
+    }
+
+    /// Whether the development keys are accepted on `backend`.
+    pub fn dev_keys_enabled(&self, backend: Backend) -> bool {
+        self.dev_keys.unwrap_or(backend == Backend::Sqlite)
+    }
+}

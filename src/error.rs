@@ -1,0 +1,59 @@
+//! The core's error type. Everything below the HTTP layer returns [`Error`]; each API face
+//! converts it once into its own envelope (`api::error`), so every error a client can see
+//! has a stable code and no internal detail leaks.
+
+use serde::Serialize;
+
+/// One failing input field: where it is in the request and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Path into the request body, e.g. `["params", "amount"]`.
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Self {
+        Self {
+            path: path.iter().map(|segment| segment.to_string()).collect(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller is not authenticated (no key, or a key that does not verify).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The caller is authenticated but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist, or belongs to another tenant (indistinguishable on purpose).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The request conflicts with the current state (duplicate id, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is well-formed but its content is invalid; every failing field is listed.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Anything unexpected: logged with the request id, shown to clients as `INTERNAL_ERROR`.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(err).context("database error"))
+    }
+}
+
+impl Error {
+    /// A validation error with a single failing field.
+    pub fn invalid(path: &[&str], message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(path, message)])
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

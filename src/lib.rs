@@ -1,0 +1,24 @@
+//! IntendedOps: a multi-tenant governance platform for AI agents, speaking both the
+//! IntendedOps API (`/v1`) and the OpenIntent Coordination Protocol (`/api/v1`).
+//!
+//! Data flows one way: `api` (HTTP faces) → core services (`auth`, `tenants`, …) → `store`
+//! (all SQL). See docs/DESIGN.md.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+mod http;
+pub mod ids;
+pub mod metrics;
+pub mod pagination;
+pub mod redis;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+pub mod time;
+
+pub use app::App;
+pub use config::AppConfig;

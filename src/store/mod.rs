@@ -1,0 +1,185 @@
+//! The repository layer: every SQL statement of the service lives under this module.
+//!
+//! # Why one body of SQL for both backends
+//!
+//! SQLite (default, development, single node) and PostgreSQL (production, several
+//! instances) are both first-class. The service talks to them through sqlx's `Any` driver
+//! with `$n` placeholders, which both drivers understand, so each query is written once and
+//! exercised by the same tests on both backends. The price is a narrower set of column
+//! types, which we accept deliberately: times are `BIGINT` milliseconds since the epoch, JSON
+//! is `TEXT`, flags are nullable timestamps. Where the dialects really differ (DDL, row
+//! locking) the difference is explicit: two migration trees under `migrations/{sqlite,postgres}`
+//! numbered in lockstep, and [`Backend`] for the few statements that need a branch.
+//!
+//! # Writes
+//!
+//! Every mutation is one transaction from [`Store::begin`]. On SQLite the write pool holds a
+//! single connection and transactions start with `BEGIN IMMEDIATE`: SQLite allows one writer
+//! at a time anyway, and taking the write lock up front means a transaction never fails
+//! half-way on a lock upgrade (`SQLITE_BUSY`). Readers use a separate pool and, with WAL,
+//! never wait for the writer. On PostgreSQL both pools are the same.
+//!
+//! Modules hold one aggregate each; every function takes the tenant id first (house rule 3).
+
+pub mod api_keys;
+pub mod tenants;
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, ConnectOptions, Executor,
+};
+
+/// A write transaction: the change, its audit record and its outbox rows commit together.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("unsupported DATABASE_URL scheme (expected sqlite:// or postgres://)")
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connection pools for one database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`); the SQLite file is created if absent.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_creating_file(url);
+                let in_memory = url.contains(":memory:");
+                let write = sqlite_pool(&url, 1).await?;
+                // An in-memory database exists once per connection: share the writer.
+                let read = if in_memory {
+                    write.clone()
+                } else {
+                    sqlite_pool(&url, 8).await?
+                };
+                Ok(Store {
+                    read,
+                    write,
+                    backend,
+                })
+            }
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("cannot connect to PostgreSQL")?;
+                Ok(Store {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .context("database migration failed")
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+    }
+
+    /// The pool for reads outside a transaction.
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// sqlx opens existing SQLite files only; `mode=rwc` lets `cargo run` start on a fresh clone.
+fn sqlite_url_creating_file(url: &str) -> String {
+    if url.contains(":memory:") || url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pool(url: &str, max_connections: u32) -> anyhow::Result<AnyPool> {
+    let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL: readers never wait for the writer. NORMAL sync is durable across
+                // process crashes in WAL mode (only an OS crash can lose the last commits).
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open SQLite database {url}"))
+}
+
+/// True when `err` is a unique-constraint violation (both backends).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
