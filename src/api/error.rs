@@ -192,7 +192,7 @@ pub fn render_framework_error(err: poem::Error) -> Response {
     } else if err.is::<ContentTypeError>() {
         ApiError::unreadable("request body must be JSON with Content-Type: application/json")
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
-        ApiError::validation(&[FieldError::new(&[&param.name], param.reason.clone())])
+        ApiError::validation(&[FieldError::new(&[param.name], param.reason.clone())])
     } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
         ApiError::validation(&[FieldError::new(&[path.name], path.reason.clone())])
     } else if err.is::<AuthorizationError>() {

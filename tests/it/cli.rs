@@ -1,0 +1,101 @@
+//! The operator CLI, run as the real binary against the test server's database.
+
+use std::{process::Command, time::Duration};
+
+use reqwest::Method;
+
+use crate::helpers::{expect_error, send, spawn_app, TestApp};
+
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_intendedops"))
+        .args(args)
+        .env("DATABASE_URL", &app.db.url)
+        .env("OPENINTENT_LOG_LEVEL", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn tenant_and_key_created_on_the_cli_authenticate_over_http() {
+    let app = spawn_app().await;
+    assert_eq!(stdout(&cli(&app, &["tenant", "create", "acme"])), "acme\n");
+    let out = stdout(&cli(
+        &app,
+        &[
+            "key", "create", "--tenant", "acme", "--name", "ci", "--scope", "admin",
+        ],
+    ));
+    // The key alone on stdout, so scripts can capture it.
+    assert_eq!(out.lines().count(), 1);
+    let key = out.trim_end();
+    assert!(key.starts_with("intendedops_acme_"));
+
+    let (status, list) = send(app.with_key(Method::GET, "/v1/keys", key)).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"]["items"][0]["name"], "ci");
+    let key_id = list["data"]["items"][0]["id"].as_str().unwrap().to_string();
+
+    let listed = stdout(&cli(&app, &["key", "list", "--tenant", "acme"]));
+    assert!(listed.contains(&key_id) && listed.contains("admin") && !listed.contains(key));
+
+    // A revocation by another process reaches the running server within its poll interval.
+    stdout(&cli(&app, &["key", "revoke", &key_id]));
+    let mut rejected = false;
+    for _ in 0..40 {
+        let (status, _) = send(app.with_key(Method::GET, "/v1/keys", key)).await;
+        if status == 401 {
+            rejected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rejected, "revoked key still accepted after 4 s");
+    expect_error(
+        app.with_key(Method::GET, "/v1/keys", key),
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cli_errors_are_clear_and_fail_the_command() {
+    let app = spawn_app().await;
+    let duplicate = cli(&app, &["tenant", "create", "tenant-a"]);
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+
+    let underscore = cli(&app, &["tenant", "create", "my_tenant"]);
+    assert!(!underscore.status.success());
+    assert!(underscore.stdout.is_empty());
+
+    let bad_scope = cli(
+        &app,
+        &[
+            "key", "create", "--tenant", "tenant-a", "--name", "x", "--scope", "root",
+        ],
+    );
+    assert!(!bad_scope.status.success());
+    assert!(bad_scope.stdout.is_empty());
+
+    let no_tenant = cli(
+        &app,
+        &[
+            "key", "create", "--tenant", "ghost", "--name", "x", "--scope", "read",
+        ],
+    );
+    assert!(!no_tenant.status.success());
+    assert!(String::from_utf8_lossy(&no_tenant.stderr).contains("tenant not found"));
+
+    let unknown_key = cli(&app, &["key", "revoke", "key_nope"]);
+    assert!(!unknown_key.status.success());
+}

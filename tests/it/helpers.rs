@@ -1,0 +1,212 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 over a fresh database, plus tenants A and B
+//! with an admin key each.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use intendedops::{
+    auth::{keys::KeyService, KeyVerifier, Scope, TenantId},
+    tenants::TenantService,
+    App, AppConfig,
+};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// A fresh database for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => TestDb {
+                url: format!("sqlite://{}/test.db", dir.path().display()),
+                schema: None,
+                _dir: dir,
+            },
+            Some(base) => {
+                let schema = format!("it_{}", ulid::Ulid::new().to_string().to_lowercase());
+                run_admin_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                TestDb {
+                    url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                    schema: Some((base, schema)),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+}
+
+async fn run_admin_sql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("TEST_DATABASE_URL must be reachable");
+    sqlx::query(sql).execute(&mut conn).await.expect(sql);
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.schema.take() {
+            // Drop is synchronous; run the cleanup on its own runtime and thread.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(run_admin_sql(
+                    &base,
+                    &format!("DROP SCHEMA {schema} CASCADE"),
+                ));
+            })
+            .join();
+        }
+    }
+}
+
+pub struct Tenant {
+    pub admin_key: String,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub keys: Arc<KeyService>,
+    pub verifier: Arc<KeyVerifier>,
+    pub a: Tenant,
+    pub b: Tenant,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub db: TestDb,
+}
+
+pub fn test_config(db: &TestDb) -> AppConfig {
+    let mut config = AppConfig::new(&db.url);
+    config.redis_url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with a test-specific configuration tweak.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    let db = TestDb::new().await;
+    let mut config = test_config(&db);
+    tweak(&mut config);
+    let app = App::build(config).await.expect("app builds");
+    let keys = app.services.keys.clone();
+    let tenants = app.services.tenants.clone();
+    let verifier = app.services.verifier.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = rx.await;
+    }));
+    let a = create_tenant(&tenants, &keys, "tenant-a").await;
+    let b = create_tenant(&tenants, &keys, "tenant-b").await;
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        keys,
+        verifier,
+        a,
+        b,
+        shutdown: Some(tx),
+        server: Some(server),
+        db,
+    }
+}
+
+async fn create_tenant(tenants: &TenantService, keys: &KeyService, id: &str) -> Tenant {
+    let tenant = TenantId::parse(id).unwrap();
+    tenants.create(&tenant, None).await.expect("tenant created");
+    let created = keys
+        .create(&tenant, "admin", &[Scope::Admin])
+        .await
+        .expect("admin key created");
+    Tenant {
+        admin_key: created.key,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request authenticated with `key`.
+    pub fn with_key(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.request(method, path).header("x-api-key", key)
+    }
+
+    /// Creates a key for `tenant` with `scopes` directly through the core.
+    pub async fn create_key(&self, tenant: &str, scopes: &[Scope]) -> String {
+        let tenant = TenantId::parse(tenant).unwrap();
+        self.keys.create(&tenant, "test", scopes).await.unwrap().key
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Sends the request and returns the status and the JSON body (Null when empty).
+pub async fn send(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body read");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, body)
+}
+
+/// Asserts an error envelope with `status` and `code`; returns the body.
+pub async fn expect_error(request: RequestBuilder, status: u16, code: &str) -> Value {
+    let (actual, body) = send(request).await;
+    assert_eq!(actual.as_u16(), status, "unexpected status, body {body}");
+    assert_eq!(body["error"]["code"], code, "unexpected body {body}");
+    assert!(
+        body["error"]["message"].is_string(),
+        "message missing in {body}"
+    );
+    body
+}

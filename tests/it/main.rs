@@ -1,0 +1,11 @@
+//! Integration tests: each test starts the real server on an ephemeral port over a fresh
+//! database (a SQLite file, or a PostgreSQL schema when `TEST_DATABASE_URL` is set; Redis
+//! when `TEST_REDIS_URL` is set) and speaks HTTP to it.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod keys;
+mod ops;
