@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api,
+    audit::AuditLog,
     auth::{keys::KeyService, KeyVerifier},
     config::AppConfig,
     http,
@@ -25,6 +26,7 @@ pub struct Services {
     pub verifier: Arc<KeyVerifier>,
     pub keys: Arc<KeyService>,
     pub tenants: Arc<TenantService>,
+    pub audit: Arc<AuditLog>,
 }
 
 impl Services {
@@ -43,6 +45,7 @@ impl Services {
         Ok(Services {
             keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
             tenants: Arc::new(TenantService::new(store.clone())),
+            audit: Arc::new(AuditLog::new(store.clone())),
             store,
             redis,
             metrics,

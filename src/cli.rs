@@ -1,11 +1,19 @@
 //! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`.
 
+use std::{
+    io::{BufRead, Write},
+    process::ExitCode,
+};
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
     app::{shutdown_signal, App, Services},
+    audit::{AuditRecord, ChainCheck, Verification},
     auth::{Scope, TenantId},
     config::{AppConfig, GlobalArgs, ServeArgs},
+    error::Error,
     pagination::{PageRequest, MAX_PAGE_SIZE},
     time::rfc3339,
 };
@@ -39,6 +47,28 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Verify or export audit trails.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify a tenant's chain in the database; exit status 1 when it is broken.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Print a tenant's chain as JSON Lines (one record per line, oldest first).
+    Export {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Verify an exported chain offline (a file, or `-` for stdin); exit status 1 when broken.
+    VerifyFile {
+        /// Path of a JSON Lines export, or `-`.
+        path: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,28 +109,30 @@ fn parse_scope(raw: &str) -> Result<Scope, String> {
         .map_err(|_| "expected admin, agent, approver or read".to_string())
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command; the exit status says whether what was checked holds.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let serve_args = match cli.command {
         None => cli.serve,
         Some(Command::Serve(args)) => args,
         Some(Command::Migrate) => {
             Services::connect(&AppConfig::new(&cli.global.database_url)).await?;
             eprintln!("migrations applied");
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Tenant(command)) => return tenant(&cli.global, command).await,
         Some(Command::Key(command)) => return key(&cli.global, command).await,
+        Some(Command::Audit(command)) => return audit_command(&cli.global, command).await,
     };
     let config = AppConfig::from_args(&cli.global, &serve_args);
     let app = App::build(config).await?;
     let addr = format!("{}:{}", serve_args.host, serve_args.port);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(%addr, "intendedops listening (docs at /docs)");
-    app.serve(listener, shutdown_signal()).await
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<()> {
+async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<ExitCode> {
     let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
     match command {
         TenantCommand::Create { tenant_id, name } => {
@@ -109,10 +141,10 @@ async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<(
             println!("{}", tenant.id);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<()> {
+async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCode> {
     let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
     match command {
         KeyCommand::Create {
@@ -121,7 +153,10 @@ async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<()> {
             scopes,
         } => {
             let tenant = TenantId::parse(&tenant)?;
-            let created = services.keys.create(&tenant, &name, &scopes).await?;
+            let created = services
+                .keys
+                .create(&tenant, crate::audit::actors::CLI, &name, &scopes)
+                .await?;
             println!("{}", created.key);
         }
         KeyCommand::List { tenant } => {
@@ -158,5 +193,58 @@ async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<()> {
             eprintln!("revoked {} ({})", key.id, key.name);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_command(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let verification = match command {
+        AuditCommand::Verify { tenant } => {
+            let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+            services.audit.verify(&TenantId::parse(&tenant)?).await?
+        }
+        AuditCommand::Export { tenant } => {
+            let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            services
+                .audit
+                .walk(&TenantId::parse(&tenant)?, None, |record| {
+                    serde_json::to_writer(&mut out, &record)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|()| Ok(out.write_all(b"\n")?))
+                        .map_err(Error::Internal)
+                })
+                .await?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::VerifyFile { path } => {
+            let reader: Box<dyn BufRead> = if path == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(std::fs::File::open(&path)?))
+            };
+            verify_export(reader)?
+        }
+    };
+    println!("{}", serde_json::to_string(&verification)?);
+    Ok(if verification.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Verifies a JSON Lines export; a line that is not an audit record fails the command.
+fn verify_export(reader: impl BufRead) -> anyhow::Result<Verification> {
+    let mut check = ChainCheck::default();
+    for (index, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: AuditRecord = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not an audit record", index + 1))?;
+        check.feed(&record);
+    }
+    Ok(check.finish(None))
 }

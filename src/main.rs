@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     match cli::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(status) => status,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

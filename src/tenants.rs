@@ -1,6 +1,7 @@
 //! Tenant administration (used by the CLI): creating the unit of isolation.
 
 use crate::{
+    audit::{self, actors, events, AuditEvent},
     auth::TenantId,
     error::{Error, Result},
     store::{self, tenants::TenantRow, Store},
@@ -30,6 +31,7 @@ impl TenantService {
             }
             other => other?,
         }
+        audit::append(&mut tx, id, created_event(&row, actors::CLI)).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -42,8 +44,19 @@ impl TenantService {
             created_at: now_ms(),
         };
         let mut tx = self.store.begin().await?;
-        store::tenants::insert_if_absent(&mut tx, &row).await?;
+        if store::tenants::insert_if_absent(&mut tx, &row).await? {
+            audit::append(&mut tx, id, created_event(&row, actors::SYSTEM)).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn created_event<'a>(row: &'a TenantRow, actor: &'a str) -> AuditEvent<'a> {
+    AuditEvent {
+        event_type: events::TENANT_CREATED,
+        actor,
+        subject: &row.id,
+        data: serde_json::json!({ "name": row.name }),
     }
 }

@@ -17,9 +17,11 @@ pub enum Tag {
     Operations,
     /// API keys of the caller's tenant.
     Keys,
+    /// The tenant's hash-chained audit trail.
+    Audit,
 }
 
-pub type Apis = (ops::OpsApi, v1::keys::KeysApi);
+pub type Apis = (ops::OpsApi, v1::keys::KeysApi, v1::audit::AuditApi);
 
 /// The OpenAPI service with every operation of both faces.
 pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
@@ -27,6 +29,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
         (
             ops::OpsApi::new(services.store.clone(), services.redis.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
+            v1::audit::AuditApi::new(services.audit.clone()),
         ),
         "IntendedOps",
         env!("CARGO_PKG_VERSION"),

@@ -8,6 +8,7 @@ use super::{
     password, scopes_from_column, scopes_to_column, KeyVerifier, Scope, TenantId,
 };
 use crate::{
+    audit::{self, actors, events, AuditEvent},
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
@@ -62,10 +63,11 @@ impl KeyService {
         Self { store, verifier }
     }
 
-    /// Creates a key for `tenant`. The tenant must exist.
+    /// Creates a key for `tenant` on behalf of `actor`. The tenant must exist.
     pub async fn create(
         &self,
         tenant: &TenantId,
+        actor: &str,
         name: &str,
         scopes: &[Scope],
     ) -> Result<CreatedKey> {
@@ -86,7 +88,7 @@ impl KeyService {
         if !tenants::exists(&mut tx, tenant.as_str()).await? {
             return Err(Error::NotFound { what: "tenant" });
         }
-        api_keys::insert(&mut tx, &row).await?;
+        insert_audited(&mut tx, tenant, actor, &row).await?;
         tx.commit().await?;
         Ok(CreatedKey {
             info: row.into(),
@@ -112,13 +114,23 @@ impl KeyService {
             .ok_or(Error::NotFound { what: "API key" })
     }
 
-    /// Revokes a key of `tenant`; revoking twice is harmless and returns the key as it is.
-    pub async fn revoke(&self, tenant: &TenantId, key_id: &str) -> Result<KeyInfo> {
+    /// Revokes a key of `tenant` on behalf of `actor`; revoking twice is harmless and
+    /// returns the key as it is (and records nothing the second time).
+    pub async fn revoke(&self, tenant: &TenantId, actor: &str, key_id: &str) -> Result<KeyInfo> {
         let mut tx = self.store.begin().await?;
-        api_keys::revoke(&mut tx, tenant.as_str(), key_id, now_ms()).await?;
+        let revoked_now = api_keys::revoke(&mut tx, tenant.as_str(), key_id, now_ms()).await?;
         let row = api_keys::get(&mut tx, tenant.as_str(), key_id)
             .await?
             .ok_or(Error::NotFound { what: "API key" })?;
+        if revoked_now {
+            let event = AuditEvent {
+                event_type: events::KEY_REVOKED,
+                actor,
+                subject: key_id,
+                data: serde_json::json!({ "name": row.name }),
+            };
+            audit::append(&mut tx, tenant, event).await?;
+        }
         tx.commit().await?;
         self.verifier.mark_revoked(key_id);
         Ok(row.into())
@@ -129,7 +141,8 @@ impl KeyService {
         let tenant = api_keys::tenant_of(&self.store, key_id)
             .await?
             .ok_or(Error::NotFound { what: "API key" })?;
-        self.revoke(&TenantId::parse(&tenant)?, key_id).await
+        self.revoke(&TenantId::parse(&tenant)?, actors::CLI, key_id)
+            .await
     }
 
     /// Makes sure the development tenant and the seed's keys exist (development mode only).
@@ -155,15 +168,41 @@ impl KeyService {
                 revoked_at: None,
             };
             let mut tx = self.store.begin().await?;
-            match api_keys::insert(&mut tx, &row).await {
+            match insert_audited(&mut tx, &dev, actors::SYSTEM, &row).await {
                 // Another instance seeded it first.
-                Err(err) if crate::store::is_unique_violation(&err) => continue,
+                Err(Error::Conflict(_)) => continue,
                 other => other?,
             }
             tx.commit().await?;
         }
         Ok(())
     }
+}
+
+/// Inserts the key and its `key.created` audit record; a duplicate id is a conflict.
+async fn insert_audited(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    actor: &str,
+    row: &ApiKeyRow,
+) -> Result<()> {
+    match api_keys::insert(tx, row).await {
+        Err(err) if crate::store::is_unique_violation(&err) => {
+            return Err(Error::Conflict(format!(
+                "API key {} already exists",
+                row.id
+            )))
+        }
+        other => other?,
+    }
+    let event = AuditEvent {
+        event_type: events::KEY_CREATED,
+        actor,
+        subject: &row.id,
+        data: serde_json::json!({ "name": row.name, "scopes": scopes_from_column(&row.scopes) }),
+    };
+    audit::append(tx, tenant, event).await?;
+    Ok(())
 }
 
 fn validate_new_key(name: &str, scopes: &[Scope]) -> Result<String> {

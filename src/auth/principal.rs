@@ -34,8 +34,9 @@ impl fmt::Display for TenantId {
 }
 
 /// What a key may do. `admin` includes every other scope; every scope includes `read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum, serde::Serialize)]
 #[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Everything, including key, webhook and policy management.
     Admin,

@@ -22,6 +22,7 @@
 //! Modules hold one aggregate each; every function takes the tenant id first (house rule 3).
 
 pub mod api_keys;
+pub mod audit;
 pub mod tenants;
 
 use std::{str::FromStr, time::Duration};

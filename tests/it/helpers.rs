@@ -5,6 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use intendedops::{
     auth::{keys::KeyService, KeyVerifier, Scope, TenantId},
+    store::Store,
     tenants::TenantService,
     App, AppConfig,
 };
@@ -81,7 +82,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub keys: Arc<KeyService>,
+    pub tenants: Arc<TenantService>,
     pub verifier: Arc<KeyVerifier>,
+    pub store: Store,
     pub a: Tenant,
     pub b: Tenant,
     shutdown: Option<oneshot::Sender<()>>,
@@ -110,6 +113,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
     let keys = app.services.keys.clone();
     let tenants = app.services.tenants.clone();
     let verifier = app.services.verifier.clone();
+    let store = app.services.store.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -122,7 +126,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
         addr,
         client: reqwest::Client::new(),
         keys,
+        tenants,
         verifier,
+        store,
         a,
         b,
         shutdown: Some(tx),
@@ -135,7 +141,7 @@ async fn create_tenant(tenants: &TenantService, keys: &KeyService, id: &str) -> 
     let tenant = TenantId::parse(id).unwrap();
     tenants.create(&tenant, None).await.expect("tenant created");
     let created = keys
-        .create(&tenant, "admin", &[Scope::Admin])
+        .create(&tenant, "test", "admin", &[Scope::Admin])
         .await
         .expect("admin key created");
     Tenant {
@@ -160,7 +166,16 @@ impl TestApp {
     /// Creates a key for `tenant` with `scopes` directly through the core.
     pub async fn create_key(&self, tenant: &str, scopes: &[Scope]) -> String {
         let tenant = TenantId::parse(tenant).unwrap();
-        self.keys.create(&tenant, "test", scopes).await.unwrap().key
+        self.keys
+            .create(&tenant, "test", "test", scopes)
+            .await
+            .unwrap()
+            .key
+    }
+
+    /// Runs SQL directly against the test database, bypassing the service (tampering tests).
+    pub async fn raw_sql(&self, sql: &str) {
+        run_admin_sql(&self.db.url, sql).await;
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.

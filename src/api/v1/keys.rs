@@ -108,7 +108,7 @@ impl KeysApi {
         let caller = auth.require(Scope::Admin)?;
         let created = self
             .keys
-            .create(&caller.tenant_id, &body.name, &body.scopes)
+            .create(&caller.tenant_id, &caller.key_id, &body.name, &body.scopes)
             .await?;
         let info = created.info;
         Ok(CreateKeyResponse::Created(Json(Data::new(CreatedKeyOut {
@@ -133,7 +133,10 @@ impl KeysApi {
     #[oai(path = "/keys/:id", method = "delete", operation_id = "revoke_key")]
     async fn revoke(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
         let caller = auth.require(Scope::Admin)?;
-        let key = self.keys.revoke(&caller.tenant_id, &id).await?;
+        let key = self
+            .keys
+            .revoke(&caller.tenant_id, &caller.key_id, &id)
+            .await?;
         Ok(Json(Data::new(key.into())))
     }
 }
