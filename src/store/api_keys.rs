@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::Store;
+use super::{page_total, split_counted, Store};
 use crate::time::Millis;
 
 const COLUMNS: &str =
@@ -83,8 +83,8 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<ApiKeyRow>, i64)> {
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 \
+    let counted = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM api_keys WHERE tenant_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(tenant_id)
@@ -92,11 +92,11 @@ pub async fn list(
     .bind(offset)
     .fetch_all(store.reader())
     .await?;
-    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1")
+    let (rows, total) = split_counted(counted);
+    let count = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1")
         .bind(tenant_id)
-        .fetch_one(store.reader())
-        .await?;
-    Ok((rows, total))
+        .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
 }
 
 /// Marks the key revoked; true when this call revoked it (false: unknown or already revoked).

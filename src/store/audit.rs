@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::Store;
+use super::{page_total, split_counted, Store};
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -112,8 +112,9 @@ pub async fn list(
     // Absent filters are bound as NULL so one prepared statement serves every combination.
     const WHERE: &str = "WHERE tenant_id = $1 AND ($2 IS NULL OR event_type = $2) \
          AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)";
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM audit_records {WHERE} ORDER BY sequence LIMIT $5 OFFSET $6"
+    let counted = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM audit_records {WHERE} \
+         ORDER BY sequence LIMIT $5 OFFSET $6"
     ))
     .bind(tenant_id)
     .bind(filter.event_type.as_deref())
@@ -123,12 +124,13 @@ pub async fn list(
     .bind(offset)
     .fetch_all(store.reader())
     .await?;
-    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_records {WHERE}"))
+    let (rows, total) = split_counted(counted);
+    let count_sql = format!("SELECT COUNT(*) FROM audit_records {WHERE}");
+    let count = sqlx::query_as(&count_sql)
         .bind(tenant_id)
         .bind(filter.event_type.as_deref())
         .bind(filter.from)
         .bind(filter.to)
-        .fetch_one(store.reader())
-        .await?;
-    Ok((rows, total))
+        .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
 }

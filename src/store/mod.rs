@@ -180,6 +180,36 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> anyhow::Result<AnyPool>
         .with_context(|| format!("cannot open SQLite database {url}"))
 }
 
+/// A listed row with the number of rows matching the query, from `COUNT(*) OVER () AS total_count`:
+/// one round trip for a page and its total.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct Counted<T> {
+    #[sqlx(flatten)]
+    pub row: T,
+    pub total_count: i64,
+}
+
+/// Splits counted rows into the rows and the total; `None` when the page was empty (past the
+/// end, or nothing matches), where the caller must count separately if the offset was not 0.
+pub(crate) fn split_counted<T>(rows: Vec<Counted<T>>) -> (Vec<T>, Option<i64>) {
+    let total = rows.first().map(|first| first.total_count);
+    (rows.into_iter().map(|counted| counted.row).collect(), total)
+}
+
+/// The total for a page: from the window count when the page had rows, else 0 on the first
+/// page, else from `count` (only awaited then: a page past the end).
+pub(crate) async fn page_total(
+    total: Option<i64>,
+    offset: i64,
+    count: impl std::future::Future<Output = sqlx::Result<(i64,)>>,
+) -> sqlx::Result<i64> {
+    match total {
+        Some(total) => Ok(total),
+        None if offset == 0 => Ok(0),
+        None => Ok(count.await?.0),
+    }
+}
+
 /// True when `err` is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
