@@ -11,6 +11,7 @@ use crate::{
     audit::AuditLog,
     auth::{keys::KeyService, KeyVerifier},
     config::AppConfig,
+    governance::{agents::AgentService, catalog::Catalog, intents::IntentService},
     http,
     metrics::Metrics,
     redis::RedisHandle,
@@ -27,11 +28,18 @@ pub struct Services {
     pub keys: Arc<KeyService>,
     pub tenants: Arc<TenantService>,
     pub audit: Arc<AuditLog>,
+    pub catalog: Arc<Catalog>,
+    pub agents: Arc<AgentService>,
+    pub intents: Arc<IntentService>,
 }
 
 impl Services {
     /// Connects and migrates the database and wires the services (no HTTP, no background tasks).
     pub async fn connect(config: &AppConfig) -> anyhow::Result<Self> {
+        let catalog = Arc::new(match &config.domains_dir {
+            Some(dir) => Catalog::load_dir(dir)?,
+            None => Catalog::builtin()?,
+        });
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let redis = config
@@ -42,7 +50,16 @@ impl Services {
         let metrics = Arc::new(Metrics::new());
         let dev_mode = config.dev_keys_enabled(store.backend());
         let verifier = Arc::new(KeyVerifier::new(store.clone(), dev_mode, metrics.clone()));
+        let agents = Arc::new(AgentService::new(store.clone(), catalog.clone()));
+        let intents = Arc::new(IntentService::new(
+            store.clone(),
+            catalog.clone(),
+            agents.clone(),
+        ));
         Ok(Services {
+            catalog,
+            agents,
+            intents,
             keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
             tenants: Arc::new(TenantService::new(store.clone())),
             audit: Arc::new(AuditLog::new(store.clone())),

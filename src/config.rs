@@ -1,7 +1,7 @@
 //! Configuration: command-line flags override environment variables, which override defaults.
 //! Every field is documented here and in README.md's configuration table.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args, ValueEnum};
 
@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "INTENDEDOPS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// A directory of `<domain>.json` files replacing the built-in domain catalog.
+    #[arg(long, env = "INTENDEDOPS_DOMAINS_DIR")]
+    pub domains_dir: Option<PathBuf>,
 }
 
 /// Everything the application needs to start, resolved from flags/environment (or built by tests).
@@ -69,6 +72,8 @@ pub struct AppConfig {
     pub dev_keys: Option<bool>,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `None`: the catalog built into the binary.
+    pub domains_dir: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -80,6 +85,7 @@ impl AppConfig {
             dev_keys: None,
             max_body_bytes: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
+            domains_dir: None,
         }
     }
 
@@ -90,6 +96,7 @@ impl AppConfig {
             dev_keys: serve.dev_keys,
             max_body_bytes: serve.max_body_bytes,
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
+            domains_dir: serve.domains_dir.clone(),
         }
     }
 

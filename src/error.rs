@@ -35,6 +35,15 @@ pub enum Error {
     /// The request conflicts with the current state (duplicate id, …).
     #[error("{0}")]
     Conflict(String),
+    /// An intent names an agent that is not registered in the tenant.
+    #[error("agent '{0}' is not registered")]
+    AgentNotFound(String),
+    /// An idempotency key was reused with a different request body.
+    #[error("idempotency key '{0}' was already used with a different request")]
+    IdempotencyConflict(String),
+    /// A status change the state machine does not allow from the current status.
+    #[error("cannot {action} an intent that is {from}")]
+    InvalidTransition { action: &'static str, from: String },
     /// The request is well-formed but its content is invalid; every failing field is listed.
     #[error("validation failed")]
     Validation(Vec<FieldError>),

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod governance;
 mod http;
 pub mod ids;
 pub mod metrics;

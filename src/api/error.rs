@@ -21,6 +21,9 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const AGENT_NOT_FOUND: &str = "AGENT_NOT_FOUND";
+    pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
+    pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
     pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     pub const NOT_READY: &str = "NOT_READY";
@@ -128,6 +131,21 @@ impl From<Error> for ApiError {
             Error::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, message)
             }
+            err @ Error::AgentNotFound(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                codes::AGENT_NOT_FOUND,
+                err.to_string(),
+            ),
+            err @ Error::IdempotencyConflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                codes::IDEMPOTENCY_CONFLICT,
+                err.to_string(),
+            ),
+            err @ Error::InvalidTransition { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                codes::INVALID_TRANSITION,
+                err.to_string(),
+            ),
             Error::Validation(errors) => ApiError::validation(&errors),
             Error::Internal(cause) => ApiError::internal(&format_args!("{cause:#}")),
         }

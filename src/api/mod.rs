@@ -17,19 +17,35 @@ pub enum Tag {
     Operations,
     /// API keys of the caller's tenant.
     Keys,
+    /// The domain catalog: intent types, risk, params schemas.
+    Domains,
+    /// Agents registered by the tenant.
+    Agents,
+    /// Governed intents: submission, queries, outcomes.
+    Intents,
     /// The tenant's hash-chained audit trail.
     Audit,
 }
 
-pub type Apis = (ops::OpsApi, v1::keys::KeysApi, v1::audit::AuditApi);
+pub type Apis = (
+    ops::OpsApi,
+    v1::domains::DomainsApi,
+    v1::agents::AgentsApi,
+    v1::intents::IntentsApi,
+    v1::audit::AuditApi,
+    v1::keys::KeysApi,
+);
 
 /// The OpenAPI service with every operation of both faces.
 pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             ops::OpsApi::new(services.store.clone(), services.redis.clone()),
-            v1::keys::KeysApi::new(services.keys.clone()),
+            v1::domains::DomainsApi::new(services.catalog.clone()),
+            v1::agents::AgentsApi::new(services.agents.clone()),
+            v1::intents::IntentsApi::new(services.intents.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
+            v1::keys::KeysApi::new(services.keys.clone()),
         ),
         "IntendedOps",
         env!("CARGO_PKG_VERSION"),

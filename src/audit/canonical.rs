@@ -114,7 +114,12 @@ pub fn record_hash(input: &HashInput<'_>) -> String {
     text.push_str(",\"subject\":");
     write_string(input.subject, &mut text);
     text.push('}');
-    hex(&Sha256::digest(text.as_bytes()))
+    sha256_hex(text.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -21,8 +21,10 @@
 //!
 //! Modules hold one aggregate each; every function takes the tenant id first (house rule 3).
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod intents;
 pub mod tenants;
 
 use std::{str::FromStr, time::Duration};

@@ -4,9 +4,12 @@
 
 mod helpers;
 
+mod agents;
 mod audit;
 mod auth;
 mod cli;
+mod domains;
 mod errors;
+mod intents;
 mod keys;
 mod ops;

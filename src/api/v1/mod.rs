@@ -1,4 +1,7 @@
 //! The IntendedOps governance API (`/v1`): one `#[OpenApi]` struct per area.
 
+pub mod agents;
 pub mod audit;
+pub mod domains;
+pub mod intents;
 pub mod keys;

@@ -1,0 +1,232 @@
+//! `/v1/agents`: agent registration and administration.
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+    ApiResponse, Object, OpenApi,
+};
+
+use crate::{
+    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    auth::Scope,
+    governance::{
+        agents::{Agent, AgentService, AgentUpdate, Registration},
+        trust::TrustTier,
+    },
+    pagination::PageRequest,
+    time::rfc3339,
+};
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct IntentCounts {
+    total: i64,
+    completed: i64,
+    failed: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AgentOut {
+    id: String,
+    name: String,
+    description: Option<String>,
+    /// Domains the agent may act in; empty = any.
+    domains: Vec<String>,
+    /// Intent types the agent may submit; empty = any in its domains.
+    intent_types: Vec<String>,
+    /// The tier in force (`T0`–`T4`): the pinned one, if an admin pinned it.
+    trust_tier: String,
+    /// Set when an admin fixed the tier.
+    pinned_tier: Option<String>,
+    trust_score: f64,
+    /// `active` or `suspended`.
+    status: String,
+    intent_counts: IntentCounts,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Agent> for AgentOut {
+    fn from(agent: Agent) -> Self {
+        AgentOut {
+            id: agent.id,
+            name: agent.name,
+            description: agent.description,
+            domains: agent.domains,
+            intent_types: agent.intent_types,
+            trust_tier: agent.trust_tier.as_str().into(),
+            pinned_tier: agent.pinned_tier.map(|t| t.as_str().into()),
+            trust_score: agent.trust_score,
+            status: agent.status.as_str().into(),
+            intent_counts: IntentCounts {
+                total: agent.intents_total,
+                completed: agent.intents_completed,
+                failed: agent.intents_failed,
+            },
+            created_at: rfc3339(agent.created_at),
+            updated_at: rfc3339(agent.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterAgentIn {
+    name: String,
+    description: Option<String>,
+    /// Restrict the agent to these domains.
+    #[oai(default)]
+    domains: Vec<String>,
+    /// Restrict the agent to these intent types.
+    #[oai(default)]
+    intent_types: Vec<String>,
+    /// Defaults to the slug of `name` (`Billing Agent` → `billing-agent`).
+    id: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAgentIn {
+    name: Option<String>,
+    /// null clears it.
+    description: MaybeUndefined<String>,
+    domains: Option<Vec<String>>,
+    intent_types: Option<Vec<String>>,
+    /// `active` or `suspended`: a suspended agent's submissions are refused.
+    status: Option<AgentStatusIn>,
+    /// Fix the agent's tier regardless of its record; null returns it to the earned tier.
+    pinned_tier: MaybeUndefined<TierIn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum AgentStatusIn {
+    Active,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+pub enum TierIn {
+    T0,
+    T1,
+    T2,
+    T3,
+    T4,
+}
+
+impl From<TierIn> for TrustTier {
+    fn from(tier: TierIn) -> Self {
+        match tier {
+            TierIn::T0 => TrustTier::T0,
+            TierIn::T1 => TrustTier::T1,
+            TierIn::T2 => TrustTier::T2,
+            TierIn::T3 => TrustTier::T3,
+            TierIn::T4 => TrustTier::T4,
+        }
+    }
+}
+
+fn patch<T, U>(field: MaybeUndefined<T>, convert: impl FnOnce(T) -> U) -> Option<Option<U>> {
+    match field {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(convert(value))),
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterAgentResponse {
+    /// The agent is registered at trust tier `T0`.
+    #[oai(status = 201)]
+    Created(Json<Data<AgentOut>>),
+}
+
+pub struct AgentsApi {
+    agents: Arc<AgentService>,
+}
+
+impl AgentsApi {
+    pub fn new(agents: Arc<AgentService>) -> Self {
+        Self { agents }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Agents")]
+impl AgentsApi {
+    /// Register an agent. An existing id answers 409 `CONFLICT`.
+    #[oai(path = "/agents", method = "post", operation_id = "register_agent")]
+    async fn register(
+        &self,
+        auth: TenantKey,
+        body: Json<RegisterAgentIn>,
+    ) -> ApiResult<RegisterAgentResponse> {
+        let caller = auth.require(Scope::Agent)?;
+        let body = body.0;
+        let registration = Registration {
+            name: body.name,
+            description: body.description,
+            domains: body.domains,
+            intent_types: body.intent_types,
+            id: body.id,
+        };
+        let agent = self
+            .agents
+            .register(&caller.tenant_id, &caller.key_id, registration)
+            .await?;
+        Ok(RegisterAgentResponse::Created(Json(Data::new(
+            agent.into(),
+        ))))
+    }
+
+    /// The tenant's agents in registration order.
+    #[oai(path = "/agents", method = "get", operation_id = "list_agents")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<AgentOut>>>> {
+        let caller = auth.require(Scope::Read)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let agents = self.agents.list(&caller.tenant_id, request).await?;
+        Ok(Json(Data::new(ListPage::from_page(agents, AgentOut::from))))
+    }
+
+    /// One agent.
+    #[oai(path = "/agents/:id", method = "get", operation_id = "get_agent")]
+    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<AgentOut>>> {
+        let caller = auth.require(Scope::Read)?;
+        Ok(Json(Data::new(
+            self.agents.get(&caller.tenant_id, &id).await?.into(),
+        )))
+    }
+
+    /// Update an agent: its scope, suspend or reactivate it, pin or unpin its trust tier.
+    #[oai(path = "/agents/:id", method = "patch", operation_id = "update_agent")]
+    async fn update(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: Json<UpdateAgentIn>,
+    ) -> ApiResult<Json<Data<AgentOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let body = body.0;
+        let update = AgentUpdate {
+            name: body.name,
+            description: patch(body.description, |d| d),
+            domains: body.domains,
+            intent_types: body.intent_types,
+            suspended: body.status.map(|s| s == AgentStatusIn::Suspended),
+            pinned_tier: patch(body.pinned_tier, TrustTier::from),
+        };
+        let agent = self
+            .agents
+            .update(&caller.tenant_id, &caller.key_id, &id, update)
+            .await?;
+        Ok(Json(Data::new(agent.into())))
+    }
+}

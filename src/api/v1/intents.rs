@@ -1,0 +1,312 @@
+//! `/v1/intents`: governed intent submission, queries, and the agent's outcome reports.
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Object, OpenApi,
+};
+
+use crate::{
+    api::{
+        error::ApiResult,
+        security::TenantKey,
+        types::{Data, Documented, ListPage, OptionalJson},
+        Tag,
+    },
+    auth::Scope,
+    error::{Error, FieldError},
+    governance::intents::{Completion, Intent, IntentQuery, IntentService, Submitted},
+    pagination::PageRequest,
+    time::{parse_instant, rfc3339, DayBound},
+};
+
+/// The submission body (documentation; the service reports every failing field).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SubmitIntentIn {
+    /// `domain.action`, e.g. `billing.send_invoice`.
+    #[oai(rename = "type")]
+    intent_type: String,
+    domain: String,
+    /// A registered agent of the tenant.
+    agent_id: String,
+    /// Validated against the intent type's JSON Schema (`GET /v1/domains/{domain}/intent-types/{type}`).
+    params: Option<serde_json::Value>,
+    description: Option<String>,
+    justification: Option<String>,
+    /// Same key and body within the tenant → the same intent (200); different body → 409.
+    idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SubmittedOut {
+    intent_id: String,
+    status: String,
+    created_at: String,
+}
+
+impl From<&Intent> for SubmittedOut {
+    fn from(intent: &Intent) -> Self {
+        SubmittedOut {
+            intent_id: intent.id.clone(),
+            status: intent.status.as_str().into(),
+            created_at: rfc3339(intent.created_at),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum SubmitResponse {
+    /// A new intent.
+    #[oai(status = 201)]
+    Created(Json<Data<SubmittedOut>>),
+    /// An idempotent replay: the intent this key and body created before.
+    #[oai(status = 200)]
+    Replayed(Json<Data<SubmittedOut>>),
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct IntentOut {
+    id: String,
+    #[oai(rename = "type")]
+    intent_type: String,
+    domain: String,
+    agent_id: String,
+    status: String,
+    params: serde_json::Value,
+    description: Option<String>,
+    justification: Option<String>,
+    idempotency_key: Option<String>,
+    /// The policy decision (outcome, rule, reason, policy version); null until decided.
+    decision: Option<serde_json::Value>,
+    /// What the agent reported on completion.
+    result: Option<serde_json::Value>,
+    value_cents: Option<i64>,
+    /// What the agent reported on failure.
+    error: Option<String>,
+    created_at: String,
+    updated_at: String,
+    completed_at: Option<String>,
+}
+
+impl From<Intent> for IntentOut {
+    fn from(intent: Intent) -> Self {
+        IntentOut {
+            id: intent.id,
+            intent_type: intent.intent_type,
+            domain: intent.domain,
+            agent_id: intent.agent_id,
+            status: intent.status.as_str().into(),
+            params: intent.params,
+            description: intent.description,
+            justification: intent.justification,
+            idempotency_key: intent.idempotency_key,
+            decision: intent.decision,
+            result: intent.result,
+            value_cents: intent.value_cents,
+            error: intent.error,
+            created_at: rfc3339(intent.created_at),
+            updated_at: rfc3339(intent.updated_at),
+            completed_at: intent.completed_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteIn {
+    /// Anything the agent wants to record about the outcome.
+    result: Option<serde_json::Value>,
+    /// Value generated, in cents of the tenant's currency.
+    value_cents: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct FailIn {
+    /// What went wrong.
+    error: String,
+}
+
+pub struct IntentsApi {
+    intents: Arc<IntentService>,
+}
+
+impl IntentsApi {
+    pub fn new(intents: Arc<IntentService>) -> Self {
+        Self { intents }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Intents")]
+impl IntentsApi {
+    /// Submit an intent. Its `params` are validated against the type's schema; every failing
+    /// field is listed in `VALIDATION_ERROR` details.
+    #[oai(path = "/intents", method = "post", operation_id = "submit_intent")]
+    async fn submit(
+        &self,
+        auth: TenantKey,
+        body: Json<Documented<SubmitIntentIn>>,
+    ) -> ApiResult<SubmitResponse> {
+        let caller = auth.require(Scope::Agent)?;
+        Ok(
+            match self
+                .intents
+                .submit(&caller.tenant_id, &caller.key_id, &body.0.value)
+                .await?
+            {
+                Submitted::Created(intent) => {
+                    SubmitResponse::Created(Json(Data::new((&intent).into())))
+                }
+                Submitted::Replayed(intent) => {
+                    SubmitResponse::Replayed(Json(Data::new((&intent).into())))
+                }
+            },
+        )
+    }
+
+    /// The tenant's intents, newest first. `from`/`to` filter on creation time (RFC 3339 or
+    /// `YYYY-MM-DD`, inclusive).
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/intents", method = "get", operation_id = "list_intents")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        status: Query<Option<String>>,
+        #[oai(name = "agentId")] agent_id: Query<Option<String>>,
+        domain: Query<Option<String>>,
+        #[oai(name = "type")] intent_type: Query<Option<String>>,
+        from: Query<Option<String>>,
+        to: Query<Option<String>>,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<IntentOut>>>> {
+        let caller = auth.require(Scope::Read)?;
+        let query = parse_query(status.0, agent_id.0, domain.0, intent_type.0, from.0, to.0)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let intents = self.intents.list(&caller.tenant_id, query, request).await?;
+        Ok(Json(Data::new(ListPage::from_page(
+            intents,
+            IntentOut::from,
+        ))))
+    }
+
+    /// One intent with its decision and outcome.
+    #[oai(path = "/intents/:id", method = "get", operation_id = "get_intent")]
+    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
+        let caller = auth.require(Scope::Read)?;
+        Ok(Json(Data::new(
+            self.intents.get(&caller.tenant_id, &id).await?.into(),
+        )))
+    }
+
+    /// Withdraw an intent that is still pending or awaiting approval.
+    #[oai(
+        path = "/intents/:id/cancel",
+        method = "post",
+        operation_id = "cancel_intent"
+    )]
+    async fn cancel(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
+        let caller = auth.require(Scope::Agent)?;
+        Ok(Json(Data::new(
+            self.intents
+                .cancel(&caller.tenant_id, &caller.key_id, &id)
+                .await?
+                .into(),
+        )))
+    }
+
+    /// The agent reports that it carried out an approved intent.
+    #[oai(
+        path = "/intents/:id/complete",
+        method = "post",
+        operation_id = "complete_intent"
+    )]
+    async fn complete(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: OptionalJson<CompleteIn>,
+    ) -> ApiResult<Json<Data<IntentOut>>> {
+        let caller = auth.require(Scope::Agent)?;
+        let completion = body
+            .0
+            .map(|b| Completion {
+                result: b.result,
+                value_cents: b.value_cents,
+            })
+            .unwrap_or_default();
+        let intent = self
+            .intents
+            .complete(&caller.tenant_id, &caller.key_id, &id, completion)
+            .await?;
+        Ok(Json(Data::new(intent.into())))
+    }
+
+    /// The agent reports that carrying out an approved intent failed.
+    #[oai(
+        path = "/intents/:id/fail",
+        method = "post",
+        operation_id = "fail_intent"
+    )]
+    async fn fail(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: Json<FailIn>,
+    ) -> ApiResult<Json<Data<IntentOut>>> {
+        let caller = auth.require(Scope::Agent)?;
+        let intent = self
+            .intents
+            .fail(&caller.tenant_id, &caller.key_id, &id, &body.error)
+            .await?;
+        Ok(Json(Data::new(intent.into())))
+    }
+}
+
+fn parse_query(
+    status: Option<String>,
+    agent_id: Option<String>,
+    domain: Option<String>,
+    intent_type: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<IntentQuery, Error> {
+    let mut errors = Vec::new();
+    let status = status.and_then(|raw| match raw.parse() {
+        Ok(status) => Some(status),
+        Err(Error::Validation(mut found)) => {
+            errors.append(&mut found);
+            None
+        }
+        Err(_) => None,
+    });
+    let mut instant = |raw: Option<String>, name: &str, bound| {
+        let parsed = parse_instant(raw.as_deref()?, bound);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                &[name],
+                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
+            ));
+        }
+        parsed
+    };
+    let from = instant(from, "from", DayBound::Start);
+    let to = instant(to, "to", DayBound::End);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
+    Ok(IntentQuery {
+        status,
+        agent_id: non_empty(agent_id),
+        domain: non_empty(domain),
+        intent_type: non_empty(intent_type),
+        from,
+        to,
+    })
+}

@@ -1,0 +1,414 @@
+//! Governed intent submission and the intent lifecycle.
+//!
+//! Submission runs the ordered steps of the contract (authentication and rate limiting
+//! happen before, in the HTTP layer): validate the body → validate `params` against the
+//! type's schema → the agent may submit this type → idempotency → policy → persist the
+//! intent and its audit record in one transaction → respond.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{
+    agents::AgentService, catalog::Catalog, lifecycle::IntentStatus, submission::Submission,
+};
+use crate::{
+    audit::{self, AuditEvent},
+    auth::TenantId,
+    error::{Error, FieldError, Result},
+    ids,
+    pagination::{Page, PageRequest},
+    store::{
+        self, agents::IntentCounter, intents, intents::IntentFilter, intents::IntentRow,
+        intents::StatusChange, Store,
+    },
+    time::{now_ms, Millis},
+};
+
+pub mod events {
+    pub const INTENT_SUBMITTED: &str = "intent.submitted";
+    pub const INTENT_CANCELLED: &str = "intent.cancelled";
+    pub const INTENT_COMPLETED: &str = "intent.completed";
+    pub const INTENT_FAILED: &str = "intent.failed";
+}
+
+/// The id prefix of intents.
+pub const INTENT_ID_PREFIX: &str = "int";
+const MAX_ERROR_LEN: usize = 10_000;
+/// Largest `valueCents` an outcome may report (a trillion currency units).
+const MAX_VALUE_CENTS: i64 = 100_000_000_000_000;
+
+/// An intent as stored.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub intent_type: String,
+    pub domain: String,
+    pub agent_id: String,
+    pub status: IntentStatus,
+    pub params: Value,
+    pub description: Option<String>,
+    pub justification: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The policy decision: outcome, rule, reason, policy version (set by the policy engine).
+    pub decision: Option<Value>,
+    pub result: Option<Value>,
+    pub value_cents: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub completed_at: Option<Millis>,
+}
+
+impl Intent {
+    fn from_row(row: IntentRow) -> Result<Self> {
+        let json_column = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        Ok(Intent {
+            status: row.status.parse()?,
+            params: serde_json::from_str(&row.params).unwrap_or_default(),
+            decision: json_column(row.decision),
+            result: json_column(row.result),
+            id: row.id,
+            intent_type: row.intent_type,
+            domain: row.domain,
+            agent_id: row.agent_id,
+            description: row.description,
+            justification: row.justification,
+            idempotency_key: row.idempotency_key,
+            value_cents: row.value_cents,
+            error: row.error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            completed_at: row.completed_at,
+        })
+    }
+}
+
+/// What a submission produced.
+#[derive(Debug)]
+pub enum Submitted {
+    /// A new intent.
+    Created(Intent),
+    /// An idempotent replay: the intent the same key and body created before.
+    Replayed(Intent),
+}
+
+/// Filters of the intent listing, validated.
+#[derive(Debug, Clone, Default)]
+pub struct IntentQuery {
+    pub status: Option<IntentStatus>,
+    pub agent_id: Option<String>,
+    pub domain: Option<String>,
+    pub intent_type: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+/// An agent's report that it carried an approved intent out.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    pub result: Option<Value>,
+    pub value_cents: Option<i64>,
+}
+
+pub struct IntentService {
+    store: Store,
+    catalog: Arc<Catalog>,
+    agents: Arc<AgentService>,
+}
+
+impl IntentService {
+    pub fn new(store: Store, catalog: Arc<Catalog>, agents: Arc<AgentService>) -> Self {
+        Self {
+            store,
+            catalog,
+            agents,
+        }
+    }
+
+    /// Submits an intent on behalf of `actor` (an API key id).
+    pub async fn submit(&self, tenant: &TenantId, actor: &str, body: &Value) -> Result<Submitted> {
+        // Validate the body and params.
+        let submission = Submission::parse(body, &self.catalog)?;
+        // The agent is registered, active, and may submit this type.
+        let agent = self
+            .agents
+            .get_for_intent(tenant, &submission.agent_id)
+            .await?;
+        agent.may_submit(&submission.intent_type)?;
+        // Idempotency: the same key and request return the original intent.
+        let request_hash = submission.request_hash();
+        if let Some(key) = &submission.idempotency_key {
+            if let Some(existing) = self.replay(tenant, key, &request_hash).await? {
+                return Ok(Submitted::Replayed(existing));
+            }
+        }
+        // Policy: the engine decides here; until it is enabled intents wait as `pending`.
+        let status = IntentStatus::Pending;
+        // Persist the intent and its audit record together.
+        let now = now_ms();
+        let row = IntentRow {
+            id: ids::new_id(INTENT_ID_PREFIX),
+            intent_type: submission.intent_type.name.clone(),
+            domain: submission.intent_type.domain.clone(),
+            agent_id: submission.agent_id.clone(),
+            status: status.as_str().to_string(),
+            params: audit::canonical::to_canonical(&submission.params),
+            description: submission.description.clone(),
+            justification: submission.justification.clone(),
+            idempotency_key: submission.idempotency_key.clone(),
+            request_hash: request_hash.clone(),
+            decision: None,
+            result: None,
+            value_cents: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        if let Err(err) = intents::insert(&mut tx, tenant.as_str(), &row).await {
+            drop(tx);
+            return match (
+                &submission.idempotency_key,
+                store::is_unique_violation(&err),
+            ) {
+                // A concurrent submission with the same key won the race.
+                (Some(key), true) => match self.replay(tenant, key, &request_hash).await? {
+                    Some(existing) => Ok(Submitted::Replayed(existing)),
+                    None => Err(err.into()),
+                },
+                _ => Err(err.into()),
+            };
+        }
+        store::agents::increment(
+            &mut tx,
+            tenant.as_str(),
+            &row.agent_id,
+            IntentCounter::Total,
+        )
+        .await?;
+        let event = AuditEvent {
+            event_type: events::INTENT_SUBMITTED,
+            actor,
+            subject: &row.id,
+            data: json!({
+                "type": row.intent_type,
+                "domain": row.domain,
+                "agentId": row.agent_id,
+                "status": row.status,
+                "params": submission.params,
+                "idempotencyKey": row.idempotency_key,
+            }),
+        };
+        audit::append(&mut tx, tenant, event).await?;
+        tx.commit().await?;
+        Ok(Submitted::Created(Intent::from_row(row)?))
+    }
+
+    /// The intent created earlier with `key`, if any; a different request under the same key
+    /// is `IDEMPOTENCY_CONFLICT`.
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Option<Intent>> {
+        let mut conn = self.store.reader().acquire().await?;
+        match intents::find_by_idempotency_key(&mut conn, tenant.as_str(), key).await? {
+            Some(existing) if existing.request_hash == request_hash => {
+                Ok(Some(Intent::from_row(existing)?))
+            }
+            Some(_) => Err(Error::IdempotencyConflict(key.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Intent> {
+        let mut conn = self.store.reader().acquire().await?;
+        let row = intents::get(&mut conn, tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        Intent::from_row(row)
+    }
+
+    /// Intents matching `query`, newest first.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        query: IntentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Intent>> {
+        if let (Some(from), Some(to)) = (query.from, query.to) {
+            if from > to {
+                return Err(Error::invalid(&["from"], "must not be after 'to'"));
+            }
+        }
+        let filter = IntentFilter {
+            status: query.status.map(|s| s.as_str().to_string()),
+            agent_id: query.agent_id,
+            domain: query.domain,
+            intent_type: query.intent_type,
+            from: query.from,
+            to: query.to,
+        };
+        let (rows, total) = intents::list(
+            &self.store,
+            tenant.as_str(),
+            &filter,
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Intent::from_row)
+                .collect::<Result<_>>()?,
+            total,
+            request: page,
+        })
+    }
+
+    /// Withdraws an intent that is still waiting (pending or pending approval).
+    pub async fn cancel(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<Intent> {
+        let transition = Transition {
+            to: IntentStatus::Cancelled,
+            action: "cancel",
+            event_type: events::INTENT_CANCELLED,
+            change: StatusChange::default(),
+            data: json!({}),
+            counter: None,
+        };
+        self.transition(tenant, actor, id, transition).await
+    }
+
+    /// The agent reports that it carried out an approved intent.
+    pub async fn complete(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        completion: Completion,
+    ) -> Result<Intent> {
+        if let Some(cents) = completion.value_cents {
+            if !(0..=MAX_VALUE_CENTS).contains(&cents) {
+                return Err(Error::invalid(
+                    &["valueCents"],
+                    format!("must be between 0 and {MAX_VALUE_CENTS}"),
+                ));
+            }
+        }
+        let result = completion
+            .result
+            .as_ref()
+            .map(audit::canonical::to_canonical);
+        let transition = Transition {
+            to: IntentStatus::Completed,
+            action: "complete",
+            event_type: events::INTENT_COMPLETED,
+            change: StatusChange {
+                result: result.as_deref(),
+                value_cents: completion.value_cents,
+                completed_at: Some(now_ms()),
+                ..StatusChange::default()
+            },
+            data: json!({"result": completion.result, "valueCents": completion.value_cents}),
+            counter: Some(IntentCounter::Completed),
+        };
+        self.transition(tenant, actor, id, transition).await
+    }
+
+    /// The agent reports that carrying out an approved intent failed.
+    pub async fn fail(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        error: &str,
+    ) -> Result<Intent> {
+        let error = error.trim();
+        if error.is_empty() || error.chars().count() > MAX_ERROR_LEN {
+            return Err(Error::Validation(vec![FieldError::new(
+                &["error"],
+                format!("must be 1-{MAX_ERROR_LEN} characters"),
+            )]));
+        }
+        let transition = Transition {
+            to: IntentStatus::Failed,
+            action: "fail",
+            event_type: events::INTENT_FAILED,
+            change: StatusChange {
+                error: Some(error),
+                completed_at: Some(now_ms()),
+                ..StatusChange::default()
+            },
+            data: json!({"error": error}),
+            counter: Some(IntentCounter::Failed),
+        };
+        self.transition(tenant, actor, id, transition).await
+    }
+
+    /// Applies a status change allowed by the state machine, with its audit record, in one
+    /// transaction. The update is conditional on the status read, so of two racing changes
+    /// exactly one applies and the other gets `INVALID_TRANSITION`.
+    async fn transition(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        transition: Transition<'_>,
+    ) -> Result<Intent> {
+        let mut tx = self.store.begin().await?;
+        let current = intents::get(&mut tx, tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        let from: IntentStatus = current.status.parse()?;
+        from.check(transition.to, transition.action)?;
+        let now = now_ms();
+        let applied = intents::change_status(
+            &mut tx,
+            tenant.as_str(),
+            id,
+            from.as_str(),
+            transition.to.as_str(),
+            now,
+            &transition.change,
+        )
+        .await?;
+        if !applied {
+            return Err(Error::InvalidTransition {
+                action: transition.action,
+                from: "no longer ".to_string() + from.as_str(),
+            });
+        }
+        if let Some(counter) = transition.counter {
+            store::agents::increment(&mut tx, tenant.as_str(), &current.agent_id, counter).await?;
+        }
+        let mut data = transition.data;
+        data["from"] = json!(from.as_str());
+        data["to"] = json!(transition.to.as_str());
+        let event = AuditEvent {
+            event_type: transition.event_type,
+            actor,
+            subject: id,
+            data,
+        };
+        audit::append(&mut tx, tenant, event).await?;
+        let updated = intents::get(&mut tx, tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        tx.commit().await?;
+        Intent::from_row(updated)
+    }
+}
+
+/// One status change: where to, what to record.
+struct Transition<'a> {
+    to: IntentStatus,
+    action: &'static str,
+    event_type: &'static str,
+    change: StatusChange<'a>,
+    data: Value,
+    counter: Option<IntentCounter>,
+}

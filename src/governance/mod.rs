@@ -1,0 +1,9 @@
+//! The governance core: the domain catalog, agents, intent submission and lifecycle, trust
+//! tiers. No HTTP types here; the store holds the SQL.
+
+pub mod agents;
+pub mod catalog;
+pub mod intents;
+pub mod lifecycle;
+pub mod submission;
+pub mod trust;

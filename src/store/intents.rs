@@ -1,0 +1,181 @@
+//! Intents: what agents ask to do, their status and outcome.
+
+use sqlx::AnyConnection;
+
+use super::{page_total, split_counted, Store};
+use crate::time::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntentRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub intent_type: String,
+    pub domain: String,
+    pub agent_id: String,
+    pub status: String,
+    pub params: String,
+    pub description: Option<String>,
+    pub justification: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub decision: Option<String>,
+    pub result: Option<String>,
+    pub value_cents: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub completed_at: Option<Millis>,
+}
+
+const COLUMNS: &str = "id, type, domain, agent_id, status, params, description, justification, \
+     idempotency_key, request_hash, decision, result, value_cents, error, created_at, updated_at, completed_at";
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    intent: &IntentRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO intents (tenant_id, id, type, domain, agent_id, status, params, description, \
+         justification, idempotency_key, request_hash, decision, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(tenant_id)
+    .bind(&intent.id)
+    .bind(&intent.intent_type)
+    .bind(&intent.domain)
+    .bind(&intent.agent_id)
+    .bind(&intent.status)
+    .bind(&intent.params)
+    .bind(intent.description.as_deref())
+    .bind(intent.justification.as_deref())
+    .bind(intent.idempotency_key.as_deref())
+    .bind(&intent.request_hash)
+    .bind(intent.decision.as_deref())
+    .bind(intent.created_at)
+    .bind(intent.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<IntentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM intents WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_idempotency_key(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    key: &str,
+) -> sqlx::Result<Option<IntentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM intents WHERE tenant_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(tenant_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Filters of the intent listing; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct IntentFilter {
+    pub status: Option<String>,
+    pub agent_id: Option<String>,
+    pub domain: Option<String>,
+    pub intent_type: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+/// One page of intents matching `filter`, newest first, and the number matching.
+pub async fn list(
+    store: &Store,
+    tenant_id: &str,
+    filter: &IntentFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<IntentRow>, i64)> {
+    // Absent filters are bound as NULL so one prepared statement serves every combination.
+    const WHERE: &str = "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR agent_id = $3) AND ($4 IS NULL OR domain = $4) \
+         AND ($5 IS NULL OR type = $5) AND ($6 IS NULL OR created_at >= $6) \
+         AND ($7 IS NULL OR created_at <= $7)";
+    let counted = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM intents {WHERE} \
+         ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
+    ))
+    .bind(tenant_id)
+    .bind(filter.status.as_deref())
+    .bind(filter.agent_id.as_deref())
+    .bind(filter.domain.as_deref())
+    .bind(filter.intent_type.as_deref())
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.reader())
+    .await?;
+    let (rows, total) = split_counted(counted);
+    let count_sql = format!("SELECT COUNT(*) FROM intents {WHERE}");
+    let count = sqlx::query_as(&count_sql)
+        .bind(tenant_id)
+        .bind(filter.status.as_deref())
+        .bind(filter.agent_id.as_deref())
+        .bind(filter.domain.as_deref())
+        .bind(filter.intent_type.as_deref())
+        .bind(filter.from)
+        .bind(filter.to)
+        .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
+/// The fields a status change writes.
+#[derive(Debug, Clone, Default)]
+pub struct StatusChange<'a> {
+    pub result: Option<&'a str>,
+    pub value_cents: Option<i64>,
+    pub error: Option<&'a str>,
+    pub completed_at: Option<Millis>,
+}
+
+/// Moves the intent from `from` to `to`; false when it was not in `from` any more (a
+/// concurrent change won), so two racing changes cannot both apply.
+pub async fn change_status(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    from: &str,
+    to: &str,
+    at: Millis,
+    change: &StatusChange<'_>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE intents SET status = $4, updated_at = $5, \
+         result = COALESCE($6, result), value_cents = COALESCE($7, value_cents), \
+         error = COALESCE($8, error), completed_at = COALESCE($9, completed_at) \
+         WHERE tenant_id = $1 AND id = $2 AND status = $3",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(at)
+    .bind(change.result)
+    .bind(change.value_cents)
+    .bind(change.error)
+    .bind(change.completed_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
