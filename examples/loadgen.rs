@@ -7,6 +7,10 @@
 //! connection for `--seconds`; the report gives throughput, the status codes seen and
 //! latency percentiles. `--body` (JSON) switches to POST; `{n}` in the body is replaced by a
 //! unique counter so every request can carry a distinct idempotency key.
+//!
+//! `--rate R` makes it open-loop: R requests/s in total, evenly paced across the workers,
+//! each request's latency measured from the moment it was *scheduled*, so a stalled server
+//! shows up in the percentiles instead of silently lowering the load.
 
 use std::{
     collections::BTreeMap,
@@ -23,6 +27,7 @@ struct Options {
     body: Option<String>,
     concurrency: usize,
     seconds: u64,
+    rate: Option<f64>,
 }
 
 fn parse_options() -> Options {
@@ -32,6 +37,7 @@ fn parse_options() -> Options {
         body: None,
         concurrency: 32,
         seconds: 10,
+        rate: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -49,6 +55,7 @@ fn parse_options() -> Options {
             "--body" => options.body = Some(value),
             "--concurrency" => options.concurrency = value.parse().expect("a number"),
             "--seconds" => options.seconds = value.parse().expect("a number"),
+            "--rate" => options.rate = Some(value.parse().expect("a number")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -63,7 +70,7 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..options.concurrency)
-        .map(|_| {
+        .map(|worker| {
             let options = options.clone();
             let counter = counter.clone();
             tokio::spawn(async move {
@@ -73,7 +80,18 @@ async fn main() {
                     .unwrap();
                 let mut latencies_us = Vec::new();
                 let mut statuses = BTreeMap::<u16, u64>::new();
+                // Open loop: this worker's share of the rate, offset so workers interleave.
+                let interval = options
+                    .rate
+                    .map(|rate| Duration::from_secs_f64(options.concurrency as f64 / rate));
+                let mut scheduled = started
+                    + interval.map_or(Duration::ZERO, |i| {
+                        i.mul_f64(worker as f64 / options.concurrency as f64)
+                    });
                 while Instant::now() < deadline {
+                    if interval.is_some() {
+                        tokio::time::sleep_until(scheduled.into()).await;
+                    }
                     let mut request = match &options.body {
                         Some(body) => {
                             let n = counter.fetch_add(1, Ordering::Relaxed);
@@ -87,7 +105,12 @@ async fn main() {
                     for (name, value) in &options.headers {
                         request = request.header(name, value);
                     }
-                    let sent = Instant::now();
+                    let sent = if interval.is_some() {
+                        scheduled
+                    } else {
+                        Instant::now()
+                    };
+                    scheduled += interval.unwrap_or(Duration::ZERO);
                     let status = match request.send().await {
                         Ok(response) => {
                             let status = response.status().as_u16();
@@ -118,8 +141,11 @@ async fn main() {
         let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
         latencies.get(index).copied().unwrap_or(0) as f64 / 1000.0
     };
+    let mode = options.rate.map_or("closed loop".to_string(), |rate| {
+        format!("open loop at {rate:.0} req/s")
+    });
     println!(
-        "requests {}  in {:.1}s  = {:.0} req/s  (concurrency {})",
+        "requests {}  in {:.1}s  = {:.0} req/s  (concurrency {}, {mode})",
         latencies.len(),
         elapsed,
         latencies.len() as f64 / elapsed,

@@ -19,6 +19,9 @@ use crate::{
     tenants::TenantService,
 };
 
+/// How often SQLite's write-ahead log is copied into the database file.
+const SQLITE_CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The core services, wired once at start-up.
 pub struct Services {
     pub store: Store,
@@ -123,12 +126,19 @@ impl App {
                 .clone()
                 .run_maintenance(background.clone()),
         );
+        let checkpoints = tokio::spawn(
+            self.services
+                .store
+                .clone()
+                .run_checkpoints(SQLITE_CHECKPOINT_PERIOD, background.clone()),
+        );
         let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(self.config.shutdown_grace))
             .await;
         background.cancel();
         let _ = maintenance.await;
+        let _ = checkpoints.await;
         self.services.store.close().await;
         served.context("HTTP server failed")
     }

@@ -2,9 +2,10 @@
 -- One chain per tenant. audit_heads holds each chain's last sequence and hash: appends lock
 -- that row (an upsert), which serializes appends per tenant and only per tenant.
 CREATE TABLE audit_heads (
-    tenant_id  TEXT PRIMARY KEY REFERENCES tenants (id),
-    sequence   BIGINT NOT NULL,
-    hash       TEXT NOT NULL
+    tenant_id      TEXT PRIMARY KEY REFERENCES tenants (id),
+    sequence       BIGINT NOT NULL,
+    previous_hash  TEXT NOT NULL,
+    hash           TEXT NOT NULL
 );
 
 CREATE TABLE audit_records (

@@ -12,9 +12,6 @@ CREATE TABLE agents (
     -- An admin's fixed tier, overriding the earned one.
     pinned_tier        TEXT,
     status             TEXT NOT NULL,
-    intents_total      BIGINT NOT NULL DEFAULT 0,
-    intents_completed  BIGINT NOT NULL DEFAULT 0,
-    intents_failed     BIGINT NOT NULL DEFAULT 0,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, id)

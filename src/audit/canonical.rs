@@ -10,7 +10,7 @@
 //!   in the shortest form that reads back as the same IEEE-754 double (as `JSON.stringify`);
 //! - `true`, `false`, `null`.
 //!
-//! The record hash is lowercase hex SHA-256 of the canonical JSON of the object
+//! The record hash is lowercase hex SHA-256 (UTF-8 bytes) of the canonical JSON of the object
 //! `{actor, createdAt, data, eventType, previousHash, sequence, subject}` — every field of an
 //! audit record except `hash` itself, exactly as `/v1/audit` and `audit export` show them
 //! (`createdAt` as the RFC 3339 string with milliseconds, `sequence` as an integer).
@@ -84,37 +84,57 @@ fn write_string(text: &str, out: &mut String) {
     out.push_str(&Value::String(text.to_owned()).to_string());
 }
 
-/// The fields a record hash covers.
-pub struct HashInput<'a> {
-    pub sequence: i64,
+/// The fields a record hash covers that are known before the chain head is read.
+pub struct RecordContent<'a> {
     pub event_type: &'a str,
     pub actor: &'a str,
     pub subject: &'a str,
     pub data: &'a Value,
     pub created_at: &'a str,
-    pub previous_hash: &'a str,
 }
 
-/// Lowercase hex SHA-256 of the canonical JSON of the record's fields.
-pub fn record_hash(input: &HashInput<'_>) -> String {
-    // Members written in sorted key order by construction.
-    let mut text = String::with_capacity(256);
-    text.push_str("{\"actor\":");
-    write_string(input.actor, &mut text);
-    text.push_str(",\"createdAt\":");
-    write_string(input.created_at, &mut text);
-    text.push_str(",\"data\":");
-    write_canonical(input.data, &mut text);
-    text.push_str(",\"eventType\":");
-    write_string(input.event_type, &mut text);
-    text.push_str(",\"previousHash\":");
-    write_string(input.previous_hash, &mut text);
-    text.push_str(",\"sequence\":");
-    text.push_str(&input.sequence.to_string());
-    text.push_str(",\"subject\":");
-    write_string(input.subject, &mut text);
-    text.push('}');
-    sha256_hex(text.as_bytes())
+/// A record's canonical JSON with the two chain-dependent members left open: the text is
+/// `before_previous + previousHash + before_sequence + sequence + after_sequence` (members
+/// in sorted order; a hash is 64 hex digits and needs no escaping). Built once, completed
+/// with the chain head either here ([`HashTemplate::hash`]) or by the database in the same
+/// statement that advances the head, so the head stays locked for one round trip only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashTemplate {
+    pub before_previous: String,
+    pub before_sequence: String,
+    pub after_sequence: String,
+}
+
+impl HashTemplate {
+    pub fn new(content: &RecordContent<'_>) -> Self {
+        let mut before_previous = String::with_capacity(256);
+        before_previous.push_str("{\"actor\":");
+        write_string(content.actor, &mut before_previous);
+        before_previous.push_str(",\"createdAt\":");
+        write_string(content.created_at, &mut before_previous);
+        before_previous.push_str(",\"data\":");
+        write_canonical(content.data, &mut before_previous);
+        before_previous.push_str(",\"eventType\":");
+        write_string(content.event_type, &mut before_previous);
+        before_previous.push_str(",\"previousHash\":\"");
+        let mut after_sequence = String::from(",\"subject\":");
+        write_string(content.subject, &mut after_sequence);
+        after_sequence.push('}');
+        HashTemplate {
+            before_previous,
+            before_sequence: "\",\"sequence\":".to_string(),
+            after_sequence,
+        }
+    }
+
+    /// The record hash once the chain position is known.
+    pub fn hash(&self, previous_hash: &str, sequence: i64) -> String {
+        let text = format!(
+            "{}{previous_hash}{}{sequence}{}",
+            self.before_previous, self.before_sequence, self.after_sequence
+        );
+        sha256_hex(text.as_bytes())
+    }
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -144,21 +164,19 @@ mod tests {
     #[test]
     fn record_hash_is_sha256_of_the_canonical_record() {
         let data = json!({"name": "ci", "scopes": ["admin"]});
-        let input = HashInput {
-            sequence: 1,
+        let template = HashTemplate::new(&RecordContent {
             event_type: "key.created",
             actor: "cli",
             subject: "key_01",
             data: &data,
             created_at: "2024-01-15T10:30:00.000Z",
-            previous_hash: GENESIS_HASH,
-        };
+        });
         let whole = json!({
             "sequence": 1, "eventType": "key.created", "actor": "cli", "subject": "key_01",
             "data": data, "createdAt": "2024-01-15T10:30:00.000Z", "previousHash": GENESIS_HASH,
         });
         let expected = hex(&Sha256::digest(to_canonical(&whole).as_bytes()));
-        assert_eq!(record_hash(&input), expected);
+        assert_eq!(template.hash(GENESIS_HASH, 1), expected);
         assert_eq!(expected.len(), 64);
     }
 }

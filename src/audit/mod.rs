@@ -90,15 +90,14 @@ impl AuditRecord {
 
     /// The hash this record's content calls for (compare with `hash` to detect tampering).
     pub fn computed_hash(&self) -> String {
-        canonical::record_hash(&canonical::HashInput {
-            sequence: self.sequence,
+        canonical::HashTemplate::new(&canonical::RecordContent {
             event_type: &self.event_type,
             actor: &self.actor,
             subject: &self.subject,
             data: &self.data,
             created_at: &self.created_at,
-            previous_hash: &self.previous_hash,
         })
+        .hash(&self.previous_hash, self.sequence)
     }
 
     fn from_row(row: AuditRow) -> Self {
@@ -124,30 +123,34 @@ pub async fn append(
     tenant: &TenantId,
     event: AuditEvent<'_>,
 ) -> Result<AuditRecord> {
-    let (sequence, previous_hash) =
-        audit::advance_head(conn, tenant.as_str(), canonical::GENESIS_HASH).await?;
     let created_at = now_ms();
-    let record = AuditRecord::sealed(
-        sequence,
-        event.event_type.to_string(),
-        event.actor.to_string(),
-        event.subject.to_string(),
-        event.data,
-        rfc3339(created_at),
-        previous_hash,
-    );
-    let row = AuditRow {
-        sequence,
-        event_type: record.event_type.clone(),
-        actor: record.actor.clone(),
-        subject: record.subject.clone(),
-        data: canonical::to_canonical(&record.data),
+    let created_at_text = rfc3339(created_at);
+    let template = canonical::HashTemplate::new(&canonical::RecordContent {
+        event_type: event.event_type,
+        actor: event.actor,
+        subject: event.subject,
+        data: &event.data,
+        created_at: &created_at_text,
+    });
+    let record = audit::NewRecord {
+        event_type: event.event_type,
+        actor: event.actor,
+        subject: event.subject,
+        data: &canonical::to_canonical(&event.data),
         created_at,
-        previous_hash: record.previous_hash.clone(),
-        hash: record.hash.clone(),
     };
-    audit::insert(conn, tenant.as_str(), &row).await?;
-    Ok(record)
+    let (sequence, previous_hash, hash) =
+        audit::append(conn, tenant.as_str(), &record, &template).await?;
+    Ok(AuditRecord {
+        sequence,
+        event_type: event.event_type.to_string(),
+        actor: event.actor.to_string(),
+        subject: event.subject.to_string(),
+        data: event.data,
+        created_at: created_at_text,
+        previous_hash,
+        hash,
+    })
 }
 
 /// Records read per round trip while walking a chain.

@@ -1,6 +1,6 @@
 //! Agents: registration, their scope of intent types, status and trust tier.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::json;
 
@@ -61,15 +61,14 @@ pub struct Agent {
     pub pinned_tier: Option<TrustTier>,
     pub trust_score: f64,
     pub status: AgentStatus,
-    pub intents_total: i64,
-    pub intents_completed: i64,
-    pub intents_failed: i64,
+    /// The agent's intents per status.
+    pub intent_counts: BTreeMap<String, i64>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl Agent {
-    fn from_row(row: AgentRow) -> Self {
+    fn from_row(row: AgentRow, intent_counts: BTreeMap<String, i64>) -> Self {
         let earned = row.trust_tier.parse().unwrap_or(TrustTier::T0);
         let pinned_tier = row
             .pinned_tier
@@ -85,9 +84,7 @@ impl Agent {
             intent_types: serde_json::from_str(&row.intent_types).unwrap_or_default(),
             trust_score: row.trust_score,
             status: AgentStatus::parse(&row.status),
-            intents_total: row.intents_total,
-            intents_completed: row.intents_completed,
-            intents_failed: row.intents_failed,
+            intent_counts,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -221,9 +218,6 @@ impl AgentService {
             trust_score: 0.0,
             pinned_tier: None,
             status: AgentStatus::Active.as_str().into(),
-            intents_total: 0,
-            intents_completed: 0,
-            intents_failed: 0,
             created_at: now,
             updated_at: now,
         };
@@ -245,20 +239,31 @@ impl AgentService {
         };
         audit::append(&mut tx, tenant, event).await?;
         tx.commit().await?;
-        Ok(Agent::from_row(row))
+        Ok(Agent::from_row(row, BTreeMap::new()))
     }
 
-    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
+    /// The agent without its intent counts (the submission path needs only scope and status).
+    async fn get_registration(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
         let mut conn = self.store.reader().acquire().await?;
         agents::get(&mut conn, tenant.as_str(), id)
             .await?
-            .map(Agent::from_row)
+            .map(|row| Agent::from_row(row, BTreeMap::new()))
             .ok_or(Error::NotFound { what: "agent" })
+    }
+
+    /// The agent with its intent counts.
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
+        let mut agent = self.get_registration(tenant, id).await?;
+        agent.intent_counts = agents::intent_counts(&self.store, tenant.as_str(), id)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(agent)
     }
 
     /// The agent an intent names: `AGENT_NOT_FOUND` (not `NOT_FOUND`) when unknown.
     pub async fn get_for_intent(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
-        match self.get(tenant, id).await {
+        match self.get_registration(tenant, id).await {
             Err(Error::NotFound { .. }) => Err(Error::AgentNotFound(id.to_string())),
             other => other,
         }
@@ -267,8 +272,24 @@ impl AgentService {
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Agent>> {
         let (rows, total) =
             agents::list(&self.store, tenant.as_str(), page.limit(), page.offset()).await?;
+        let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        let page_counts = agents::intent_counts_for_page(
+            &self.store,
+            tenant.as_str(),
+            page.limit(),
+            page.offset(),
+        );
+        for (agent_id, status, count) in page_counts.await? {
+            counts.entry(agent_id).or_default().insert(status, count);
+        }
         Ok(Page {
-            items: rows.into_iter().map(Agent::from_row).collect(),
+            items: rows
+                .into_iter()
+                .map(|row| {
+                    let agent_counts = counts.remove(&row.id).unwrap_or_default();
+                    Agent::from_row(row, agent_counts)
+                })
+                .collect(),
             total,
             request: page,
         })
@@ -297,7 +318,7 @@ impl AgentService {
             changed.insert("description".into(), json!(row.description));
         }
         if update.domains.is_some() || update.intent_types.is_some() {
-            let current = Agent::from_row(row.clone());
+            let current = Agent::from_row(row.clone(), BTreeMap::new());
             let (domains, intent_types) = self.check_scope(
                 update.domains.unwrap_or(current.domains),
                 update.intent_types.unwrap_or(current.intent_types),
@@ -325,7 +346,8 @@ impl AgentService {
             return Err(Error::Validation(errors));
         }
         if changed.is_empty() {
-            return Ok(Agent::from_row(row));
+            drop(tx);
+            return self.get(tenant, id).await;
         }
         row.updated_at = now_ms();
         agents::update(&mut tx, tenant.as_str(), &row).await?;
@@ -337,7 +359,7 @@ impl AgentService {
         };
         audit::append(&mut tx, tenant, event).await?;
         tx.commit().await?;
-        Ok(Agent::from_row(row))
+        self.get(tenant, id).await
     }
 
     /// Validates and de-duplicates an agent's domains and intent types against the catalog.

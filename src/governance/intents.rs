@@ -19,8 +19,7 @@ use crate::{
     ids,
     pagination::{Page, PageRequest},
     store::{
-        self, agents::IntentCounter, intents, intents::IntentFilter, intents::IntentRow,
-        intents::StatusChange, Store,
+        self, intents, intents::IntentFilter, intents::IntentRow, intents::StatusChange, Store,
     },
     time::{now_ms, Millis},
 };
@@ -136,13 +135,9 @@ impl IntentService {
             .get_for_intent(tenant, &submission.agent_id)
             .await?;
         agent.may_submit(&submission.intent_type)?;
-        // Idempotency: the same key and request return the original intent.
+        // Idempotency: the unique index on (tenant, key) decides when the intent is inserted
+        // below; a key seen before turns into a replay of the original (or a conflict).
         let request_hash = submission.request_hash();
-        if let Some(key) = &submission.idempotency_key {
-            if let Some(existing) = self.replay(tenant, key, &request_hash).await? {
-                return Ok(Submitted::Replayed(existing));
-            }
-        }
         // Policy: the engine decides here; until it is enabled intents wait as `pending`.
         let status = IntentStatus::Pending;
         // Persist the intent and its audit record together.
@@ -173,7 +168,7 @@ impl IntentService {
                 &submission.idempotency_key,
                 store::is_unique_violation(&err),
             ) {
-                // A concurrent submission with the same key won the race.
+                // The key was used before (or by a concurrent submission that won the race).
                 (Some(key), true) => match self.replay(tenant, key, &request_hash).await? {
                     Some(existing) => Ok(Submitted::Replayed(existing)),
                     None => Err(err.into()),
@@ -181,13 +176,6 @@ impl IntentService {
                 _ => Err(err.into()),
             };
         }
-        store::agents::increment(
-            &mut tx,
-            tenant.as_str(),
-            &row.agent_id,
-            IntentCounter::Total,
-        )
-        .await?;
         let event = AuditEvent {
             event_type: events::INTENT_SUBMITTED,
             actor,
@@ -278,7 +266,6 @@ impl IntentService {
             event_type: events::INTENT_CANCELLED,
             change: StatusChange::default(),
             data: json!({}),
-            counter: None,
         };
         self.transition(tenant, actor, id, transition).await
     }
@@ -314,7 +301,6 @@ impl IntentService {
                 ..StatusChange::default()
             },
             data: json!({"result": completion.result, "valueCents": completion.value_cents}),
-            counter: Some(IntentCounter::Completed),
         };
         self.transition(tenant, actor, id, transition).await
     }
@@ -344,7 +330,6 @@ impl IntentService {
                 ..StatusChange::default()
             },
             data: json!({"error": error}),
-            counter: Some(IntentCounter::Failed),
         };
         self.transition(tenant, actor, id, transition).await
     }
@@ -382,9 +367,6 @@ impl IntentService {
                 from: "no longer ".to_string() + from.as_str(),
             });
         }
-        if let Some(counter) = transition.counter {
-            store::agents::increment(&mut tx, tenant.as_str(), &current.agent_id, counter).await?;
-        }
         let mut data = transition.data;
         data["from"] = json!(from.as_str());
         data["to"] = json!(transition.to.as_str());
@@ -410,5 +392,4 @@ struct Transition<'a> {
     event_type: &'static str,
     change: StatusChange<'a>,
     data: Value,
-    counter: Option<IntentCounter>,
 }

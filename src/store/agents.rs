@@ -18,15 +18,12 @@ pub struct AgentRow {
     pub trust_score: f64,
     pub pinned_tier: Option<String>,
     pub status: String,
-    pub intents_total: i64,
-    pub intents_completed: i64,
-    pub intents_failed: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 const COLUMNS: &str = "id, name, description, domains, intent_types, trust_tier, trust_score, \
-     pinned_tier, status, intents_total, intents_completed, intents_failed, created_at, updated_at";
+     pinned_tier, status, created_at, updated_at";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -116,31 +113,37 @@ pub async fn update(
     .map(|_| ())
 }
 
-/// Which of the agent's intent counters an event moves.
-#[derive(Debug, Clone, Copy)]
-pub enum IntentCounter {
-    Total,
-    Completed,
-    Failed,
+/// Intents per status of one agent: `(status, count)`. Counted on read from the indexed
+/// intents table, so submitting an intent never writes (and locks) the agent's row.
+pub async fn intent_counts(
+    store: &Store,
+    tenant_id: &str,
+    agent_id: &str,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT status, COUNT(*) FROM intents WHERE tenant_id = $1 AND agent_id = $2 GROUP BY status",
+    )
+    .bind(tenant_id)
+    .bind(agent_id)
+    .fetch_all(store.reader())
+    .await
 }
 
-pub async fn increment(
-    conn: &mut AnyConnection,
+/// Intents per agent and status for the agents of one listing page: `(agent, status, count)`.
+pub async fn intent_counts_for_page(
+    store: &Store,
     tenant_id: &str,
-    id: &str,
-    counter: IntentCounter,
-) -> sqlx::Result<()> {
-    let sql = match counter {
-        IntentCounter::Total => "UPDATE agents SET intents_total = intents_total + 1 WHERE tenant_id = $1 AND id = $2",
-        IntentCounter::Completed => {
-            "UPDATE agents SET intents_completed = intents_completed + 1 WHERE tenant_id = $1 AND id = $2"
-        }
-        IntentCounter::Failed => "UPDATE agents SET intents_failed = intents_failed + 1 WHERE tenant_id = $1 AND id = $2",
-    };
-    sqlx::query(sql)
-        .bind(tenant_id)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT agent_id, status, COUNT(*) FROM intents WHERE tenant_id = $1 AND agent_id IN \
+         (SELECT id FROM agents WHERE tenant_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3) \
+         GROUP BY agent_id, status",
+    )
+    .bind(tenant_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.reader())
+    .await
 }

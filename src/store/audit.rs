@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{page_total, split_counted, Store};
+use crate::audit::canonical::{HashTemplate, GENESIS_HASH};
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -19,51 +20,107 @@ pub struct AuditRow {
 
 const COLUMNS: &str = "sequence, event_type, actor, subject, data, created_at, previous_hash, hash";
 
-/// Advances the tenant's chain head by one and returns `(new sequence, previous hash)`.
+/// A record to append, before its chain position is known.
+pub struct NewRecord<'a> {
+    pub event_type: &'a str,
+    pub actor: &'a str,
+    pub subject: &'a str,
+    /// Canonical JSON.
+    pub data: &'a str,
+    pub created_at: Millis,
+}
+
+/// Appends a record to the tenant's chain; returns `(sequence, previous hash, hash)`.
 ///
-/// The upsert takes the head row's lock until the transaction ends, so appends of one
-/// tenant are serialized, on PostgreSQL across every process; other tenants' rows are free.
-/// A rolled-back transaction rolls the head back too: no gap.
-pub async fn advance_head(
+/// Advancing the head row locks it until the transaction ends, so appends of one tenant are
+/// serialized, on PostgreSQL across every process; other tenants' rows stay free. A rolled-back
+/// transaction rolls the head back too: no gap. Because that lock is what limits one tenant's
+/// write rate, PostgreSQL does the whole append in one statement (the database completes the
+/// hash from `template` with its built-in `sha256`); SQLite, whose writes are serialized in
+/// process anyway, does it step by step with the same template.
+pub async fn append(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    genesis_hash: &str,
-) -> sqlx::Result<(i64, String)> {
+    record: &NewRecord<'_>,
+    template: &HashTemplate,
+) -> sqlx::Result<(i64, String, String)> {
+    if conn.backend_name() == "PostgreSQL" {
+        append_in_one_statement(conn, tenant_id, record, template).await
+    } else {
+        append_step_by_step(conn, tenant_id, record, template).await
+    }
+}
+
+async fn append_in_one_statement(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    record: &NewRecord<'_>,
+    template: &HashTemplate,
+) -> sqlx::Result<(i64, String, String)> {
     sqlx::query_as(
-        "INSERT INTO audit_heads (tenant_id, sequence, hash) VALUES ($1, 1, $2) \
-         ON CONFLICT (tenant_id) DO UPDATE SET sequence = audit_heads.sequence + 1 \
-         RETURNING sequence, hash",
+        "WITH head AS ( \
+           INSERT INTO audit_heads (tenant_id, sequence, previous_hash, hash) \
+           VALUES ($1, 1, $2, encode(sha256(convert_to($3 || $2 || $4 || '1' || $5, 'UTF8')), 'hex')) \
+           ON CONFLICT (tenant_id) DO UPDATE SET \
+             sequence = audit_heads.sequence + 1, \
+             previous_hash = audit_heads.hash, \
+             hash = encode(sha256(convert_to( \
+               $3 || audit_heads.hash || $4 || (audit_heads.sequence + 1)::text || $5, 'UTF8')), 'hex') \
+           RETURNING sequence, previous_hash, hash) \
+         INSERT INTO audit_records \
+           (tenant_id, sequence, event_type, actor, subject, data, created_at, previous_hash, hash) \
+         SELECT $1, sequence, $6, $7, $8, $9, $10, previous_hash, hash FROM head \
+         RETURNING sequence, previous_hash, hash",
     )
     .bind(tenant_id)
-    .bind(genesis_hash)
+    .bind(GENESIS_HASH)
+    .bind(&template.before_previous)
+    .bind(&template.before_sequence)
+    .bind(&template.after_sequence)
+    .bind(record.event_type)
+    .bind(record.actor)
+    .bind(record.subject)
+    .bind(record.data)
+    .bind(record.created_at)
     .fetch_one(conn)
     .await
 }
 
-/// Inserts the record and makes its hash the chain head's.
-pub async fn insert(conn: &mut AnyConnection, tenant_id: &str, row: &AuditRow) -> sqlx::Result<()> {
+async fn append_step_by_step(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    record: &NewRecord<'_>,
+    template: &HashTemplate,
+) -> sqlx::Result<(i64, String, String)> {
+    let (sequence, previous_hash): (i64, String) = sqlx::query_as(
+        "INSERT INTO audit_heads (tenant_id, sequence, previous_hash, hash) VALUES ($1, 1, $2, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET sequence = audit_heads.sequence + 1 \
+         RETURNING sequence, hash",
+    )
+    .bind(tenant_id)
+    .bind(GENESIS_HASH)
+    .fetch_one(&mut *conn)
+    .await?;
+    let hash = template.hash(&previous_hash, sequence);
+    // Two statements, one round trip to the connection's thread.
     sqlx::query(
         "INSERT INTO audit_records \
          (tenant_id, sequence, event_type, actor, subject, data, created_at, previous_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); \
+         UPDATE audit_heads SET previous_hash = $8, hash = $9 WHERE tenant_id = $1",
     )
     .bind(tenant_id)
-    .bind(row.sequence)
-    .bind(&row.event_type)
-    .bind(&row.actor)
-    .bind(&row.subject)
-    .bind(&row.data)
-    .bind(row.created_at)
-    .bind(&row.previous_hash)
-    .bind(&row.hash)
-    .execute(&mut *conn)
+    .bind(sequence)
+    .bind(record.event_type)
+    .bind(record.actor)
+    .bind(record.subject)
+    .bind(record.data)
+    .bind(record.created_at)
+    .bind(&previous_hash)
+    .bind(&hash)
+    .execute(conn)
     .await?;
-    sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .bind(&row.hash)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    Ok((sequence, previous_hash, hash))
 }
 
 /// The chain head `(sequence, hash)`, if the tenant has any record.

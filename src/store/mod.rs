@@ -143,6 +143,34 @@ impl Store {
             .map(|_| ())
     }
 
+    /// SQLite only: copies the write-ahead log into the database every `period` with PASSIVE
+    /// checkpoints, which never block the writer, until `shutdown`; then a final one.
+    pub async fn run_checkpoints(
+        self,
+        period: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        let mut interval = tokio::time::interval(period);
+        loop {
+            let stopping = tokio::select! {
+                _ = interval.tick() => false,
+                _ = shutdown.cancelled() => true,
+            };
+            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.read)
+                .await
+            {
+                tracing::warn!(error = %err, "SQLite checkpoint failed");
+            }
+            if stopping {
+                break;
+            }
+        }
+    }
+
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
@@ -169,9 +197,12 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> anyhow::Result<AnyPool>
             Box::pin(async move {
                 // WAL: readers never wait for the writer. NORMAL sync is durable across
                 // process crashes in WAL mode (only an OS crash can lose the last commits).
+                // No automatic checkpoints: they would run inside the committing connection,
+                // stalling every queued write; `run_checkpoints` does them in the background.
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )
                 .await?;
                 Ok(())

@@ -559,7 +559,12 @@ async fn the_lifecycle_allows_only_its_transitions() {
     let (_, agent) = send(app.with_key(Method::GET, "/v1/agents/worker", key)).await;
     assert_eq!(
         agent["data"]["intentCounts"],
-        json!({"total": 3, "completed": 1, "failed": 1})
+        json!({"total": 3, "byStatus": {"cancelled": 1, "completed": 1, "failed": 1}})
+    );
+    let (_, listed) = send(app.with_key(Method::GET, "/v1/agents", key)).await;
+    assert_eq!(
+        listed["data"]["items"][0]["intentCounts"],
+        agent["data"]["intentCounts"]
     );
     let (_, audit) = send(app.with_key(Method::GET, "/v1/audit?pageSize=100", key)).await;
     let types: Vec<_> = audit["data"]["items"]

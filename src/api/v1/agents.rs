@@ -24,8 +24,8 @@ use crate::{
 #[oai(rename_all = "camelCase")]
 pub struct IntentCounts {
     total: i64,
-    completed: i64,
-    failed: i64,
+    /// Intents per status; statuses with none are left out.
+    by_status: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Object)]
@@ -63,9 +63,8 @@ impl From<Agent> for AgentOut {
             trust_score: agent.trust_score,
             status: agent.status.as_str().into(),
             intent_counts: IntentCounts {
-                total: agent.intents_total,
-                completed: agent.intents_completed,
-                failed: agent.intents_failed,
+                total: agent.intent_counts.values().sum(),
+                by_status: agent.intent_counts,
             },
             created_at: rfc3339(agent.created_at),
             updated_at: rfc3339(agent.updated_at),

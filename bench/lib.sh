@@ -1,0 +1,39 @@
+# Shared by the bench scripts: build release binaries, start a server on a fresh database
+# with one admin key. Sets $base (server URL), $key (admin key), $server (pid).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release --quiet --bin intendedops --example loadgen
+work=$(mktemp -d)
+export DATABASE_URL="${DATABASE_URL:-sqlite://$work/bench.db}"
+schema=""
+if [[ $DATABASE_URL == postgres* ]]; then
+  # A fresh schema per run, dropped on exit, like the tests.
+  schema="bench_$(date +%s)"
+  psql "$DATABASE_URL" -qc "CREATE SCHEMA $schema"
+  admin_url=$DATABASE_URL
+  DATABASE_URL="$DATABASE_URL?options=-c%20search_path%3D$schema"
+fi
+export OPENINTENT_LOG_LEVEL=warn
+bin=target/release/intendedops
+tenant="bench-$(date +%s)"
+$bin tenant create "$tenant" >/dev/null
+key=$($bin key create --tenant "$tenant" --name bench --scope admin)
+port=${PORT:-18080}
+base="http://127.0.0.1:$port"
+$bin serve --port "$port" --host 127.0.0.1 2>"$work/server.log" &
+server=$!
+cleanup() {
+  kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"
+  [ -z "$schema" ] || psql "$admin_url" -qc "DROP SCHEMA $schema CASCADE"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
+echo "database: ${DATABASE_URL%%\?*}  server RSS before: $(ps -o rss= -p $server) KiB"
+
+# loadgen <path> [loadgen flags...]: drive the server with the admin key (RATE=n: open loop).
+loadgen() {
+  local path=$1; shift
+  target/release/examples/loadgen --url "$base$path" --header "x-api-key: $key" \
+    --concurrency "${CONCURRENCY:-32}" --seconds "${SECONDS_RUN:-10}" ${RATE:+--rate "$RATE"} "$@"
+  echo "server RSS after: $(ps -o rss= -p $server) KiB"
+}
