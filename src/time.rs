@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::error::{Error, FieldError};
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
 
@@ -50,6 +52,48 @@ pub fn parse_instant(raw: &str, bound: DayBound) -> Option<Millis> {
     })
 }
 
+/// A creation-time filter: both ends optional and inclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+impl TimeRange {
+    /// Parses the two query values named `names.0` and `names.1` (each an RFC 3339 date-time
+    /// or a whole day), reporting every bad one, and checks they are in order.
+    pub fn parse(from: Option<&str>, to: Option<&str>, names: (&str, &str)) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        let mut instant = |raw: Option<&str>, name: &str, bound| {
+            let parsed = parse_instant(raw?, bound);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    &[name],
+                    "must be an RFC 3339 date-time or a YYYY-MM-DD date",
+                ));
+            }
+            parsed
+        };
+        let range = TimeRange {
+            from: instant(from, names.0, DayBound::Start),
+            to: instant(to, names.1, DayBound::End),
+        };
+        if let (Some(from), Some(to)) = (range.from, range.to) {
+            if from > to {
+                errors.push(FieldError::new(
+                    &[names.0],
+                    format!("must not be after {}", names.1),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(range)
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+}
+
 #[cfg(test)]
 mod parse_tests {
     use super::*;
@@ -74,5 +118,24 @@ mod parse_tests {
         );
         assert_eq!(parse_instant("yesterday", DayBound::Start), None);
         assert_eq!(parse_instant("2024-13-45", DayBound::Start), None);
+    }
+
+    #[test]
+    fn ranges_report_every_bad_end_and_their_order() {
+        let whole_day =
+            TimeRange::parse(Some("2024-01-15"), Some("2024-01-15"), ("from", "to")).unwrap();
+        assert_eq!(
+            whole_day.to.unwrap() - whole_day.from.unwrap(),
+            86_400_000 - 1
+        );
+        match TimeRange::parse(Some("soon"), Some("later"), ("from", "to")) {
+            Err(Error::Validation(errors)) => assert_eq!(errors.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(TimeRange::parse(Some("2024-02-01"), Some("2024-01-01"), ("from", "to")).is_err());
+        assert_eq!(
+            TimeRange::parse(None, None, ("from", "to")).unwrap(),
+            TimeRange::default()
+        );
     }
 }

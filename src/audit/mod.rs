@@ -17,10 +17,10 @@ pub use verify::{ChainCheck, Verification};
 
 use crate::{
     auth::TenantId,
-    error::{Error, Result},
+    error::Result,
     pagination::{Page, PageRequest},
     store::{audit, audit::AuditFilter, audit::AuditRow, Store},
-    time::{now_ms, rfc3339},
+    time::{now_ms, rfc3339, TimeRange},
 };
 
 /// Event types recorded in the trail.
@@ -160,8 +160,7 @@ const VERIFY_BATCH: i64 = 1000;
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub event_type: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub created: TimeRange,
 }
 
 /// Reading, verifying and exporting chains.
@@ -181,15 +180,10 @@ impl AuditLog {
         query: AuditQuery,
         page: PageRequest,
     ) -> Result<Page<AuditRecord>> {
-        if let (Some(from), Some(to)) = (query.from, query.to) {
-            if from > to {
-                return Err(Error::invalid(&["fromDate"], "must not be after toDate"));
-            }
-        }
         let filter = AuditFilter {
             event_type: query.event_type,
-            from: query.from,
-            to: query.to,
+            from: query.created.from,
+            to: query.created.to,
         };
         let (rows, total) = audit::list(
             &self.store,

@@ -21,7 +21,7 @@ use crate::{
     store::{
         self, intents, intents::IntentFilter, intents::IntentRow, intents::StatusChange, Store,
     },
-    time::{now_ms, Millis},
+    time::{now_ms, Millis, TimeRange},
 };
 
 pub mod events {
@@ -99,8 +99,7 @@ pub struct IntentQuery {
     pub agent_id: Option<String>,
     pub domain: Option<String>,
     pub intent_type: Option<String>,
-    pub from: Option<Millis>,
-    pub to: Option<Millis>,
+    pub created: TimeRange,
 }
 
 /// An agent's report that it carried an approved intent out.
@@ -227,18 +226,13 @@ impl IntentService {
         query: IntentQuery,
         page: PageRequest,
     ) -> Result<Page<Intent>> {
-        if let (Some(from), Some(to)) = (query.from, query.to) {
-            if from > to {
-                return Err(Error::invalid(&["from"], "must not be after 'to'"));
-            }
-        }
         let filter = IntentFilter {
             status: query.status.map(|s| s.as_str().to_string()),
             agent_id: query.agent_id,
             domain: query.domain,
             intent_type: query.intent_type,
-            from: query.from,
-            to: query.to,
+            from: query.created.from,
+            to: query.created.to,
         };
         let (rows, total) = intents::list(
             &self.store,

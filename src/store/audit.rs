@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, Store};
+use super::{page_total, split_counted, AnyQueryAs, Store};
 use crate::audit::canonical::{HashTemplate, GENESIS_HASH};
 use crate::time::Millis;
 
@@ -169,25 +169,31 @@ pub async fn list(
     // Absent filters are bound as NULL so one prepared statement serves every combination.
     const WHERE: &str = "WHERE tenant_id = $1 AND ($2 IS NULL OR event_type = $2) \
          AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)";
-    let counted = sqlx::query_as(&format!(
+    let page_sql = format!(
         "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM audit_records {WHERE} \
          ORDER BY sequence LIMIT $5 OFFSET $6"
-    ))
-    .bind(tenant_id)
-    .bind(filter.event_type.as_deref())
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(store.reader())
-    .await?;
+    );
+    let counted = bind_filter(sqlx::query_as(&page_sql), tenant_id, filter)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(store.reader())
+        .await?;
     let (rows, total) = split_counted(counted);
     let count_sql = format!("SELECT COUNT(*) FROM audit_records {WHERE}");
-    let count = sqlx::query_as(&count_sql)
+    let count =
+        bind_filter(sqlx::query_as(&count_sql), tenant_id, filter).fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
+/// Binds `$1`–`$4` of the listing's WHERE clause.
+fn bind_filter<'q, O>(
+    query: AnyQueryAs<'q, O>,
+    tenant_id: &'q str,
+    filter: &'q AuditFilter,
+) -> AnyQueryAs<'q, O> {
+    query
         .bind(tenant_id)
         .bind(filter.event_type.as_deref())
         .bind(filter.from)
         .bind(filter.to)
-        .fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
 }

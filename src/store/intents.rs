@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, Store};
+use super::{page_total, split_counted, AnyQueryAs, Store};
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -111,24 +111,29 @@ pub async fn list(
          AND ($3 IS NULL OR agent_id = $3) AND ($4 IS NULL OR domain = $4) \
          AND ($5 IS NULL OR type = $5) AND ($6 IS NULL OR created_at >= $6) \
          AND ($7 IS NULL OR created_at <= $7)";
-    let counted = sqlx::query_as(&format!(
+    let page_sql = format!(
         "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM intents {WHERE} \
          ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
-    ))
-    .bind(tenant_id)
-    .bind(filter.status.as_deref())
-    .bind(filter.agent_id.as_deref())
-    .bind(filter.domain.as_deref())
-    .bind(filter.intent_type.as_deref())
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(store.reader())
-    .await?;
+    );
+    let counted = bind_filter(sqlx::query_as(&page_sql), tenant_id, filter)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(store.reader())
+        .await?;
     let (rows, total) = split_counted(counted);
     let count_sql = format!("SELECT COUNT(*) FROM intents {WHERE}");
-    let count = sqlx::query_as(&count_sql)
+    let count =
+        bind_filter(sqlx::query_as(&count_sql), tenant_id, filter).fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
+/// Binds `$1`–`$7` of the listing's WHERE clause.
+fn bind_filter<'q, O>(
+    query: AnyQueryAs<'q, O>,
+    tenant_id: &'q str,
+    filter: &'q IntentFilter,
+) -> AnyQueryAs<'q, O> {
+    query
         .bind(tenant_id)
         .bind(filter.status.as_deref())
         .bind(filter.agent_id.as_deref())
@@ -136,8 +141,6 @@ pub async fn list(
         .bind(filter.intent_type.as_deref())
         .bind(filter.from)
         .bind(filter.to)
-        .fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
 }
 
 /// The fields a status change writes.

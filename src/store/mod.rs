@@ -243,6 +243,10 @@ pub(crate) async fn page_total(
     }
 }
 
+/// A query being built, before execution (for helpers that bind shared parameters).
+pub(crate) type AnyQueryAs<'q, O> =
+    sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>;
+
 /// True when `err` is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -4,7 +4,7 @@ use intendedops::auth::Scope;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{expect_error, send, spawn_app};
+use crate::helpers::{detail_paths, expect_error, send, spawn_app};
 
 #[tokio::test]
 async fn ids_default_to_the_slug_and_duplicates_conflict() {
@@ -55,20 +55,7 @@ async fn registrations_are_validated_against_the_catalog() {
         "VALIDATION_ERROR",
     )
     .await;
-    let paths: Vec<String> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            d["path"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap())
-                .collect::<Vec<_>>()
-                .join(".")
-        })
-        .collect();
+    let paths = detail_paths(&body);
     assert_eq!(
         paths,
         ["name", "id", "domains.1", "intentTypes.1", "intentTypes.2"]

@@ -85,11 +85,14 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
     let broken = r#"{"domain": "billing", "description": "d", "intentTypes": [
         {"type": "billing.x", "description": "x", "valueCategory": null, "risk": "low", "riskRationale": "r",
          "paramsSchema": {"type": "object", "properties": {"a": {"type": "strnig"}}}}]}"#;
-    std::fs::write(dir.path().join("billing.json"), broken).unwrap();
     let db = TestDb::new().await;
     let mut config = AppConfig::new(&db.url);
     config.domains_dir = Some(dir.path().to_path_buf());
-    let err = App::build(config.clone())
+    let start_with = |contents: String| {
+        std::fs::write(dir.path().join("billing.json"), contents).unwrap();
+        App::build(config.clone())
+    };
+    let err = start_with(broken.to_string())
         .await
         .err()
         .expect("start-up must fail")
@@ -98,13 +101,8 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
         err.contains("billing.json") && err.contains("billing.x"),
         "{err}"
     );
-
-    std::fs::write(
-        dir.path().join("billing.json"),
-        r#"{"domain": "billing", "intentTypes": []}"#,
-    )
-    .unwrap();
-    let err = App::build(config.clone())
+    let no_description = r#"{"domain": "billing", "intentTypes": []}"#.to_string();
+    let err = start_with(no_description)
         .await
         .err()
         .expect("start-up must fail")
@@ -113,11 +111,5 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
         err.contains("billing.json") && err.contains("description"),
         "{err}"
     );
-
-    std::fs::write(
-        dir.path().join("billing.json"),
-        broken.replace("strnig", "string"),
-    )
-    .unwrap();
-    assert!(App::build(config).await.is_ok());
+    assert!(start_with(broken.replace("strnig", "string")).await.is_ok());
 }

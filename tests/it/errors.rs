@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{expect_error, send, spawn_app, spawn_app_with};
+use crate::helpers::{detail_paths, expect_error, send, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn unknown_routes_and_methods() {
@@ -119,12 +119,7 @@ async fn bad_query_parameters_name_the_parameter() {
         "VALIDATION_ERROR",
     )
     .await;
-    let paths: Vec<_> = body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["path"][0].as_str().unwrap().to_string())
-        .collect();
+    let paths = detail_paths(&body);
     assert_eq!(paths, ["page", "pageSize"]);
     let body = expect_error(
         app.with_key(Method::GET, "/v1/keys?page=abc", &app.a.admin_key),

@@ -225,3 +225,21 @@ pub async fn expect_error(request: RequestBuilder, status: u16, code: &str) -> V
     );
     body
 }
+
+/// The failing paths of a `VALIDATION_ERROR` body, each joined with '.' (`params.amount`).
+pub fn detail_paths(body: &Value) -> Vec<String> {
+    body["error"]["details"]
+        .as_array()
+        .expect("details is a list")
+        .iter()
+        .map(|detail| {
+            let segments: Vec<&str> = detail["path"]
+                .as_array()
+                .expect("path is a list")
+                .iter()
+                .map(|segment| segment.as_str().expect("segments are strings"))
+                .collect();
+            segments.join(".")
+        })
+        .collect()
+}

@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, send, spawn_app, TestApp};
+use crate::helpers::{detail_paths, expect_error, send, spawn_app, TestApp};
 
 async fn register(app: &TestApp, key: &str, body: Value) -> Value {
     let (status, agent) = send(app.with_key(Method::POST, "/v1/agents", key).json(&body)).await;
@@ -113,18 +113,7 @@ async fn failing_paths(app: &TestApp, body: Value) -> Vec<String> {
             "{message}"
         );
     }
-    details
-        .iter()
-        .map(|d| {
-            d["path"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap())
-                .collect::<Vec<_>>()
-                .join(".")
-        })
-        .collect()
+    detail_paths(&error)
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use crate::{
     api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
     audit::{AuditLog, AuditQuery, AuditRecord, Verification},
     auth::Scope,
-    error::{Error, FieldError},
+    error::Error,
     pagination::PageRequest,
-    time::{parse_instant, DayBound},
+    time::TimeRange,
 };
 
 /// One audit record. `hash` is SHA-256 over the canonical JSON of the other fields.
@@ -120,26 +120,12 @@ fn parse_query(
     from_date: Option<String>,
     to_date: Option<String>,
 ) -> Result<AuditQuery, Error> {
-    let mut errors = Vec::new();
-    let mut instant = |raw: Option<String>, name: &str, bound| {
-        let raw = raw?;
-        let parsed = parse_instant(&raw, bound);
-        if parsed.is_none() {
-            errors.push(FieldError::new(
-                &[name],
-                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
-            ));
-        }
-        parsed
-    };
-    let from = instant(from_date, "fromDate", DayBound::Start);
-    let to = instant(to_date, "toDate", DayBound::End);
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
     Ok(AuditQuery {
         event_type: event_type.filter(|t| !t.is_empty()),
-        from,
-        to,
+        created: TimeRange::parse(
+            from_date.as_deref(),
+            to_date.as_deref(),
+            ("fromDate", "toDate"),
+        )?,
     })
 }

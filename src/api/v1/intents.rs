@@ -16,10 +16,10 @@ use crate::{
         Tag,
     },
     auth::Scope,
-    error::{Error, FieldError},
+    error::Error,
     governance::intents::{Completion, Intent, IntentQuery, IntentService, Submitted},
     pagination::PageRequest,
-    time::{parse_instant, rfc3339, DayBound},
+    time::{rfc3339, TimeRange},
 };
 
 /// The submission body (documentation; the service reports every failing field).
@@ -276,37 +276,22 @@ fn parse_query(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<IntentQuery, Error> {
-    let mut errors = Vec::new();
-    let status = status.and_then(|raw| match raw.parse() {
-        Ok(status) => Some(status),
-        Err(Error::Validation(mut found)) => {
-            errors.append(&mut found);
-            None
+    let status = status.as_deref().map(str::parse).transpose();
+    let created = TimeRange::parse(from.as_deref(), to.as_deref(), ("from", "to"));
+    let (status, created) = match (status, created) {
+        (Ok(status), Ok(created)) => (status, created),
+        (Err(Error::Validation(mut first)), Err(Error::Validation(second))) => {
+            first.extend(second);
+            return Err(Error::Validation(first));
         }
-        Err(_) => None,
-    });
-    let mut instant = |raw: Option<String>, name: &str, bound| {
-        let parsed = parse_instant(raw.as_deref()?, bound);
-        if parsed.is_none() {
-            errors.push(FieldError::new(
-                &[name],
-                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
-            ));
-        }
-        parsed
+        (Err(err), _) | (_, Err(err)) => return Err(err),
     };
-    let from = instant(from, "from", DayBound::Start);
-    let to = instant(to, "to", DayBound::End);
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
     let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
     Ok(IntentQuery {
         status,
         agent_id: non_empty(agent_id),
         domain: non_empty(domain),
         intent_type: non_empty(intent_type),
-        from,
-        to,
+        created,
     })
 }
