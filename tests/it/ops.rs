@@ -76,3 +76,60 @@ async fn metrics_count_requests_by_status() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut app = spawn_app().await;
+    let key = app.a.admin_key.clone();
+    let (status, _) = send(
+        app.with_key(Method::POST, "/v1/agents", &key)
+            .json(&serde_json::json!({"name": "Late"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let body =
+        serde_json::json!({"type": "billing.send_invoice", "domain": "billing", "agentId": "late",
+                                  "params": {"customerId": "c", "amount": 1}})
+        .to_string();
+    // Headers and half the body: the request is in flight when shutdown begins.
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/intents HTTP/1.1\r\nhost: test\r\nx-api-key: {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let addr = app.addr;
+    let stopping = tokio::spawn(async move {
+        app.shutdown().await;
+        app
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the server must wait for the in-flight request"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections while shutting down"
+    );
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let app = stopping.await.unwrap();
+    // The intent it created is committed.
+    let store = intendedops::store::Store::connect(&app.db.url)
+        .await
+        .unwrap();
+    let filter = intendedops::store::intents::IntentFilter::default();
+    let (_, total) = intendedops::store::intents::list(&store, "tenant-a", &filter, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+}
