@@ -11,7 +11,10 @@ use crate::{
     audit::AuditLog,
     auth::{keys::KeyService, KeyVerifier},
     config::AppConfig,
-    governance::{agents::AgentService, catalog::Catalog, intents::IntentService},
+    governance::{
+        agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
+        policies::PolicyService,
+    },
     http,
     metrics::Metrics,
     redis::RedisHandle,
@@ -21,6 +24,9 @@ use crate::{
 
 /// How often SQLite's write-ahead log is copied into the database file.
 const SQLITE_CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How often expired approvals are resolved.
+const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The core services, wired once at start-up.
 pub struct Services {
@@ -34,6 +40,8 @@ pub struct Services {
     pub catalog: Arc<Catalog>,
     pub agents: Arc<AgentService>,
     pub intents: Arc<IntentService>,
+    pub policies: Arc<PolicyService>,
+    pub approvals: Arc<ApprovalService>,
 }
 
 impl Services {
@@ -54,15 +62,19 @@ impl Services {
         let dev_mode = config.dev_keys_enabled(store.backend());
         let verifier = Arc::new(KeyVerifier::new(store.clone(), dev_mode, metrics.clone()));
         let agents = Arc::new(AgentService::new(store.clone(), catalog.clone()));
+        let policies = Arc::new(PolicyService::new(store.clone(), catalog.clone())?);
         let intents = Arc::new(IntentService::new(
             store.clone(),
             catalog.clone(),
             agents.clone(),
+            policies.clone(),
         ));
         Ok(Services {
             catalog,
             agents,
             intents,
+            policies,
+            approvals: Arc::new(ApprovalService::new(store.clone())),
             keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
             tenants: Arc::new(TenantService::new(store.clone())),
             audit: Arc::new(AuditLog::new(store.clone())),
@@ -126,6 +138,12 @@ impl App {
                 .clone()
                 .run_maintenance(background.clone()),
         );
+        let expiry = tokio::spawn(
+            self.services
+                .approvals
+                .clone()
+                .run_expiry(APPROVAL_SWEEP_PERIOD, background.clone()),
+        );
         let checkpoints = tokio::spawn(
             self.services
                 .store
@@ -139,6 +157,7 @@ impl App {
         background.cancel();
         let _ = maintenance.await;
         let _ = checkpoints.await;
+        let _ = expiry.await;
         self.services.store.close().await;
         served.context("HTTP server failed")
     }

@@ -41,6 +41,9 @@ pub enum Error {
     /// An idempotency key was reused with a different request body.
     #[error("idempotency key '{0}' was already used with a different request")]
     IdempotencyConflict(String),
+    /// An approval was already decided (approved, rejected or expired).
+    #[error("this approval is already {0}")]
+    AlreadyResolved(String),
     /// A status change the state machine does not allow from the current status.
     #[error("cannot {action} an intent that is {from}")]
     InvalidTransition { action: &'static str, from: String },

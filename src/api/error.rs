@@ -24,6 +24,7 @@ pub mod codes {
     pub const AGENT_NOT_FOUND: &str = "AGENT_NOT_FOUND";
     pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
     pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
+    pub const ALREADY_RESOLVED: &str = "ALREADY_RESOLVED";
     pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     pub const NOT_READY: &str = "NOT_READY";
@@ -139,6 +140,11 @@ impl From<Error> for ApiError {
             err @ Error::IdempotencyConflict(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 codes::IDEMPOTENCY_CONFLICT,
+                err.to_string(),
+            ),
+            err @ Error::AlreadyResolved(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::ALREADY_RESOLVED,
                 err.to_string(),
             ),
             err @ Error::InvalidTransition { .. } => ApiError::new(

@@ -23,6 +23,10 @@ pub enum Tag {
     Agents,
     /// Governed intents: submission, queries, outcomes.
     Intents,
+    /// The approval queue.
+    Approvals,
+    /// The tenant's governance policy.
+    Policies,
     /// The tenant's hash-chained audit trail.
     Audit,
 }
@@ -32,6 +36,8 @@ pub type Apis = (
     v1::domains::DomainsApi,
     v1::agents::AgentsApi,
     v1::intents::IntentsApi,
+    v1::approvals::ApprovalsApi,
+    v1::policies::PoliciesApi,
     v1::audit::AuditApi,
     v1::keys::KeysApi,
 );
@@ -43,7 +49,9 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             ops::OpsApi::new(services.store.clone(), services.redis.clone()),
             v1::domains::DomainsApi::new(services.catalog.clone()),
             v1::agents::AgentsApi::new(services.agents.clone()),
-            v1::intents::IntentsApi::new(services.intents.clone()),
+            v1::intents::IntentsApi::new(services.intents.clone(), services.approvals.clone()),
+            v1::approvals::ApprovalsApi::new(services.approvals.clone()),
+            v1::policies::PoliciesApi::new(services.policies.clone(), services.intents.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
         ),

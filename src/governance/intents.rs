@@ -10,7 +10,12 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{
-    agents::AgentService, catalog::Catalog, lifecycle::IntentStatus, submission::Submission,
+    agents::AgentService,
+    catalog::Catalog,
+    lifecycle::IntentStatus,
+    policies::PolicyService,
+    policy::{Decision, Outcome},
+    submission::Submission,
 };
 use crate::{
     audit::{self, AuditEvent},
@@ -19,7 +24,8 @@ use crate::{
     ids,
     pagination::{Page, PageRequest},
     store::{
-        self, intents, intents::IntentFilter, intents::IntentRow, intents::StatusChange, Store,
+        self, approvals::ApprovalRow, intents, intents::IntentFilter, intents::IntentRow,
+        intents::StatusChange, Store,
     },
     time::{now_ms, Millis, TimeRange},
 };
@@ -33,6 +39,8 @@ pub mod events {
 
 /// The id prefix of intents.
 pub const INTENT_ID_PREFIX: &str = "int";
+/// The id prefix of approvals.
+pub const APPROVAL_ID_PREFIX: &str = "apr";
 const MAX_ERROR_LEN: usize = 10_000;
 /// Largest `valueCents` an outcome may report (a trillion currency units).
 const MAX_VALUE_CENTS: i64 = 100_000_000_000_000;
@@ -113,15 +121,41 @@ pub struct IntentService {
     store: Store,
     catalog: Arc<Catalog>,
     agents: Arc<AgentService>,
+    policies: Arc<PolicyService>,
 }
 
 impl IntentService {
-    pub fn new(store: Store, catalog: Arc<Catalog>, agents: Arc<AgentService>) -> Self {
+    pub fn new(
+        store: Store,
+        catalog: Arc<Catalog>,
+        agents: Arc<AgentService>,
+        policies: Arc<PolicyService>,
+    ) -> Self {
         Self {
             store,
             catalog,
             agents,
+            policies,
         }
+    }
+
+    /// What submitting `body` would decide now, storing nothing: the same validation, agent
+    /// checks and policy as a submission.
+    pub async fn simulate(&self, tenant: &TenantId, body: &Value) -> Result<Decision> {
+        let submission = Submission::parse(body, &self.catalog)?;
+        let agent = self
+            .agents
+            .get_for_intent(tenant, &submission.agent_id)
+            .await?;
+        agent.may_submit(&submission.intent_type)?;
+        let policy = self.policies.current(tenant).await?;
+        Ok(PolicyService::decide(
+            &policy.policy,
+            &submission.intent_type,
+            &agent,
+            &submission.params,
+            now_ms(),
+        ))
     }
 
     /// Submits an intent on behalf of `actor` (an API key id).
@@ -137,10 +171,22 @@ impl IntentService {
         // Idempotency: the unique index on (tenant, key) decides when the intent is inserted
         // below; a key seen before turns into a replay of the original (or a conflict).
         let request_hash = submission.request_hash();
-        // Policy: the engine decides here; until it is enabled intents wait as `pending`.
-        let status = IntentStatus::Pending;
-        // Persist the intent and its audit record together.
+        // Policy: the tenant's rules and the agent's trust tier decide.
         let now = now_ms();
+        let policy = self.policies.current(tenant).await?;
+        let decision = PolicyService::decide(
+            &policy.policy,
+            &submission.intent_type,
+            &agent,
+            &submission.params,
+            now,
+        );
+        let status = match decision.outcome {
+            Outcome::AutoApprove => IntentStatus::Approved,
+            Outcome::RequireApproval { .. } => IntentStatus::PendingApproval,
+            Outcome::Block { .. } => IntentStatus::Blocked,
+        };
+        // Persist the intent, its approval and its audit record together.
         let row = IntentRow {
             id: ids::new_id(INTENT_ID_PREFIX),
             intent_type: submission.intent_type.name.clone(),
@@ -152,7 +198,7 @@ impl IntentService {
             justification: submission.justification.clone(),
             idempotency_key: submission.idempotency_key.clone(),
             request_hash: request_hash.clone(),
-            decision: None,
+            decision: Some(decision.to_json().to_string()),
             result: None,
             value_cents: None,
             error: None,
@@ -175,6 +221,26 @@ impl IntentService {
                 _ => Err(err.into()),
             };
         }
+        if let Outcome::RequireApproval {
+            approvers,
+            roles,
+            expires_in_ms,
+        } = &decision.outcome
+        {
+            let approval = ApprovalRow {
+                id: ids::new_id(APPROVAL_ID_PREFIX),
+                intent_id: row.id.clone(),
+                status: "pending".into(),
+                required_approvals: i64::from(*approvers),
+                roles: json!(roles).to_string(),
+                reason: None,
+                expires_at: expires_in_ms.map(|ms| now + ms),
+                created_at: now,
+                updated_at: now,
+                resolved_at: None,
+            };
+            store::approvals::insert(&mut tx, tenant.as_str(), &approval).await?;
+        }
         let event = AuditEvent {
             event_type: events::INTENT_SUBMITTED,
             actor,
@@ -186,6 +252,7 @@ impl IntentService {
                 "status": row.status,
                 "params": submission.params,
                 "idempotencyKey": row.idempotency_key,
+                "decision": decision.to_json(),
             }),
         };
         audit::append(&mut tx, tenant, event).await?;
@@ -328,9 +395,7 @@ impl IntentService {
         self.transition(tenant, actor, id, transition).await
     }
 
-    /// Applies a status change allowed by the state machine, with its audit record, in one
-    /// transaction. The update is conditional on the status read, so of two racing changes
-    /// exactly one applies and the other gets `INVALID_TRANSITION`.
+    /// Applies a status change in its own transaction (see [`apply_transition`]).
     async fn transition(
         &self,
         tenant: &TenantId,
@@ -339,51 +404,65 @@ impl IntentService {
         transition: Transition<'_>,
     ) -> Result<Intent> {
         let mut tx = self.store.begin().await?;
-        let current = intents::get(&mut tx, tenant.as_str(), id)
-            .await?
-            .ok_or(Error::NotFound { what: "intent" })?;
-        let from: IntentStatus = current.status.parse()?;
-        from.check(transition.to, transition.action)?;
-        let now = now_ms();
-        let applied = intents::change_status(
-            &mut tx,
-            tenant.as_str(),
-            id,
-            from.as_str(),
-            transition.to.as_str(),
-            now,
-            &transition.change,
-        )
-        .await?;
-        if !applied {
-            return Err(Error::InvalidTransition {
-                action: transition.action,
-                from: "no longer ".to_string() + from.as_str(),
-            });
-        }
-        let mut data = transition.data;
-        data["from"] = json!(from.as_str());
-        data["to"] = json!(transition.to.as_str());
-        let event = AuditEvent {
-            event_type: transition.event_type,
-            actor,
-            subject: id,
-            data,
-        };
-        audit::append(&mut tx, tenant, event).await?;
-        let updated = intents::get(&mut tx, tenant.as_str(), id)
-            .await?
-            .ok_or(Error::NotFound { what: "intent" })?;
+        let updated = apply_transition(&mut tx, tenant, actor, id, transition).await?;
         tx.commit().await?;
-        Intent::from_row(updated)
+        Ok(updated)
     }
 }
 
+/// Applies a status change allowed by the state machine, with its audit record, inside the
+/// caller's transaction. The update is conditional on the status read, so of two racing
+/// changes exactly one applies and the other gets `INVALID_TRANSITION`.
+pub(crate) async fn apply_transition(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    actor: &str,
+    id: &str,
+    transition: Transition<'_>,
+) -> Result<Intent> {
+    let current = intents::get(&mut *tx, tenant.as_str(), id)
+        .await?
+        .ok_or(Error::NotFound { what: "intent" })?;
+    let from: IntentStatus = current.status.parse()?;
+    from.check(transition.to, transition.action)?;
+    let now = now_ms();
+    let applied = intents::change_status(
+        &mut *tx,
+        tenant.as_str(),
+        id,
+        from.as_str(),
+        transition.to.as_str(),
+        now,
+        &transition.change,
+    )
+    .await?;
+    if !applied {
+        return Err(Error::InvalidTransition {
+            action: transition.action,
+            from: "no longer ".to_string() + from.as_str(),
+        });
+    }
+    let mut data = transition.data;
+    data["from"] = json!(from.as_str());
+    data["to"] = json!(transition.to.as_str());
+    let event = AuditEvent {
+        event_type: transition.event_type,
+        actor,
+        subject: id,
+        data,
+    };
+    audit::append(&mut *tx, tenant, event).await?;
+    let updated = intents::get(&mut *tx, tenant.as_str(), id)
+        .await?
+        .ok_or(Error::NotFound { what: "intent" })?;
+    Intent::from_row(updated)
+}
+
 /// One status change: where to, what to record.
-struct Transition<'a> {
-    to: IntentStatus,
-    action: &'static str,
-    event_type: &'static str,
-    change: StatusChange<'a>,
-    data: Value,
+pub(crate) struct Transition<'a> {
+    pub to: IntentStatus,
+    pub action: &'static str,
+    pub event_type: &'static str,
+    pub change: StatusChange<'a>,
+    pub data: Value,
 }

@@ -2,8 +2,11 @@
 //! tiers. No HTTP types here; the store holds the SQL.
 
 pub mod agents;
+pub mod approvals;
 pub mod catalog;
 pub mod intents;
 pub mod lifecycle;
+pub mod policies;
+pub mod policy;
 pub mod submission;
 pub mod trust;

@@ -23,8 +23,10 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod intents;
+pub mod policies;
 pub mod tenants;
 
 use std::{str::FromStr, time::Duration};

@@ -75,7 +75,8 @@ async fn the_seeds_examples_succeed_with_the_seeds_shapes() {
         assert_eq!(status, 201, "{example}: {body}");
         let data = &body["data"];
         assert!(data["intentId"].as_str().unwrap().starts_with("int_"));
-        assert_eq!(data["status"], "pending");
+        // New agents are T0: the shipped policy sends every intent to the queue.
+        assert_eq!(data["status"], "pending_approval");
         assert_eq!(data["createdAt"].as_str().unwrap().len(), 24);
         assert_eq!(
             data.as_object().unwrap().len(),
@@ -93,7 +94,9 @@ async fn the_seeds_examples_succeed_with_the_seeds_shapes() {
         assert_eq!(stored["data"]["params"], example["params"]);
         assert_eq!(stored["data"]["type"], example["type"]);
         assert_eq!(stored["data"]["agentId"], example["agentId"]);
-        assert!(stored["data"]["decision"].is_null());
+        assert_eq!(stored["data"]["decision"]["outcome"], "require_approval");
+        assert_eq!(stored["data"]["decision"]["policyVersion"], 0);
+        assert_eq!(stored["data"]["approvals"][0]["status"], "pending");
     }
     let (_, agent) = send(app.with_key(Method::GET, "/v1/agents/billing-agent", key)).await;
     assert_eq!(agent["data"]["intentCounts"]["total"], 1);
@@ -398,7 +401,7 @@ async fn listing_filters_and_paginates_with_totals() {
         1
     );
     assert_eq!(
-        list_data(&app, "/v1/intents?status=pending").await["total"],
+        list_data(&app, "/v1/intents?status=pending_approval").await["total"],
         25
     );
     assert_eq!(
@@ -461,7 +464,7 @@ async fn another_tenants_intents_and_agents_are_not_found() {
     // A's intent is untouched.
     let (_, intent) =
         send(app.with_key(Method::GET, &format!("/v1/intents/{id}"), &app.a.admin_key)).await;
-    assert_eq!(intent["data"]["status"], "pending");
+    assert_eq!(intent["data"]["status"], "pending_approval");
 }
 
 #[tokio::test]

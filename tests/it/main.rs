@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod domains;
 mod errors;
+mod governance;
 mod intents;
 mod keys;
 mod ops;

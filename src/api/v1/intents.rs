@@ -9,6 +9,7 @@ use poem_openapi::{
 };
 
 use crate::{
+    api::v1::approvals::ApprovalOut,
     api::{
         error::ApiResult,
         security::TenantKey,
@@ -17,7 +18,10 @@ use crate::{
     },
     auth::Scope,
     error::Error,
-    governance::intents::{Completion, Intent, IntentQuery, IntentService, Submitted},
+    governance::{
+        approvals::ApprovalService,
+        intents::{Completion, Intent, IntentQuery, IntentService, Submitted},
+    },
     pagination::PageRequest,
     time::{rfc3339, TimeRange},
 };
@@ -116,6 +120,15 @@ impl From<Intent> for IntentOut {
     }
 }
 
+/// An intent with its approvals.
+#[derive(Debug, Object)]
+pub struct IntentDetailOut {
+    #[oai(flatten)]
+    intent: IntentOut,
+    /// The approvals policy asked for, oldest first.
+    approvals: Vec<ApprovalOut>,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteIn {
@@ -134,11 +147,12 @@ pub struct FailIn {
 
 pub struct IntentsApi {
     intents: Arc<IntentService>,
+    approvals: Arc<ApprovalService>,
 }
 
 impl IntentsApi {
-    pub fn new(intents: Arc<IntentService>) -> Self {
-        Self { intents }
+    pub fn new(intents: Arc<IntentService>, approvals: Arc<ApprovalService>) -> Self {
+        Self { intents, approvals }
     }
 }
 
@@ -195,13 +209,20 @@ impl IntentsApi {
         ))))
     }
 
-    /// One intent with its decision and outcome.
+    /// One intent with its policy decision (rule and reason), approvals and outcome.
     #[oai(path = "/intents/:id", method = "get", operation_id = "get_intent")]
-    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
+    async fn get(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+    ) -> ApiResult<Json<Data<IntentDetailOut>>> {
         let caller = auth.require(Scope::Read)?;
-        Ok(Json(Data::new(
-            self.intents.get(&caller.tenant_id, &id).await?.into(),
-        )))
+        let intent = self.intents.get(&caller.tenant_id, &id).await?;
+        let approvals = self.approvals.for_intent(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(IntentDetailOut {
+            intent: intent.into(),
+            approvals: approvals.into_iter().map(ApprovalOut::from).collect(),
+        })))
     }
 
     /// Withdraw an intent that is still pending or awaiting approval.

@@ -1,7 +1,9 @@
 //! The IntendedOps governance API (`/v1`): one `#[OpenApi]` struct per area.
 
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod domains;
 pub mod intents;
 pub mod keys;
+pub mod policies;

@@ -1,0 +1,187 @@
+//! `/v1/approvals`: the approval queue (approver scope).
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    Object, OpenApi,
+};
+
+use crate::{
+    api::{
+        error::ApiResult,
+        security::TenantKey,
+        types::{Data, ListPage, OptionalJson},
+        Tag,
+    },
+    auth::Scope,
+    governance::approvals::{Approval, ApprovalService, Choice},
+    pagination::PageRequest,
+    time::rfc3339,
+};
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct DecisionOut {
+    /// The approver (an API key id or console user id).
+    approver: String,
+    /// `approve` or `reject`.
+    decision: String,
+    comment: Option<String>,
+    created_at: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ApprovalOut {
+    id: String,
+    intent_id: String,
+    /// `pending`, `approved`, `rejected` or `expired`.
+    status: String,
+    /// Distinct approvers needed.
+    required_approvals: i64,
+    roles: Vec<String>,
+    /// Why it was rejected (`expired` for an expiry).
+    reason: Option<String>,
+    decisions: Vec<DecisionOut>,
+    created_at: String,
+    expires_at: Option<String>,
+    resolved_at: Option<String>,
+}
+
+impl From<Approval> for ApprovalOut {
+    fn from(approval: Approval) -> Self {
+        ApprovalOut {
+            id: approval.id,
+            intent_id: approval.intent_id,
+            status: approval.status,
+            required_approvals: approval.required_approvals,
+            roles: approval.roles,
+            reason: approval.reason,
+            decisions: approval
+                .decisions
+                .into_iter()
+                .map(|d| DecisionOut {
+                    approver: d.approver,
+                    decision: if d.approve { "approve" } else { "reject" }.into(),
+                    comment: d.comment,
+                    created_at: rfc3339(d.created_at),
+                })
+                .collect(),
+            created_at: rfc3339(approval.created_at),
+            expires_at: approval.expires_at.map(rfc3339),
+            resolved_at: approval.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ApproveIn {
+    comment: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RejectIn {
+    reason: Option<String>,
+}
+
+pub struct ApprovalsApi {
+    approvals: Arc<ApprovalService>,
+}
+
+impl ApprovalsApi {
+    pub fn new(approvals: Arc<ApprovalService>) -> Self {
+        Self { approvals }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Approvals")]
+impl ApprovalsApi {
+    /// The approval queue, oldest first; `status` defaults to `pending`.
+    #[oai(path = "/approvals", method = "get", operation_id = "list_approvals")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        status: Query<Option<String>>,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<ApprovalOut>>>> {
+        let caller = auth.require(Scope::Approver)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let status = status.0.unwrap_or_else(|| "pending".into());
+        let approvals = self
+            .approvals
+            .list(&caller.tenant_id, &status, request)
+            .await?;
+        Ok(Json(Data::new(ListPage::from_page(
+            approvals,
+            ApprovalOut::from,
+        ))))
+    }
+
+    /// One approval with its decisions.
+    #[oai(path = "/approvals/:id", method = "get", operation_id = "get_approval")]
+    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApprovalOut>>> {
+        let caller = auth.require(Scope::Approver)?;
+        Ok(Json(Data::new(
+            self.approvals.get(&caller.tenant_id, &id).await?.into(),
+        )))
+    }
+
+    /// Approve. The intent is approved once the required number of distinct approvers has.
+    #[oai(
+        path = "/approvals/:id/approve",
+        method = "post",
+        operation_id = "approve_approval"
+    )]
+    async fn approve(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: OptionalJson<ApproveIn>,
+    ) -> ApiResult<Json<Data<ApprovalOut>>> {
+        let caller = auth.require(Scope::Approver)?;
+        let comment = body.0.and_then(|b| b.comment);
+        let approval = self
+            .approvals
+            .decide(
+                &caller.tenant_id,
+                &caller.key_id,
+                &id,
+                Choice::Approve,
+                comment,
+            )
+            .await?;
+        Ok(Json(Data::new(approval.into())))
+    }
+
+    /// Reject: one rejection rejects the intent.
+    #[oai(
+        path = "/approvals/:id/reject",
+        method = "post",
+        operation_id = "reject_approval"
+    )]
+    async fn reject(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: OptionalJson<RejectIn>,
+    ) -> ApiResult<Json<Data<ApprovalOut>>> {
+        let caller = auth.require(Scope::Approver)?;
+        let reason = body.0.and_then(|b| b.reason);
+        let approval = self
+            .approvals
+            .decide(
+                &caller.tenant_id,
+                &caller.key_id,
+                &id,
+                Choice::Reject,
+                reason,
+            )
+            .await?;
+        Ok(Json(Data::new(approval.into())))
+    }
+}

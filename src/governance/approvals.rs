@@ -1,0 +1,357 @@
+//! The approval queue: humans decide the intents policy sends to them.
+//!
+//! A decision first takes the approval's row lock (a conditional update on `pending`), so
+//! decisions on one approval are serialized, across processes too: two approvers deciding at
+//! once produce one outcome. Quorum counts distinct approvers (the decisions table is keyed by
+//! approver); one rejection rejects; a decided approval answers `ALREADY_RESOLVED`. Expired
+//! approvals are resolved by [`ApprovalService::expire_due`], run periodically by every
+//! instance: each expiry is a conditional update, so instances never double-apply one.
+
+use serde_json::{json, Value};
+
+use super::{
+    intents::{apply_transition, Intent, Transition},
+    lifecycle::IntentStatus,
+};
+use crate::{
+    auth::TenantId,
+    error::{Error, Result},
+    pagination::{Page, PageRequest},
+    store::{
+        self,
+        approvals::{self, ApprovalRow, DecisionRow},
+        intents::StatusChange,
+        Store,
+    },
+    time::{now_ms, Millis},
+};
+
+pub mod events {
+    pub const INTENT_APPROVED: &str = "intent.approved";
+    pub const INTENT_REJECTED: &str = "intent.rejected";
+    pub const APPROVAL_RECORDED: &str = "approval.recorded";
+}
+
+const MAX_NOTE_LEN: usize = 2_000;
+/// Expired approvals resolved per sweep round.
+const SWEEP_BATCH: i64 = 100;
+
+/// One approver's decision.
+#[derive(Debug, Clone)]
+pub struct ApprovalDecision {
+    pub approver: String,
+    pub approve: bool,
+    pub comment: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub id: String,
+    pub intent_id: String,
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub status: String,
+    pub required_approvals: i64,
+    pub roles: Vec<String>,
+    pub reason: Option<String>,
+    pub decisions: Vec<ApprovalDecision>,
+    pub expires_at: Option<Millis>,
+    pub created_at: Millis,
+    pub resolved_at: Option<Millis>,
+}
+
+impl Approval {
+    fn from_rows(row: ApprovalRow, decisions: Vec<DecisionRow>) -> Self {
+        Approval {
+            id: row.id,
+            intent_id: row.intent_id,
+            status: row.status,
+            required_approvals: row.required_approvals,
+            roles: serde_json::from_str(&row.roles).unwrap_or_default(),
+            reason: row.reason,
+            decisions: decisions
+                .into_iter()
+                .map(|d| ApprovalDecision {
+                    approve: d.decision == "approve",
+                    approver: d.approver,
+                    comment: d.comment,
+                    created_at: d.created_at,
+                })
+                .collect(),
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+            resolved_at: row.resolved_at,
+        }
+    }
+}
+
+/// An approver's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Approve,
+    Reject,
+}
+
+pub struct ApprovalService {
+    store: Store,
+}
+
+impl ApprovalService {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Approvals with `status` (`pending` by default), oldest first.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        status: &str,
+        page: PageRequest,
+    ) -> Result<Page<Approval>> {
+        if !["pending", "approved", "rejected", "expired"].contains(&status) {
+            return Err(Error::invalid(
+                &["status"],
+                "must be one of pending, approved, rejected, expired",
+            ));
+        }
+        let (rows, total) = approvals::list(
+            &self.store,
+            tenant.as_str(),
+            status,
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
+        let mut conn = self.store.reader().acquire().await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let decisions = approvals::decisions(&mut conn, tenant.as_str(), &row.id).await?;
+            items.push(Approval::from_rows(row, decisions));
+        }
+        Ok(Page {
+            items,
+            total,
+            request: page,
+        })
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Approval> {
+        let mut conn = self.store.reader().acquire().await?;
+        let row = approvals::get(&mut conn, tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "approval" })?;
+        let decisions = approvals::decisions(&mut conn, tenant.as_str(), id).await?;
+        Ok(Approval::from_rows(row, decisions))
+    }
+
+    /// The approvals of one intent, oldest first.
+    pub async fn for_intent(&self, tenant: &TenantId, intent_id: &str) -> Result<Vec<Approval>> {
+        let mut conn = self.store.reader().acquire().await?;
+        let rows = approvals::for_intent(&mut conn, tenant.as_str(), intent_id).await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let decisions = approvals::decisions(&mut conn, tenant.as_str(), &row.id).await?;
+            found.push(Approval::from_rows(row, decisions));
+        }
+        Ok(found)
+    }
+
+    /// Records `approver`'s decision and resolves the approval when it settles it.
+    pub async fn decide(
+        &self,
+        tenant: &TenantId,
+        approver: &str,
+        id: &str,
+        choice: Choice,
+        note: Option<String>,
+    ) -> Result<Approval> {
+        let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        if note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NOTE_LEN)
+        {
+            let field = if choice == Choice::Approve {
+                "comment"
+            } else {
+                "reason"
+            };
+            return Err(Error::invalid(
+                &[field],
+                format!("must be at most {MAX_NOTE_LEN} characters"),
+            ));
+        }
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        if !approvals::lock_pending(&mut tx, tenant.as_str(), id, now).await? {
+            let row = approvals::get(&mut tx, tenant.as_str(), id)
+                .await?
+                .ok_or(Error::NotFound { what: "approval" })?;
+            return Err(Error::AlreadyResolved(row.status));
+        }
+        let row = approvals::get(&mut tx, tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "approval" })?;
+        if row.expires_at.is_some_and(|at| at <= now) {
+            expire(&mut tx, tenant, &row, now).await?;
+            tx.commit().await?;
+            return Err(Error::AlreadyResolved("expired".into()));
+        }
+        let decision = DecisionRow {
+            approver: approver.to_string(),
+            decision: if choice == Choice::Approve {
+                "approve"
+            } else {
+                "reject"
+            }
+            .to_string(),
+            comment: note.clone(),
+            created_at: now,
+        };
+        match approvals::insert_decision(&mut tx, tenant.as_str(), id, &decision).await {
+            Err(err) if store::is_unique_violation(&err) => {
+                return Err(Error::Conflict(
+                    "you have already decided this approval".into(),
+                ))
+            }
+            other => other?,
+        }
+        let decisions = approvals::decisions(&mut tx, tenant.as_str(), id).await?;
+        let approvals_given = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
+        let settled = match choice {
+            Choice::Reject => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
+            Choice::Approve if approvals_given >= row.required_approvals => {
+                Some((IntentStatus::Approved, "approved", events::INTENT_APPROVED))
+            }
+            Choice::Approve => None,
+        };
+        match settled {
+            Some((intent_status, approval_status, event_type)) => {
+                approvals::resolve(
+                    &mut tx,
+                    tenant.as_str(),
+                    id,
+                    approval_status,
+                    note.as_deref(),
+                    now,
+                )
+                .await?;
+                let data = json!({
+                    "approvalId": id,
+                    "decidedBy": approver,
+                    "approvers": decisions.iter().map(|d| &d.approver).collect::<Vec<_>>(),
+                    "reason": note,
+                });
+                move_intent(
+                    &mut tx,
+                    tenant,
+                    approver,
+                    &row.intent_id,
+                    intent_status,
+                    event_type,
+                    data,
+                )
+                .await?;
+            }
+            None => {
+                let event = crate::audit::AuditEvent {
+                    event_type: events::APPROVAL_RECORDED,
+                    actor: approver,
+                    subject: id,
+                    data: json!({"intentId": row.intent_id, "approvals": approvals_given,
+                                 "required": row.required_approvals, "comment": note}),
+                };
+                crate::audit::append(&mut tx, tenant, event).await?;
+            }
+        }
+        tx.commit().await?;
+        self.get(tenant, id).await
+    }
+
+    /// Resolves up to a batch of pending approvals past their expiry; returns how many.
+    pub async fn expire_due(&self) -> Result<usize> {
+        let now = now_ms();
+        let due = approvals::expired(&self.store, now, SWEEP_BATCH).await?;
+        let mut expired = 0;
+        for (tenant, id) in due {
+            let tenant = TenantId::parse(&tenant)?;
+            let mut tx = self.store.begin().await?;
+            // Another instance may have resolved it meanwhile: the lock says.
+            if !approvals::lock_pending(&mut tx, tenant.as_str(), &id, now).await? {
+                continue;
+            }
+            if let Some(row) = approvals::get(&mut tx, tenant.as_str(), &id).await? {
+                expire(&mut tx, &tenant, &row, now).await?;
+                tx.commit().await?;
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Sweeps expired approvals every `period` until `shutdown`.
+    pub async fn run_expiry(
+        self: std::sync::Arc<Self>,
+        period: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = shutdown.cancelled() => break,
+            }
+            if let Err(err) = self.expire_due().await {
+                tracing::warn!(error = %err, "approval expiry sweep failed");
+            }
+        }
+    }
+}
+
+/// Marks the approval expired and rejects its intent with reason `expired`.
+async fn expire(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    row: &ApprovalRow,
+    now: Millis,
+) -> Result<()> {
+    approvals::resolve(
+        &mut *tx,
+        tenant.as_str(),
+        &row.id,
+        "expired",
+        Some("expired"),
+        now,
+    )
+    .await?;
+    let data = json!({"approvalId": row.id, "reason": "expired"});
+    move_intent(
+        tx,
+        tenant,
+        crate::audit::actors::SYSTEM,
+        &row.intent_id,
+        IntentStatus::Expired,
+        events::INTENT_REJECTED,
+        data,
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn move_intent(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    actor: &str,
+    intent_id: &str,
+    to: IntentStatus,
+    event_type: &'static str,
+    data: Value,
+) -> Result<Intent> {
+    let transition = Transition {
+        to,
+        action: "decide",
+        event_type,
+        change: StatusChange::default(),
+        data,
+    };
+    apply_transition(tx, tenant, actor, intent_id, transition).await
+}

@@ -1,0 +1,181 @@
+//! Policy conditions: CEL expressions (through `cel-interpreter`) over `params`, `agent`,
+//! `intent` and `time`.
+//!
+//! CEL has no loops or recursion, so evaluation is bounded by the size of the expression and of
+//! its inputs. Two defences make hostile expressions harmless: a length and nesting-depth limit
+//! checked before parsing (the parser recurses per nesting level, and a stack overflow cannot
+//! be caught), and `catch_unwind` around parsing and evaluation (the parser panics on some
+//! malformed input instead of returning an error).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use cel_interpreter::{Context, Program, Value as CelValue};
+use serde_json::Value;
+
+/// Longest accepted expression, in bytes.
+pub const MAX_LENGTH: usize = 2_000;
+/// Deepest accepted nesting of brackets.
+pub const MAX_DEPTH: usize = 24;
+
+/// A compiled condition.
+pub struct Condition {
+    source: String,
+    program: Program,
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Condition").field(&self.source).finish()
+    }
+}
+
+/// The inputs a condition sees.
+pub struct Inputs<'a> {
+    pub params: &'a Value,
+    pub agent: &'a Value,
+    pub intent: &'a Value,
+    pub time: &'a Value,
+}
+
+impl Condition {
+    /// Compiles `source`, or says why it cannot be.
+    pub fn compile(source: &str) -> Result<Condition, String> {
+        if source.trim().is_empty() {
+            return Err("is empty".into());
+        }
+        if source.len() > MAX_LENGTH {
+            return Err(format!("is longer than {MAX_LENGTH} bytes"));
+        }
+        if nesting_depth(source) > MAX_DEPTH {
+            return Err(format!("nests brackets deeper than {MAX_DEPTH} levels"));
+        }
+        match catch_unwind(|| Program::compile(source)) {
+            Ok(Ok(program)) => Ok(Condition {
+                source: source.to_string(),
+                program,
+            }),
+            Ok(Err(err)) => Err(format!("is not valid CEL: {err}")),
+            Err(_) => Err("is not valid CEL".into()),
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the condition: `Ok(true/false)`, or why it could not be decided (a missing
+    /// field, a type mismatch, a non-boolean result).
+    pub fn evaluate(&self, inputs: &Inputs<'_>) -> Result<bool, String> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut context = Context::default();
+            for (name, value) in [
+                ("params", inputs.params),
+                ("agent", inputs.agent),
+                ("intent", inputs.intent),
+                ("time", inputs.time),
+            ] {
+                context
+                    .add_variable(name, value.clone())
+                    .map_err(|err| format!("cannot bind {name}: {err}"))?;
+            }
+            match self.program.execute(&context) {
+                Ok(CelValue::Bool(result)) => Ok(result),
+                Ok(other) => Err(format!("evaluated to {other:?}, not a boolean")),
+                Err(err) => Err(format!("failed: {err}")),
+            }
+        }));
+        outcome.unwrap_or_else(|_| Err("failed unexpectedly".into()))
+    }
+}
+
+/// The deepest nesting of `(`, `[` and `{` outside string literals.
+fn nesting_depth(source: &str) -> usize {
+    let (mut depth, mut deepest, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    for c in source.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(source: &str, params: Value) -> Result<bool, String> {
+        let empty = json!({});
+        let inputs = Inputs {
+            params: &params,
+            agent: &json!({"trustTier": "T1"}),
+            intent: &empty,
+            time: &json!({"hour": 3}),
+        };
+        Condition::compile(source)?.evaluate(&inputs)
+    }
+
+    #[test]
+    fn conditions_see_params_agent_and_time() {
+        assert_eq!(
+            run("params.amount > 1000", json!({"amount": 5000.5})),
+            Ok(true)
+        );
+        assert_eq!(
+            run("params.amount > 1000.0", json!({"amount": 50})),
+            Ok(false)
+        );
+        assert_eq!(
+            run("agent.trustTier == 'T1' && time.hour < 6", json!({})),
+            Ok(true)
+        );
+        assert_eq!(
+            run("has(params.amount) && params.amount > 1", json!({})),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn undecidable_conditions_say_why() {
+        assert!(run("params.amount > 1", json!({}))
+            .unwrap_err()
+            .contains("amount"));
+        assert!(run("params.amount", json!({"amount": 1}))
+            .unwrap_err()
+            .contains("not a boolean"));
+    }
+
+    #[test]
+    fn hostile_expressions_are_refused_not_crashing() {
+        for bad in [
+            String::new(),
+            "params.amount >".to_string(),
+            "((((".to_string(),
+            format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
+            "x".repeat(MAX_LENGTH + 1),
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]".to_string(),
+        ] {
+            assert!(Condition::compile(&bad).is_err(), "{bad:.40}");
+        }
+        // Brackets inside strings do not count.
+        assert!(Condition::compile(&format!("'{}' == 'x'", "(".repeat(100))).is_ok());
+    }
+}

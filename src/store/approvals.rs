@@ -1,0 +1,204 @@
+//! The approval queue: approvals and the decisions of their approvers.
+
+use sqlx::AnyConnection;
+
+use super::{page_total, split_counted, Store};
+use crate::time::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub intent_id: String,
+    pub status: String,
+    pub required_approvals: i64,
+    pub roles: String,
+    pub reason: Option<String>,
+    pub expires_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub resolved_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DecisionRow {
+    pub approver: String,
+    pub decision: String,
+    pub comment: Option<String>,
+    pub created_at: Millis,
+}
+
+const COLUMNS: &str = "id, intent_id, status, required_approvals, roles, reason, expires_at, \
+     created_at, updated_at, resolved_at";
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    approval: &ApprovalRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO approvals (tenant_id, id, intent_id, status, required_approvals, roles, \
+         expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant_id)
+    .bind(&approval.id)
+    .bind(&approval.intent_id)
+    .bind(&approval.status)
+    .bind(approval.required_approvals)
+    .bind(&approval.roles)
+    .bind(approval.expires_at)
+    .bind(approval.created_at)
+    .bind(approval.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<ApprovalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn for_intent(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    intent_id: &str,
+) -> sqlx::Result<Vec<ApprovalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND intent_id = $2 ORDER BY created_at"
+    ))
+    .bind(tenant_id)
+    .bind(intent_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// One page of approvals with `status`, oldest first (the queue's order), and the total.
+pub async fn list(
+    store: &Store,
+    tenant_id: &str,
+    status: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<ApprovalRow>, i64)> {
+    let counted = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM approvals \
+         WHERE tenant_id = $1 AND status = $2 ORDER BY created_at, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(tenant_id)
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.reader())
+    .await?;
+    let (rows, total) = split_counted(counted);
+    let count =
+        sqlx::query_as("SELECT COUNT(*) FROM approvals WHERE tenant_id = $1 AND status = $2")
+            .bind(tenant_id)
+            .bind(status)
+            .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
+pub async fn decisions(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    approval_id: &str,
+) -> sqlx::Result<Vec<DecisionRow>> {
+    sqlx::query_as(
+        "SELECT approver, decision, comment, created_at FROM approval_decisions \
+         WHERE tenant_id = $1 AND approval_id = $2 ORDER BY created_at, approver",
+    )
+    .bind(tenant_id)
+    .bind(approval_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Takes the approval's row lock if it is still pending (true), so decisions on one approval
+/// are serialized, on PostgreSQL across processes too; false when it is decided or unknown.
+pub async fn lock_pending(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    at: Millis,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE approvals SET updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records an approver's decision; deciding twice is a unique violation.
+pub async fn insert_decision(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    approval_id: &str,
+    decision: &DecisionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO approval_decisions (tenant_id, approval_id, approver, decision, comment, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant_id)
+    .bind(approval_id)
+    .bind(&decision.approver)
+    .bind(&decision.decision)
+    .bind(decision.comment.as_deref())
+    .bind(decision.created_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Resolves a pending approval; false when it was not pending any more.
+pub async fn resolve(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+    at: Millis,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE approvals SET status = $3, reason = $4, resolved_at = $5, updated_at = $5 \
+         WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pending approvals past their expiry, any tenant: `(tenant, approval id)`, at most `limit`.
+pub async fn expired(
+    store: &Store,
+    now: Millis,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT tenant_id, id FROM approvals WHERE status = 'pending' AND expires_at < $1 \
+         ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(store.reader())
+    .await
+}

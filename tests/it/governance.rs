@@ -1,0 +1,423 @@
+//! Policy decisions, the approval queue and expiry, over HTTP.
+
+use futures_util::future::join_all;
+use intendedops::auth::Scope;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{detail_paths, expect_error, send, spawn_app, TestApp};
+
+async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
+    let key = &app.a.admin_key;
+    let (status, body) = send(
+        app.with_key(Method::POST, "/v1/agents", key)
+            .json(&json!({"name": name})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    if let Some(tier) = pinned_tier {
+        let patch = app
+            .with_key(Method::PATCH, &format!("/v1/agents/{id}"), key)
+            .json(&json!({"pinnedTier": tier}));
+        assert_eq!(send(patch).await.0, 200);
+    }
+    id
+}
+
+/// Submits and returns the stored intent (with decision and approvals).
+async fn submit(app: &TestApp, agent: &str, intent_type: &str, params: Value) -> Value {
+    let domain = intent_type.split('.').next().unwrap();
+    let body = json!({"type": intent_type, "domain": domain, "agentId": agent, "params": params});
+    let (status, created) = send(
+        app.with_key(Method::POST, "/v1/intents", &app.a.admin_key)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["intentId"].as_str().unwrap();
+    let (_, intent) =
+        send(app.with_key(Method::GET, &format!("/v1/intents/{id}"), &app.a.admin_key)).await;
+    assert_eq!(intent["data"]["status"], created["data"]["status"]);
+    intent["data"].clone()
+}
+
+fn invoice(amount: f64) -> Value {
+    json!({"customerId": "cust_1", "amount": amount})
+}
+
+const DSAR: &str = "compliance.process_dsar";
+fn dsar() -> Value {
+    json!({"requestType": "access", "subjectEmail": "a@example.com", "deadline": "2026-03-01"})
+}
+
+#[tokio::test]
+async fn the_default_policy_decides_by_tier_and_risk() {
+    let app = spawn_app().await;
+    let new = agent(&app, "New", None).await;
+    let trusted = agent(&app, "Trusted", Some("T2")).await;
+    let veteran = agent(&app, "Veteran", Some("T4")).await;
+    let cases = [
+        (
+            &new,
+            "billing.send_invoice",
+            invoice(5.0),
+            "pending_approval",
+            Some(1),
+        ),
+        (
+            &trusted,
+            "billing.send_invoice",
+            invoice(5.0),
+            "approved",
+            None,
+        ),
+        (
+            &trusted,
+            "billing.process_refund",
+            json!({"paymentId": "p", "amount": 5, "reason": "duplicate"}),
+            "pending_approval",
+            Some(1),
+        ),
+        (&veteran, DSAR, dsar(), "pending_approval", Some(2)),
+    ];
+    for (agent, intent_type, params, status, approvers) in cases {
+        let intent = submit(&app, agent, intent_type, params).await;
+        assert_eq!(intent["status"], status, "{agent} {intent_type}: {intent}");
+        assert_eq!(intent["decision"]["policyVersion"], 0);
+        assert!(intent["decision"]["reason"].is_string());
+        match approvers {
+            Some(n) => {
+                assert_eq!(intent["approvals"][0]["requiredApprovals"], n);
+                assert!(intent["approvals"][0]["expiresAt"].is_string());
+            }
+            None => assert_eq!(intent["approvals"], json!([])),
+        }
+    }
+    // An auto-approved intent goes straight to the agent's outcome report.
+    let approved = submit(&app, &trusted, "billing.send_invoice", invoice(7.0)).await;
+    let path = format!("/v1/intents/{}/complete", approved["id"].as_str().unwrap());
+    let (status, done) = send(
+        app.with_key(Method::POST, &path, &app.a.admin_key)
+            .json(&json!({"valueCents": 700})),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), done["data"]["status"].as_str()),
+        (200, Some("completed"))
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_policy_with_a_cel_condition_decides_and_simulation_agrees() {
+    let app = spawn_app().await;
+    let key = &app.a.admin_key;
+    let biller = agent(&app, "Biller", None).await;
+    let document = json!({
+        "description": "large invoices are for people",
+        "rules": [
+            {"name": "block-huge", "match": {"types": ["billing.*"]}, "condition": "params.amount > 10000",
+             "outcome": {"type": "block", "reason": "over the automation limit"}},
+            {"name": "small-ok", "match": {"types": ["billing.send_invoice"]}, "condition": "params.amount <= 100",
+             "outcome": {"type": "auto_approve"}}
+        ],
+        "default": {"type": "require_approval", "approvers": 2, "expiresIn": "1h"}
+    });
+    let (status, stored) = send(
+        app.with_key(Method::PUT, "/v1/policies", key)
+            .json(&document),
+    )
+    .await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(
+        (
+            stored["data"]["version"].as_i64(),
+            stored["data"]["source"].as_str()
+        ),
+        (Some(1), Some("tenant"))
+    );
+    let (_, current) = send(app.with_key(Method::GET, "/v1/policies", key)).await;
+    assert_eq!(current["data"]["document"], document);
+    // Tenant B still has the shipped default.
+    let (_, other) = send(app.with_key(Method::GET, "/v1/policies", &app.b.admin_key)).await;
+    assert_eq!(
+        (
+            other["data"]["version"].as_i64(),
+            other["data"]["source"].as_str()
+        ),
+        (Some(0), Some("default"))
+    );
+
+    for (amount, status, rule) in [
+        (50000.0, "blocked", Some("block-huge")),
+        (99.99, "approved", Some("small-ok")),
+        (500.0, "pending_approval", None),
+    ] {
+        let body = json!({"type": "billing.send_invoice", "domain": "billing", "agentId": biller, "params": invoice(amount)});
+        let (_, simulated) = send(
+            app.with_key(Method::POST, "/v1/policies/simulate", key)
+                .json(&body),
+        )
+        .await;
+        let intent = submit(&app, &biller, "billing.send_invoice", invoice(amount)).await;
+        assert_eq!(intent["status"], status, "{amount}");
+        assert_eq!(simulated["data"]["status"], status, "{simulated}");
+        assert_eq!(
+            simulated["data"]["decision"], intent["decision"],
+            "simulate == submit"
+        );
+        assert_eq!(intent["decision"]["rule"].as_str(), rule);
+        assert_eq!(intent["decision"]["policyVersion"], 1);
+        assert!(!simulated["data"]["trace"].as_array().unwrap().is_empty());
+    }
+    // Simulation stores nothing.
+    let (_, list) = send(app.with_key(Method::GET, "/v1/intents", key)).await;
+    assert_eq!(list["data"]["total"], 3);
+    let (_, audit) =
+        send(app.with_key(Method::GET, "/v1/audit?eventType=policy.updated", key)).await;
+    assert_eq!(audit["data"]["items"][0]["data"]["version"], 1);
+}
+
+#[tokio::test]
+async fn invalid_and_hostile_policies_are_refused_cleanly() {
+    let app = spawn_app().await;
+    let key = &app.a.admin_key;
+    let put = |document: Value| {
+        app.with_key(Method::PUT, "/v1/policies", key)
+            .json(&document)
+    };
+    let body = expect_error(
+        put(json!({"rules": [
+        {"name": "fine", "outcome": {"type": "auto_approve"}},
+        {"name": "broken", "condition": "params.amount >", "outcome": {"type": "auto_approve"}}
+    ], "default": {"type": "auto_approve"}})),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(detail_paths(&body), ["rules.1.condition"]);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("broken"));
+    let deep = format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+    let hostile = [
+        json!({"rules": [{"name": "deep", "condition": deep, "outcome": {"type": "auto_approve"}}], "default": {"type": "auto_approve"}}),
+        json!({"rules": (0..300).map(|i| json!({"name": format!("r{i}"), "outcome": {"type": "auto_approve"}})).collect::<Vec<_>>(),
+               "default": {"type": "auto_approve"}}),
+        json!({"rules": [], "default": {"type": "require_approval", "approvers": 1000}}),
+        json!({"rules": "none", "default": {"type": "auto_approve"}}),
+        json!([]),
+    ];
+    for document in hostile {
+        expect_error(put(document), 400, "VALIDATION_ERROR").await;
+    }
+    // Nothing was stored, and the server still answers.
+    let (_, current) = send(app.with_key(Method::GET, "/v1/policies", key)).await;
+    assert_eq!(current["data"]["version"], 0);
+    let reader = app.create_key("tenant-a", &[Scope::Read]).await;
+    expect_error(
+        app.with_key(Method::PUT, "/v1/policies", &reader)
+            .json(&json!({"rules": [], "default": {"type": "auto_approve"}})),
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+}
+
+async fn approval_id(app: &TestApp, intent: &Value) -> String {
+    let _ = app;
+    intent["approvals"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn quorum_needs_distinct_approvers_and_one_rejection_rejects() {
+    let app = spawn_app().await;
+    let veteran = agent(&app, "Veteran", Some("T4")).await;
+    let first = app.create_key("tenant-a", &[Scope::Approver]).await;
+    let second = app.create_key("tenant-a", &[Scope::Approver]).await;
+    let agent_key = app.create_key("tenant-a", &[Scope::Agent]).await;
+
+    let intent = submit(&app, &veteran, DSAR, dsar()).await;
+    let approval = approval_id(&app, &intent).await;
+    let approve = |key: &str| {
+        app.with_key(
+            Method::POST,
+            &format!("/v1/approvals/{approval}/approve"),
+            key,
+        )
+    };
+    expect_error(approve(&agent_key), 403, "FORBIDDEN").await;
+    let (status, after_one) = send(approve(&first).json(&json!({"comment": "looks right"}))).await;
+    assert_eq!(
+        (status.as_u16(), after_one["data"]["status"].as_str()),
+        (200, Some("pending"))
+    );
+    expect_error(approve(&first), 409, "CONFLICT").await;
+    // The seed's bare call: no body, no content type.
+    let (status, settled) = send(approve(&second)).await;
+    assert_eq!(
+        (status.as_u16(), settled["data"]["status"].as_str()),
+        (200, Some("approved")),
+        "{settled}"
+    );
+    assert_eq!(settled["data"]["decisions"].as_array().unwrap().len(), 2);
+    let (_, approved) = send(app.with_key(
+        Method::GET,
+        &format!("/v1/intents/{}", intent["id"].as_str().unwrap()),
+        &first,
+    ))
+    .await;
+    assert_eq!(approved["data"]["status"], "approved");
+    expect_error(approve(&app.a.admin_key), 400, "ALREADY_RESOLVED").await;
+
+    // One rejection rejects, whatever the quorum.
+    let intent = submit(&app, &veteran, DSAR, dsar()).await;
+    let approval = approval_id(&app, &intent).await;
+    let (status, rejected) = send(
+        app.with_key(
+            Method::POST,
+            &format!("/v1/approvals/{approval}/reject"),
+            &second,
+        )
+        .json(&json!({"reason": "Amount exceeds approved limit"})),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), rejected["data"]["status"].as_str()),
+        (200, Some("rejected"))
+    );
+    assert_eq!(rejected["data"]["reason"], "Amount exceeds approved limit");
+    let (_, intent) = send(app.with_key(
+        Method::GET,
+        &format!("/v1/intents/{}", intent["id"].as_str().unwrap()),
+        &first,
+    ))
+    .await;
+    assert_eq!(intent["data"]["status"], "rejected");
+
+    // The queue lists pending approvals by default, decided ones on request.
+    let (_, pending) = send(app.with_key(Method::GET, "/v1/approvals", &first)).await;
+    assert_eq!(pending["data"]["total"], 0);
+    let (_, decided) =
+        send(app.with_key(Method::GET, "/v1/approvals?status=approved", &first)).await;
+    assert_eq!(decided["data"]["total"], 1);
+    expect_error(
+        app.with_key(Method::GET, "/v1/approvals?status=maybe", &first),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    expect_error(
+        app.with_key(
+            Method::GET,
+            &format!("/v1/approvals/{approval}"),
+            &app.b.admin_key,
+        ),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_approve_and_reject_produce_one_outcome() {
+    let app = spawn_app().await;
+    let new = agent(&app, "New", None).await;
+    let keys: Vec<String> = futures_util::future::join_all(
+        (0..6).map(|_| app.create_key("tenant-a", &[Scope::Approver])),
+    )
+    .await;
+    for _ in 0..3 {
+        let intent = submit(&app, &new, "billing.send_invoice", invoice(5.0)).await;
+        let approval = approval_id(&app, &intent).await;
+        let requests = keys.iter().enumerate().map(|(i, key)| {
+            let action = if i % 2 == 0 { "approve" } else { "reject" };
+            send(app.with_key(
+                Method::POST,
+                &format!("/v1/approvals/{approval}/{action}"),
+                key,
+            ))
+        });
+        let responses = join_all(requests).await;
+        let winners = responses
+            .iter()
+            .filter(|(status, _)| status.as_u16() == 200)
+            .count();
+        assert_eq!(winners, 1, "{responses:?}");
+        assert!(responses
+            .iter()
+            .all(|(s, b)| s.as_u16() == 200 || b["error"]["code"] == "ALREADY_RESOLVED"));
+        let (_, stored) = send(app.with_key(
+            Method::GET,
+            &format!("/v1/intents/{}", intent["id"].as_str().unwrap()),
+            &keys[0],
+        ))
+        .await;
+        let outcome = stored["data"]["status"].as_str().unwrap();
+        assert!(outcome == "approved" || outcome == "rejected");
+        assert_eq!(
+            stored["data"]["approvals"][0]["decisions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    let (_, verify) = send(app.with_key(Method::GET, "/v1/audit/verify", &keys[0])).await;
+    assert_eq!(verify["data"]["valid"], true);
+}
+
+#[tokio::test]
+async fn expired_approvals_reject_their_intent() {
+    let app = spawn_app().await;
+    let new = agent(&app, "New", None).await;
+    let intent = submit(&app, &new, "billing.send_invoice", invoice(5.0)).await;
+    let approval = approval_id(&app, &intent).await;
+    // Make it due now rather than in 72 hours; the sweep runs every second.
+    app.raw_sql(&format!(
+        "UPDATE approvals SET expires_at = 1 WHERE id = '{approval}'"
+    ))
+    .await;
+    let mut status = Value::Null;
+    for _ in 0..40 {
+        let (_, current) = send(app.with_key(
+            Method::GET,
+            &format!("/v1/approvals/{approval}"),
+            &app.a.admin_key,
+        ))
+        .await;
+        status = current["data"]["status"].clone();
+        if status == "expired" {
+            assert_eq!(current["data"]["reason"], "expired");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "expired");
+    let (_, stored) = send(app.with_key(
+        Method::GET,
+        &format!("/v1/intents/{}", intent["id"].as_str().unwrap()),
+        &app.a.admin_key,
+    ))
+    .await;
+    assert_eq!(stored["data"]["status"], "expired");
+    expect_error(
+        app.with_key(
+            Method::POST,
+            &format!("/v1/approvals/{approval}/approve"),
+            &app.a.admin_key,
+        ),
+        400,
+        "ALREADY_RESOLVED",
+    )
+    .await;
+    let (_, audit) = send(app.with_key(
+        Method::GET,
+        "/v1/audit?eventType=intent.rejected",
+        &app.a.admin_key,
+    ))
+    .await;
+    assert_eq!(audit["data"]["items"][0]["data"]["reason"], "expired");
+    assert_eq!(audit["data"]["items"][0]["actor"], "system");
+}
