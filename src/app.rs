@@ -13,7 +13,7 @@ use crate::{
     config::AppConfig,
     governance::{
         agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
-        policies::PolicyService,
+        policies::PolicyService, stats::StatsService,
     },
     http,
     metrics::Metrics,
@@ -42,6 +42,7 @@ pub struct Services {
     pub intents: Arc<IntentService>,
     pub policies: Arc<PolicyService>,
     pub approvals: Arc<ApprovalService>,
+    pub stats: Arc<StatsService>,
 }
 
 impl Services {
@@ -69,12 +70,15 @@ impl Services {
             agents.clone(),
             policies.clone(),
         ));
+        let approvals = Arc::new(ApprovalService::new(store.clone(), catalog.clone()));
+        let stats = Arc::new(StatsService::new(store.clone(), agents.clone()));
         Ok(Services {
+            stats,
+            approvals,
             catalog,
             agents,
             intents,
             policies,
-            approvals: Arc::new(ApprovalService::new(store.clone())),
             keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
             tenants: Arc::new(TenantService::new(store.clone())),
             audit: Arc::new(AuditLog::new(store.clone())),

@@ -38,6 +38,7 @@ pub type Apis = (
     v1::intents::IntentsApi,
     v1::approvals::ApprovalsApi,
     v1::policies::PoliciesApi,
+    v1::stats::StatsApi,
     v1::audit::AuditApi,
     v1::keys::KeysApi,
 );
@@ -52,6 +53,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::intents::IntentsApi::new(services.intents.clone(), services.approvals.clone()),
             v1::approvals::ApprovalsApi::new(services.approvals.clone()),
             v1::policies::PoliciesApi::new(services.policies.clone(), services.intents.clone()),
+            v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
         ),

@@ -4,7 +4,11 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::json;
 
-use super::{catalog::Catalog, catalog::IntentType, trust::TrustTier};
+use super::{
+    catalog::Catalog,
+    catalog::IntentType,
+    trust::{Standing, TrustEvent, TrustTier},
+};
 use crate::{
     audit::{self, AuditEvent},
     auth::TenantId,
@@ -17,6 +21,7 @@ use crate::{
 pub mod events {
     pub const AGENT_REGISTERED: &str = "agent.registered";
     pub const AGENT_UPDATED: &str = "agent.updated";
+    pub const AGENT_TRUST_CHANGED: &str = "agent.trust.changed";
 }
 
 const MAX_NAME_LEN: usize = 100;
@@ -134,6 +139,55 @@ pub struct AgentUpdate {
     pub pinned_tier: Option<Option<TrustTier>>,
 }
 
+/// Moves `agent_id`'s trust for `event` (caused by `intent_id`) inside the caller's
+/// transaction, and audits the change as `agent.trust.changed`.
+pub async fn record_trust_event(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    agent_id: &str,
+    event: TrustEvent,
+    intent_id: &str,
+) -> Result<()> {
+    let Some(row) = agents::get(&mut *tx, tenant.as_str(), agent_id).await? else {
+        return Ok(());
+    };
+    let before = Standing {
+        tier: row.trust_tier.parse().unwrap_or(TrustTier::T0),
+        score: row.trust_score,
+        completed: row.completed_count,
+    };
+    let after = before.after(event);
+    if after == before {
+        return Ok(());
+    }
+    agents::update_trust(
+        &mut *tx,
+        tenant.as_str(),
+        agent_id,
+        after.tier.as_str(),
+        after.score,
+        after.completed,
+        now_ms(),
+    )
+    .await?;
+    let audit_event = AuditEvent {
+        event_type: events::AGENT_TRUST_CHANGED,
+        actor: crate::audit::actors::SYSTEM,
+        subject: agent_id,
+        data: json!({
+            "cause": event.name(),
+            "intentId": intent_id,
+            "tierBefore": before.tier.as_str(),
+            "tier": after.tier.as_str(),
+            "scoreBefore": before.score,
+            "score": after.score,
+            "completed": after.completed,
+        }),
+    };
+    audit::append(tx, tenant, audit_event).await?;
+    Ok(())
+}
+
 /// `Billing Agent` → `billing-agent`: lowercase ASCII letters and digits, runs of anything
 /// else become one `-`.
 pub fn slug(name: &str) -> String {
@@ -218,6 +272,7 @@ impl AgentService {
             trust_score: 0.0,
             pinned_tier: None,
             status: AgentStatus::Active.as_str().into(),
+            completed_count: 0,
             created_at: now,
             updated_at: now,
         };

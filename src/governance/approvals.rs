@@ -10,8 +10,11 @@
 use serde_json::{json, Value};
 
 use super::{
+    agents::record_trust_event,
+    catalog::Catalog,
     intents::{apply_transition, Intent, Transition},
     lifecycle::IntentStatus,
+    trust::TrustEvent,
 };
 use crate::{
     auth::TenantId,
@@ -94,11 +97,12 @@ pub enum Choice {
 
 pub struct ApprovalService {
     store: Store,
+    catalog: std::sync::Arc<Catalog>,
 }
 
 impl ApprovalService {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, catalog: std::sync::Arc<Catalog>) -> Self {
+        Self { store, catalog }
     }
 
     /// Approvals with `status` (`pending` by default), oldest first.
@@ -241,7 +245,7 @@ impl ApprovalService {
                     "approvers": decisions.iter().map(|d| &d.approver).collect::<Vec<_>>(),
                     "reason": note,
                 });
-                move_intent(
+                let intent = move_intent(
                     &mut tx,
                     tenant,
                     approver,
@@ -251,6 +255,13 @@ impl ApprovalService {
                     data,
                 )
                 .await?;
+                if let (Choice::Reject, Some(known)) =
+                    (choice, self.catalog.intent_type(&intent.intent_type))
+                {
+                    let event = TrustEvent::Rejected(known.risk);
+                    record_trust_event(&mut tx, tenant, &intent.agent_id, event, &intent.id)
+                        .await?;
+                }
             }
             None => {
                 let event = crate::audit::AuditEvent {

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{
-    agents::AgentService,
-    catalog::Catalog,
+    agents::{record_trust_event, AgentService},
+    catalog::{Catalog, Risk},
     lifecycle::IntentStatus,
     policies::PolicyService,
     policy::{Decision, Outcome},
     submission::Submission,
+    trust::TrustEvent,
 };
 use crate::{
     audit::{self, AuditEvent},
@@ -241,6 +242,10 @@ impl IntentService {
             };
             store::approvals::insert(&mut tx, tenant.as_str(), &approval).await?;
         }
+        if let Outcome::Block { .. } = &decision.outcome {
+            record_trust_event(&mut tx, tenant, &row.agent_id, TrustEvent::Blocked, &row.id)
+                .await?;
+        }
         let event = AuditEvent {
             event_type: events::INTENT_SUBMITTED,
             actor,
@@ -328,7 +333,7 @@ impl IntentService {
             change: StatusChange::default(),
             data: json!({}),
         };
-        self.transition(tenant, actor, id, transition).await
+        self.transition(tenant, actor, id, transition, None).await
     }
 
     /// The agent reports that it carried out an approved intent.
@@ -363,7 +368,8 @@ impl IntentService {
             },
             data: json!({"result": completion.result, "valueCents": completion.value_cents}),
         };
-        self.transition(tenant, actor, id, transition).await
+        self.transition(tenant, actor, id, transition, Some(TrustEvent::Completed))
+            .await
     }
 
     /// The agent reports that carrying out an approved intent failed.
@@ -392,19 +398,34 @@ impl IntentService {
             },
             data: json!({"error": error}),
         };
-        self.transition(tenant, actor, id, transition).await
+        self.transition(tenant, actor, id, transition, Some(TrustEvent::Failed))
+            .await
     }
 
     /// Applies a status change in its own transaction (see [`apply_transition`]).
+    /// `trust`: how the outcome moves the agent's trust, given the intent type's risk.
     async fn transition(
         &self,
         tenant: &TenantId,
         actor: &str,
         id: &str,
         transition: Transition<'_>,
+        trust: Option<fn(Risk) -> TrustEvent>,
     ) -> Result<Intent> {
         let mut tx = self.store.begin().await?;
         let updated = apply_transition(&mut tx, tenant, actor, id, transition).await?;
+        if let (Some(event_for), Some(known)) =
+            (trust, self.catalog.intent_type(&updated.intent_type))
+        {
+            record_trust_event(
+                &mut tx,
+                tenant,
+                &updated.agent_id,
+                event_for(known.risk),
+                id,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }

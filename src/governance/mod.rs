@@ -8,5 +8,6 @@ pub mod intents;
 pub mod lifecycle;
 pub mod policies;
 pub mod policy;
+pub mod stats;
 pub mod submission;
 pub mod trust;

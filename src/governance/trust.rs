@@ -1,7 +1,20 @@
-//! Trust tiers `T0` (new, everything reviewed) to `T4` (most autonomy).
+//! Trust tiers `T0` (new, everything reviewed) to `T4` (most autonomy) and the trust score
+//! that earns them.
+//!
+//! The formula (score 0–100, every agent starts at 0 and `T0`):
+//! - a completed intent adds its risk weight: low 1, medium 2, high 4, critical 8;
+//! - a failed intent takes off twice its weight **and demotes one tier at once**; the score is
+//!   then capped just below the threshold of the lost tier, so it must be earned again;
+//! - a human rejection takes off the intent's weight; a blocked attempt takes off 1;
+//! - a tier needs both a score and a record of completed intents:
+//!   `T1` 10 and 5, `T2` 25 and 15, `T3` 50 and 40, `T4` 80 and 100. Promotions happen on a
+//!   completion once both are met; any drop below the current tier's score demotes at once.
+//!
+//! An admin's pinned tier overrides the earned one; the score keeps moving underneath.
 
 use std::{fmt, str::FromStr};
 
+use super::catalog::Risk;
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,6 +44,48 @@ impl TrustTier {
             TrustTier::T4 => "T4",
         }
     }
+
+    /// `(minimum score, minimum completed intents)` to hold this tier.
+    pub fn requirement(self) -> (f64, i64) {
+        match self {
+            TrustTier::T0 => (0.0, 0),
+            TrustTier::T1 => (10.0, 5),
+            TrustTier::T2 => (25.0, 15),
+            TrustTier::T3 => (50.0, 40),
+            TrustTier::T4 => (80.0, 100),
+        }
+    }
+
+    fn below(self) -> TrustTier {
+        match self {
+            TrustTier::T0 | TrustTier::T1 => TrustTier::T0,
+            TrustTier::T2 => TrustTier::T1,
+            TrustTier::T3 => TrustTier::T2,
+            TrustTier::T4 => TrustTier::T3,
+        }
+    }
+
+    fn above(self) -> Option<TrustTier> {
+        match self {
+            TrustTier::T0 => Some(TrustTier::T1),
+            TrustTier::T1 => Some(TrustTier::T2),
+            TrustTier::T2 => Some(TrustTier::T3),
+            TrustTier::T3 => Some(TrustTier::T4),
+            TrustTier::T4 => None,
+        }
+    }
+
+    /// The highest tier `score` and `completed` qualify for.
+    pub fn earned(score: f64, completed: i64) -> TrustTier {
+        TrustTier::ALL
+            .into_iter()
+            .rev()
+            .find(|tier| {
+                let (min_score, min_record) = tier.requirement();
+                score >= min_score && completed >= min_record
+            })
+            .unwrap_or(TrustTier::T0)
+    }
 }
 
 impl fmt::Display for TrustTier {
@@ -47,5 +102,145 @@ impl FromStr for TrustTier {
             .into_iter()
             .find(|tier| tier.as_str() == raw)
             .ok_or_else(|| Error::invalid(&["trustTier"], "must be one of T0, T1, T2, T3, T4"))
+    }
+}
+
+/// What happened that moves trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustEvent {
+    Completed(Risk),
+    Failed(Risk),
+    Rejected(Risk),
+    Blocked,
+}
+
+impl TrustEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustEvent::Completed(_) => "completed",
+            TrustEvent::Failed(_) => "failed",
+            TrustEvent::Rejected(_) => "rejected",
+            TrustEvent::Blocked => "blocked",
+        }
+    }
+}
+
+/// An agent's earned standing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    pub tier: TrustTier,
+    pub score: f64,
+    /// Completed intents: the track record promotions need.
+    pub completed: i64,
+}
+
+fn weight(risk: Risk) -> f64 {
+    match risk {
+        Risk::Low => 1.0,
+        Risk::Medium => 2.0,
+        Risk::High => 4.0,
+        Risk::Critical => 8.0,
+    }
+}
+
+impl Standing {
+    /// The standing after `event`, per the formula above.
+    pub fn after(self, event: TrustEvent) -> Standing {
+        let mut next = self;
+        match event {
+            TrustEvent::Completed(risk) => {
+                next.score += weight(risk);
+                next.completed += 1;
+                next.tier = next
+                    .tier
+                    .max(TrustTier::earned(next.score.min(100.0), next.completed));
+            }
+            TrustEvent::Failed(risk) => {
+                next.score -= 2.0 * weight(risk);
+                next.tier = next.tier.below();
+                if let Some(lost) = next.tier.above() {
+                    next.score = next.score.min(lost.requirement().0 - 1.0);
+                }
+            }
+            TrustEvent::Rejected(risk) => next.score -= weight(risk),
+            TrustEvent::Blocked => next.score -= 1.0,
+        }
+        next.score = next.score.clamp(0.0, 100.0);
+        // Demotion: a record, once earned, stays; only the score can take a tier away.
+        while next.tier > TrustTier::T0 && next.score < next.tier.requirement().0 {
+            next.tier = next.tier.below();
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> Standing {
+        Standing {
+            tier: TrustTier::T0,
+            score: 0.0,
+            completed: 0,
+        }
+    }
+
+    #[test]
+    fn promotion_needs_score_and_record() {
+        let mut standing = fresh();
+        // Two critical completions: score 16, but only 2 completed: still T0.
+        for _ in 0..2 {
+            standing = standing.after(TrustEvent::Completed(Risk::Critical));
+        }
+        assert_eq!((standing.tier, standing.score), (TrustTier::T0, 16.0));
+        for _ in 0..3 {
+            standing = standing.after(TrustEvent::Completed(Risk::Low));
+        }
+        assert_eq!((standing.tier, standing.completed), (TrustTier::T1, 5));
+    }
+
+    #[test]
+    fn a_failure_demotes_at_once_and_the_tier_must_be_earned_again() {
+        let mut standing = Standing {
+            tier: TrustTier::T2,
+            score: 40.0,
+            completed: 20,
+        };
+        standing = standing.after(TrustEvent::Failed(Risk::Low));
+        assert_eq!((standing.tier, standing.score), (TrustTier::T1, 24.0));
+        standing = standing.after(TrustEvent::Completed(Risk::Low));
+        assert_eq!(
+            standing.tier,
+            TrustTier::T2,
+            "25 again with the record: earned back"
+        );
+        let floor = fresh().after(TrustEvent::Failed(Risk::Critical));
+        assert_eq!((floor.tier, floor.score), (TrustTier::T0, 0.0));
+    }
+
+    #[test]
+    fn rejections_and_blocks_lower_the_score_and_can_demote() {
+        let standing = Standing {
+            tier: TrustTier::T1,
+            score: 10.5,
+            completed: 6,
+        };
+        assert_eq!(standing.after(TrustEvent::Blocked).score, 9.5);
+        assert_eq!(standing.after(TrustEvent::Blocked).tier, TrustTier::T0);
+        assert_eq!(
+            standing.after(TrustEvent::Rejected(Risk::Low)).tier,
+            TrustTier::T0
+        );
+        let high = Standing {
+            tier: TrustTier::T1,
+            score: 30.0,
+            completed: 6,
+        };
+        assert_eq!(
+            high.after(TrustEvent::Rejected(Risk::High)).tier,
+            TrustTier::T1
+        );
+        assert!(fresh().after(TrustEvent::Blocked).score == 0.0);
     }
 }

@@ -18,12 +18,14 @@ pub struct AgentRow {
     pub trust_score: f64,
     pub pinned_tier: Option<String>,
     pub status: String,
+    /// Completed intents: the record trust promotions need.
+    pub completed_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 const COLUMNS: &str = "id, name, description, domains, intent_types, trust_tier, trust_score, \
-     pinned_tier, status, created_at, updated_at";
+     pinned_tier, status, completed_count, created_at, updated_at";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -108,6 +110,31 @@ pub async fn update(
     .bind(agent.pinned_tier.as_deref())
     .bind(&agent.status)
     .bind(agent.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Writes the agent's earned standing.
+pub async fn update_trust(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    tier: &str,
+    score: f64,
+    completed_count: i64,
+    at: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE agents SET trust_tier = $3, trust_score = $4, completed_count = $5, updated_at = $6 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(tier)
+    .bind(score)
+    .bind(completed_count)
+    .bind(at)
     .execute(conn)
     .await
     .map(|_| ())

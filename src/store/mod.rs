@@ -27,6 +27,7 @@ pub mod approvals;
 pub mod audit;
 pub mod intents;
 pub mod policies;
+pub mod stats;
 pub mod tenants;
 
 use std::{str::FromStr, time::Duration};

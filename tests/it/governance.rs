@@ -421,3 +421,191 @@ async fn expired_approvals_reject_their_intent() {
     assert_eq!(audit["data"]["items"][0]["data"]["reason"], "expired");
     assert_eq!(audit["data"]["items"][0]["actor"], "system");
 }
+
+/// Submits an invoice for `agent`, approves it with `approver` if policy asks, and reports
+/// the outcome: `Some(cents)` completes, `None` fails. Returns the intent id.
+async fn run_intent(app: &TestApp, agent: &str, approver: &str, outcome: Option<i64>) -> String {
+    let intent = submit(app, agent, "billing.send_invoice", invoice(10.0)).await;
+    let id = intent["id"].as_str().unwrap().to_string();
+    if intent["status"] == "pending_approval" {
+        let approval = approval_id(app, &intent).await;
+        let (status, body) = send(app.with_key(
+            Method::POST,
+            &format!("/v1/approvals/{approval}/approve"),
+            approver,
+        ))
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let key = &app.a.admin_key;
+    let (status, body) = match outcome {
+        Some(cents) => {
+            send(
+                app.with_key(Method::POST, &format!("/v1/intents/{id}/complete"), key)
+                    .json(&json!({"valueCents": cents})),
+            )
+            .await
+        }
+        None => {
+            send(
+                app.with_key(Method::POST, &format!("/v1/intents/{id}/fail"), key)
+                    .json(&json!({"error": "gateway down"})),
+            )
+            .await
+        }
+    };
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+async fn standing(app: &TestApp, agent: &str) -> (String, f64) {
+    let (_, body) = send(app.with_key(
+        Method::GET,
+        &format!("/v1/agents/{agent}"),
+        &app.a.admin_key,
+    ))
+    .await;
+    (
+        body["data"]["trustTier"].as_str().unwrap().to_string(),
+        body["data"]["trustScore"].as_f64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn trust_is_earned_by_record_and_lost_at_once() {
+    let app = spawn_app().await;
+    let worker = agent(&app, "Worker", None).await;
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
+    // billing.send_invoice is medium risk: weight 2. T1 needs score 10 and 5 completions.
+    for n in 1..=4 {
+        run_intent(&app, &worker, &approver, Some(100)).await;
+        assert_eq!(
+            standing(&app, &worker).await,
+            ("T0".to_string(), 2.0 * n as f64)
+        );
+    }
+    run_intent(&app, &worker, &approver, Some(100)).await;
+    assert_eq!(standing(&app, &worker).await, ("T1".to_string(), 10.0));
+
+    // A failure demotes at once: 10 - 2×2 = 6, back to T0.
+    run_intent(&app, &worker, &approver, None).await;
+    assert_eq!(standing(&app, &worker).await, ("T0".to_string(), 6.0));
+
+    // Every change is in the audit trail and the agent's metrics.
+    let (_, metrics) = send(app.with_key(
+        Method::GET,
+        &format!("/v1/agents/{worker}/metrics"),
+        &app.a.admin_key,
+    ))
+    .await;
+    let data = &metrics["data"];
+    let history = data["trustHistory"].as_array().unwrap();
+    assert_eq!(history.len(), 6);
+    assert_eq!(
+        (
+            history[4]["change"]["tierBefore"].as_str(),
+            history[4]["change"]["tier"].as_str()
+        ),
+        (Some("T0"), Some("T1"))
+    );
+    assert_eq!(history[5]["change"]["cause"], "failed");
+    assert_eq!(
+        data["intentsByStatus"],
+        json!({"completed": 5, "failed": 1})
+    );
+    assert_eq!(data["successRate"].as_f64(), Some(5.0 / 6.0));
+    assert_eq!(data["approvalRate"].as_f64(), Some(1.0));
+    assert_eq!(data["valueGenerated"].as_f64(), Some(5.0));
+    let (_, audit) = send(app.with_key(
+        Method::GET,
+        "/v1/audit?eventType=agent.trust.changed",
+        &app.a.admin_key,
+    ))
+    .await;
+    assert_eq!(audit["data"]["total"], 6);
+
+    // A pinned tier overrides; the earned score keeps moving underneath.
+    let pin = app
+        .with_key(
+            Method::PATCH,
+            &format!("/v1/agents/{worker}"),
+            &app.a.admin_key,
+        )
+        .json(&json!({"pinnedTier": "T3"}));
+    send(pin).await;
+    assert_eq!(standing(&app, &worker).await.0, "T3");
+}
+
+#[tokio::test]
+async fn blocked_attempts_and_rejections_lower_trust() {
+    let app = spawn_app().await;
+    let worker = agent(&app, "Worker", None).await;
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
+    for _ in 0..3 {
+        run_intent(&app, &worker, &approver, Some(0)).await;
+    }
+    assert_eq!(standing(&app, &worker).await.1, 6.0);
+    let intent = submit(&app, &worker, "billing.send_invoice", invoice(10.0)).await;
+    let approval = approval_id(&app, &intent).await;
+    send(app.with_key(
+        Method::POST,
+        &format!("/v1/approvals/{approval}/reject"),
+        &approver,
+    ))
+    .await;
+    assert_eq!(
+        standing(&app, &worker).await.1,
+        4.0,
+        "a rejection takes off the weight (2)"
+    );
+    let block_all = json!({"rules": [{"name": "freeze", "outcome": {"type": "block", "reason": "change freeze"}}],
+                           "default": {"type": "auto_approve"}});
+    send(
+        app.with_key(Method::PUT, "/v1/policies", &app.a.admin_key)
+            .json(&block_all),
+    )
+    .await;
+    let blocked = submit(&app, &worker, "billing.send_invoice", invoice(10.0)).await;
+    assert_eq!(blocked["status"], "blocked");
+    assert_eq!(blocked["decision"]["reason"], "rule 'freeze' matched");
+    assert_eq!(
+        standing(&app, &worker).await.1,
+        3.0,
+        "a blocked attempt takes off 1"
+    );
+}
+
+#[tokio::test]
+async fn stats_equal_what_was_created() {
+    let app = spawn_app().await;
+    let worker = agent(&app, "Worker", None).await;
+    agent(&app, "Idle", None).await;
+    let suspended = agent(&app, "Suspended", None).await;
+    send(
+        app.with_key(
+            Method::PATCH,
+            &format!("/v1/agents/{suspended}"),
+            &app.a.admin_key,
+        )
+        .json(&json!({"status": "suspended"})),
+    )
+    .await;
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
+    run_intent(&app, &worker, &approver, Some(123_456)).await;
+    run_intent(&app, &worker, &approver, Some(99)).await;
+    run_intent(&app, &worker, &approver, None).await;
+    for _ in 0..2 {
+        submit(&app, &worker, "billing.send_invoice", invoice(1.0)).await;
+    }
+    let (status, stats) = send(app.with_key(Method::GET, "/v1/stats", &app.a.admin_key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        stats["data"],
+        json!({"intentsToday": 5, "pendingApprovals": 2, "activeAgents": 2, "valueGenerated": 1235.55})
+    );
+    let (_, other) = send(app.with_key(Method::GET, "/v1/stats", &app.b.admin_key)).await;
+    assert_eq!(
+        other["data"],
+        json!({"intentsToday": 0, "pendingApprovals": 0, "activeAgents": 0, "valueGenerated": 0.0})
+    );
+}

@@ -7,3 +7,4 @@ pub mod domains;
 pub mod intents;
 pub mod keys;
 pub mod policies;
+pub mod stats;

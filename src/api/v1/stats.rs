@@ -1,0 +1,105 @@
+//! `/v1/stats` and `/v1/agents/{id}/metrics`: what the dashboard shows.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+
+use crate::{
+    api::{error::ApiResult, security::TenantKey, types::Data, Tag},
+    auth::Scope,
+    governance::stats::StatsService,
+    time::rfc3339,
+};
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct StatsOut {
+    /// Intents created since 00:00 UTC.
+    intents_today: i64,
+    pending_approvals: i64,
+    /// Agents not suspended.
+    active_agents: i64,
+    /// Sum of completed intents' `valueCents`, in currency units.
+    value_generated: f64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TrustChangeOut {
+    at: String,
+    /// `completed`, `failed`, `rejected` or `blocked`, with the tier and score before and after.
+    change: serde_json::Value,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AgentMetricsOut {
+    agent_id: String,
+    trust_tier: String,
+    trust_score: f64,
+    intents_by_status: BTreeMap<String, i64>,
+    /// approved / (approved + rejected + blocked + expired); null before any decision.
+    approval_rate: Option<f64>,
+    /// completed / (completed + failed); null before any report.
+    success_rate: Option<f64>,
+    value_generated: f64,
+    trust_history: Vec<TrustChangeOut>,
+}
+
+pub struct StatsApi {
+    stats: Arc<StatsService>,
+}
+
+impl StatsApi {
+    pub fn new(stats: Arc<StatsService>) -> Self {
+        Self { stats }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Agents")]
+impl StatsApi {
+    /// The tenant's dashboard numbers.
+    #[oai(path = "/stats", method = "get", operation_id = "get_stats")]
+    async fn stats(&self, auth: TenantKey) -> ApiResult<Json<Data<StatsOut>>> {
+        let caller = auth.require(Scope::Read)?;
+        let stats = self.stats.tenant(&caller.tenant_id).await?;
+        Ok(Json(Data::new(StatsOut {
+            intents_today: stats.intents_today,
+            pending_approvals: stats.pending_approvals,
+            active_agents: stats.active_agents,
+            value_generated: stats.value_generated,
+        })))
+    }
+
+    /// One agent's record: intents by status, approval and success rates, value, trust history.
+    #[oai(
+        path = "/agents/:id/metrics",
+        method = "get",
+        operation_id = "get_agent_metrics"
+    )]
+    async fn agent_metrics(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+    ) -> ApiResult<Json<Data<AgentMetricsOut>>> {
+        let caller = auth.require(Scope::Read)?;
+        let metrics = self.stats.agent(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(AgentMetricsOut {
+            agent_id: metrics.agent.id,
+            trust_tier: metrics.agent.trust_tier.as_str().into(),
+            trust_score: metrics.agent.trust_score,
+            intents_by_status: metrics.agent.intent_counts,
+            approval_rate: metrics.approval_rate,
+            success_rate: metrics.success_rate,
+            value_generated: metrics.value_generated,
+            trust_history: metrics
+                .trust_history
+                .into_iter()
+                .map(|(at, change)| TrustChangeOut {
+                    at: rfc3339(at),
+                    change,
+                })
+                .collect(),
+        })))
+    }
+}

@@ -1,0 +1,63 @@
+//! Aggregates for the dashboard and agent metrics: counted from the source tables on demand.
+
+use super::Store;
+use crate::time::Millis;
+
+/// `(intents created since `since`, pending approvals, active agents, value in cents)`.
+pub async fn tenant_totals(
+    store: &Store,
+    tenant_id: &str,
+    since: Millis,
+) -> sqlx::Result<(i64, i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(*) FROM intents WHERE tenant_id = $1 AND created_at >= $2), \
+           (SELECT COUNT(*) FROM approvals WHERE tenant_id = $1 AND status = 'pending'), \
+           (SELECT COUNT(*) FROM agents WHERE tenant_id = $1 AND status = 'active'), \
+           (SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM intents \
+              WHERE tenant_id = $1 AND status = 'completed')",
+    )
+    .bind(tenant_id)
+    .bind(since)
+    .fetch_one(store.reader())
+    .await
+}
+
+/// Value reported by one agent's completed intents, in cents.
+pub async fn agent_value_cents(
+    store: &Store,
+    tenant_id: &str,
+    agent_id: &str,
+) -> sqlx::Result<i64> {
+    let (cents,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM intents \
+         WHERE tenant_id = $1 AND agent_id = $2 AND status = 'completed'",
+    )
+    .bind(tenant_id)
+    .bind(agent_id)
+    .fetch_one(store.reader())
+    .await?;
+    Ok(cents)
+}
+
+/// The `data` and time of the latest `limit` records of `event_type` about `subject`, oldest first.
+pub async fn audit_history(
+    store: &Store,
+    tenant_id: &str,
+    event_type: &str,
+    subject: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, Millis)>> {
+    let mut rows: Vec<(String, Millis)> = sqlx::query_as(
+        "SELECT data, created_at FROM audit_records \
+         WHERE tenant_id = $1 AND event_type = $2 AND subject = $3 ORDER BY sequence DESC LIMIT $4",
+    )
+    .bind(tenant_id)
+    .bind(event_type)
+    .bind(subject)
+    .bind(limit)
+    .fetch_all(store.reader())
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}
