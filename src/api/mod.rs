@@ -51,7 +51,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::domains::DomainsApi::new(services.catalog.clone()),
             v1::agents::AgentsApi::new(services.agents.clone()),
             v1::intents::IntentsApi::new(services.intents.clone(), services.approvals.clone()),
-            v1::approvals::ApprovalsApi::new(services.approvals.clone()),
+            v1::approvals::ApprovalsApi::new(services.approvals.clone(), services.intents.clone()),
             v1::policies::PoliciesApi::new(services.policies.clone(), services.intents.clone()),
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),

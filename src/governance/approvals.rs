@@ -72,18 +72,21 @@ impl Approval {
             required_approvals: row.required_approvals,
             roles: serde_json::from_str(&row.roles).unwrap_or_default(),
             reason: row.reason,
-            decisions: decisions
-                .into_iter()
-                .map(|d| ApprovalDecision {
-                    approve: d.decision == "approve",
-                    approver: d.approver,
-                    comment: d.comment,
-                    created_at: d.created_at,
-                })
-                .collect(),
+            decisions: decisions.into_iter().map(ApprovalDecision::from).collect(),
             expires_at: row.expires_at,
             created_at: row.created_at,
             resolved_at: row.resolved_at,
+        }
+    }
+}
+
+impl From<DecisionRow> for ApprovalDecision {
+    fn from(row: DecisionRow) -> Self {
+        ApprovalDecision {
+            approve: row.decision == "approve",
+            approver: row.approver,
+            comment: row.comment,
+            created_at: row.created_at,
         }
     }
 }
@@ -148,14 +151,30 @@ impl ApprovalService {
         Ok(Approval::from_rows(row, decisions))
     }
 
-    /// The approvals of one intent, oldest first.
+    /// The approvals of one intent, oldest first, with their decisions.
     pub async fn for_intent(&self, tenant: &TenantId, intent_id: &str) -> Result<Vec<Approval>> {
         let mut conn = self.store.reader().acquire().await?;
-        let rows = approvals::for_intent(&mut conn, tenant.as_str(), intent_id).await?;
-        let mut found = Vec::with_capacity(rows.len());
-        for row in rows {
-            let decisions = approvals::decisions(&mut conn, tenant.as_str(), &row.id).await?;
-            found.push(Approval::from_rows(row, decisions));
+        let joined = approvals::for_intent(&mut conn, tenant.as_str(), intent_id).await?;
+        let mut found: Vec<Approval> = Vec::new();
+        for row in joined {
+            let decision = match (row.approver, row.decision, row.decided_at) {
+                (Some(approver), Some(decision), Some(created_at)) => Some(DecisionRow {
+                    approver,
+                    decision,
+                    comment: row.comment,
+                    created_at,
+                }),
+                _ => None,
+            };
+            match found.last_mut() {
+                Some(last) if last.id == row.approval.id => {
+                    last.decisions.extend(decision.map(ApprovalDecision::from));
+                }
+                _ => found.push(Approval::from_rows(
+                    row.approval,
+                    decision.into_iter().collect(),
+                )),
+            }
         }
         Ok(found)
     }

@@ -69,6 +69,15 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// Whether policy sent this intent to the approval queue (so it has approvals to show).
+    pub fn asked_for_approval(&self) -> bool {
+        self.decision
+            .as_ref()
+            .and_then(|decision| decision.get("outcome"))
+            .and_then(Value::as_str)
+            == Some("require_approval")
+    }
+
     fn from_row(row: IntentRow) -> Result<Self> {
         let json_column = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
         Ok(Intent {

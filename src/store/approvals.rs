@@ -67,14 +67,32 @@ pub async fn get(
     .await
 }
 
+/// An approval joined with one of its decisions (none: the decision columns are null).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApprovalWithDecision {
+    #[sqlx(flatten)]
+    pub approval: ApprovalRow,
+    pub approver: Option<String>,
+    pub decision: Option<String>,
+    pub comment: Option<String>,
+    pub decided_at: Option<Millis>,
+}
+
+/// The approvals of an intent with their decisions, in one query; oldest first.
 pub async fn for_intent(
     conn: &mut AnyConnection,
     tenant_id: &str,
     intent_id: &str,
-) -> sqlx::Result<Vec<ApprovalRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND intent_id = $2 ORDER BY created_at"
-    ))
+) -> sqlx::Result<Vec<ApprovalWithDecision>> {
+    sqlx::query_as(
+        "SELECT a.id, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, a.expires_at, \
+                a.created_at, a.updated_at, a.resolved_at, \
+                d.approver, d.decision, d.comment, d.created_at AS decided_at \
+         FROM approvals a LEFT JOIN approval_decisions d \
+           ON d.tenant_id = a.tenant_id AND d.approval_id = a.id \
+         WHERE a.tenant_id = $1 AND a.intent_id = $2 \
+         ORDER BY a.created_at, a.id, d.created_at, d.approver",
+    )
     .bind(tenant_id)
     .bind(intent_id)
     .fetch_all(conn)

@@ -262,6 +262,11 @@ async fn quorum_needs_distinct_approvers_and_one_rejection_rejects() {
         "{settled}"
     );
     assert_eq!(settled["data"]["decisions"].as_array().unwrap().len(), 2);
+    let (_, detail) =
+        send(app.with_key(Method::GET, &format!("/v1/approvals/{approval}"), &first)).await;
+    assert_eq!(detail["data"]["intent"]["id"], intent["id"]);
+    assert_eq!(detail["data"]["intent"]["status"], "approved");
+    assert_eq!(detail["data"]["requiredApprovals"], 2);
     let (_, approved) = send(app.with_key(
         Method::GET,
         &format!("/v1/intents/{}", intent["id"].as_str().unwrap()),

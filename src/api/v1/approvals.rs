@@ -9,6 +9,7 @@ use poem_openapi::{
 };
 
 use crate::{
+    api::v1::intents::IntentOut,
     api::{
         error::ApiResult,
         security::TenantKey,
@@ -16,7 +17,10 @@ use crate::{
         Tag,
     },
     auth::Scope,
-    governance::approvals::{Approval, ApprovalService, Choice},
+    governance::{
+        approvals::{Approval, ApprovalService, Choice},
+        intents::IntentService,
+    },
     pagination::PageRequest,
     time::rfc3339,
 };
@@ -76,6 +80,14 @@ impl From<Approval> for ApprovalOut {
     }
 }
 
+/// An approval with the intent it decides.
+#[derive(Debug, Object)]
+pub struct ApprovalDetailOut {
+    #[oai(flatten)]
+    approval: ApprovalOut,
+    intent: IntentOut,
+}
+
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ApproveIn {
@@ -90,11 +102,12 @@ pub struct RejectIn {
 
 pub struct ApprovalsApi {
     approvals: Arc<ApprovalService>,
+    intents: Arc<IntentService>,
 }
 
 impl ApprovalsApi {
-    pub fn new(approvals: Arc<ApprovalService>) -> Self {
-        Self { approvals }
+    pub fn new(approvals: Arc<ApprovalService>, intents: Arc<IntentService>) -> Self {
+        Self { approvals, intents }
     }
 }
 
@@ -122,13 +135,23 @@ impl ApprovalsApi {
         ))))
     }
 
-    /// One approval with its decisions.
+    /// One approval with its decisions and the intent it decides.
     #[oai(path = "/approvals/:id", method = "get", operation_id = "get_approval")]
-    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApprovalOut>>> {
+    async fn get(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+    ) -> ApiResult<Json<Data<ApprovalDetailOut>>> {
         let caller = auth.require(Scope::Approver)?;
-        Ok(Json(Data::new(
-            self.approvals.get(&caller.tenant_id, &id).await?.into(),
-        )))
+        let approval = self.approvals.get(&caller.tenant_id, &id).await?;
+        let intent = self
+            .intents
+            .get(&caller.tenant_id, &approval.intent_id)
+            .await?;
+        Ok(Json(Data::new(ApprovalDetailOut {
+            approval: approval.into(),
+            intent: intent.into(),
+        })))
     }
 
     /// Approve. The intent is approved once the required number of distinct approvers has.

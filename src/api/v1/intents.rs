@@ -218,7 +218,10 @@ impl IntentsApi {
     ) -> ApiResult<Json<Data<IntentDetailOut>>> {
         let caller = auth.require(Scope::Read)?;
         let intent = self.intents.get(&caller.tenant_id, &id).await?;
-        let approvals = self.approvals.for_intent(&caller.tenant_id, &id).await?;
+        let approvals = match intent.asked_for_approval() {
+            true => self.approvals.for_intent(&caller.tenant_id, &id).await?,
+            false => Vec::new(),
+        };
         Ok(Json(Data::new(IntentDetailOut {
             intent: intent.into(),
             approvals: approvals.into_iter().map(ApprovalOut::from).collect(),
