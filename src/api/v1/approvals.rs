@@ -166,19 +166,8 @@ impl ApprovalsApi {
         id: Path<String>,
         body: OptionalJson<ApproveIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
-        let caller = auth.require(Scope::Approver)?;
         let comment = body.0.and_then(|b| b.comment);
-        let approval = self
-            .approvals
-            .decide(
-                &caller.tenant_id,
-                &caller.key_id,
-                &id,
-                Choice::Approve,
-                comment,
-            )
-            .await?;
-        Ok(Json(Data::new(approval.into())))
+        self.decide(auth, &id, Choice::Approve, comment).await
     }
 
     /// Reject: one rejection rejects the intent.
@@ -193,17 +182,24 @@ impl ApprovalsApi {
         id: Path<String>,
         body: OptionalJson<RejectIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
-        let caller = auth.require(Scope::Approver)?;
         let reason = body.0.and_then(|b| b.reason);
+        self.decide(auth, &id, Choice::Reject, reason).await
+    }
+}
+
+impl ApprovalsApi {
+    /// The caller's decision, as its key: approvers are counted by key (or console user).
+    async fn decide(
+        &self,
+        auth: TenantKey,
+        id: &str,
+        choice: Choice,
+        note: Option<String>,
+    ) -> ApiResult<Json<Data<ApprovalOut>>> {
+        let caller = auth.require(Scope::Approver)?;
         let approval = self
             .approvals
-            .decide(
-                &caller.tenant_id,
-                &caller.key_id,
-                &id,
-                Choice::Reject,
-                reason,
-            )
+            .decide(&caller.tenant_id, &caller.key_id, id, choice, note)
             .await?;
         Ok(Json(Data::new(approval.into())))
     }
