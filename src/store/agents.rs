@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, Store};
+use super::{tenant_page, Store};
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -75,20 +75,16 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
-    let counted = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM agents WHERE tenant_id = $1 \
-         ORDER BY created_at, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(tenant_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(store.reader())
-    .await?;
-    let (rows, total) = split_counted(counted);
-    let count = sqlx::query_as("SELECT COUNT(*) FROM agents WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
+    tenant_page(
+        store,
+        "agents",
+        COLUMNS,
+        "created_at, id",
+        tenant_id,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// Writes the mutable registration fields.

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, Store};
+use super::{tenant_page, Store};
 use crate::time::Millis;
 
 const COLUMNS: &str =
@@ -83,20 +83,16 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<ApiKeyRow>, i64)> {
-    let counted = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM api_keys WHERE tenant_id = $1 \
-         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-    ))
-    .bind(tenant_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(store.reader())
-    .await?;
-    let (rows, total) = split_counted(counted);
-    let count = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
+    tenant_page(
+        store,
+        "api_keys",
+        COLUMNS,
+        "created_at DESC, id DESC",
+        tenant_id,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// Marks the key revoked; true when this call revoked it (false: unknown or already revoked).

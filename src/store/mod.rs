@@ -246,6 +246,38 @@ pub(crate) async fn page_total(
     }
 }
 
+/// One page of a table's rows of `tenant_id` in `order_by` order, and the tenant's total:
+/// the listing of aggregates that filter on nothing but the tenant.
+pub(crate) async fn tenant_page<T>(
+    store: &Store,
+    table: &str,
+    columns: &str,
+    order_by: &str,
+    tenant_id: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<T>, i64)>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let page_sql = format!(
+        "SELECT {columns}, COUNT(*) OVER () AS total_count FROM {table} WHERE tenant_id = $1 \
+         ORDER BY {order_by} LIMIT $2 OFFSET $3"
+    );
+    let counted: Vec<Counted<T>> = sqlx::query_as(&page_sql)
+        .bind(tenant_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(store.reader())
+        .await?;
+    let (rows, total) = split_counted(counted);
+    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
+    let count = sqlx::query_as(&count_sql)
+        .bind(tenant_id)
+        .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
 /// A query being built, before execution (for helpers that bind shared parameters).
 pub(crate) type AnyQueryAs<'q, O> =
     sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>;
