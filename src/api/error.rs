@@ -74,10 +74,6 @@ impl ApiError {
         self
     }
 
-    pub fn code(&self) -> &str {
-        &self.body.error.code
-    }
-
     /// `VALIDATION_ERROR` listing every failing field; the message joins them as `path: message; …`.
     pub fn validation(errors: &[FieldError]) -> Self {
         let message = errors

@@ -31,8 +31,6 @@ use crate::{
 /// Why a key was refused; every variant is a 401 to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("API key is missing")]
-    Missing,
     #[error("API key is malformed")]
     Malformed,
     #[error("API key is not valid")]

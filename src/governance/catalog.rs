@@ -289,8 +289,4 @@ impl Catalog {
     pub fn intent_type(&self, name: &str) -> Option<&Arc<IntentType>> {
         self.by_type.get(name)
     }
-
-    pub fn intent_type_count(&self) -> usize {
-        self.by_type.len()
-    }
 }
