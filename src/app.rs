@@ -17,6 +17,7 @@ use crate::{
     },
     http,
     metrics::Metrics,
+    ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
     store::Store,
     tenants::TenantService,
@@ -43,6 +44,7 @@ pub struct Services {
     pub policies: Arc<PolicyService>,
     pub approvals: Arc<ApprovalService>,
     pub stats: Arc<StatsService>,
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl Services {
@@ -69,10 +71,25 @@ impl Services {
             catalog.clone(),
             agents.clone(),
             policies.clone(),
+            metrics.clone(),
         ));
-        let approvals = Arc::new(ApprovalService::new(store.clone(), catalog.clone()));
+        let approvals = Arc::new(ApprovalService::new(
+            store.clone(),
+            catalog.clone(),
+            metrics.clone(),
+        ));
         let stats = Arc::new(StatsService::new(store.clone(), agents.clone()));
+        let shared_counters = redis
+            .clone()
+            .map(|redis| SharedCounters::new(redis, &config.redis_prefix, config.redis_timeout));
+        let limiter = Arc::new(RateLimiter::new(
+            Counters::new(shared_counters, metrics.clone()),
+            store.clone(),
+            config.rate_limit_per_minute,
+            config.auth_failures_per_minute,
+        ));
         Ok(Services {
+            limiter,
             stats,
             approvals,
             catalog,
@@ -124,8 +141,17 @@ impl App {
             .at("/metrics", api::ops::metrics)
             .nest("/", api)
             .data(services.verifier.clone())
+            .data(services.store.clone())
             .data(services.metrics.clone());
-        http::wrap(routes, services.metrics.clone(), self.config.max_body_bytes)
+        http::wrap(
+            routes,
+            http::Edge {
+                metrics: services.metrics.clone(),
+                limiter: services.limiter.clone(),
+                verifier: services.verifier.clone(),
+                max_body_bytes: self.config.max_body_bytes,
+            },
+        )
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish

@@ -81,6 +81,16 @@ pub enum TenantCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Set a tenant's per-key request limit (requests per minute), or restore the default.
+    RateLimit {
+        tenant_id: String,
+        /// Requests per minute per API key.
+        #[arg(long, required_unless_present = "default", value_parser = clap::value_parser!(u32).range(1..))]
+        per_minute: Option<u32>,
+        /// Use the server's default limit again.
+        #[arg(long, conflicts_with = "per_minute")]
+        default: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +149,18 @@ async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<E
             let id = TenantId::parse(&tenant_id)?;
             let tenant = services.tenants.create(&id, name.as_deref()).await?;
             println!("{}", tenant.id);
+        }
+        TenantCommand::RateLimit {
+            tenant_id,
+            per_minute,
+            default: _,
+        } => {
+            let id = TenantId::parse(&tenant_id)?;
+            services.tenants.set_rate_limit(&id, per_minute).await?;
+            match per_minute {
+                Some(limit) => println!("{id}: {limit} requests per minute per key"),
+                None => println!("{id}: the server's default limit"),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

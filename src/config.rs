@@ -61,6 +61,26 @@ pub struct ServeArgs {
     /// A directory of `<domain>.json` files replacing the built-in domain catalog.
     #[arg(long, env = "INTENDEDOPS_DOMAINS_DIR")]
     pub domains_dir: Option<PathBuf>,
+    /// Requests per minute per API key, unless the tenant has its own limit.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 1000
+    )]
+    pub rate_limit_per_minute: u32,
+    /// Failed authentications per minute per client address before it gets 429s.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub auth_failures_per_minute: u32,
+    /// How long a rate-limit count may wait for Redis before this instance counts in process.
+    #[arg(long, env = "INTENDEDOPS_REDIS_TIMEOUT_MS", default_value_t = 20)]
+    pub redis_timeout_ms: u64,
+    /// Prefix of every Redis key this deployment writes (deployments may share a Redis).
+    #[arg(long, env = "INTENDEDOPS_REDIS_PREFIX", default_value = "intendedops:")]
+    pub redis_prefix: String,
 }
 
 /// Everything the application needs to start, resolved from flags/environment (or built by tests).
@@ -74,6 +94,10 @@ pub struct AppConfig {
     pub shutdown_grace: Duration,
     /// `None`: the catalog built into the binary.
     pub domains_dir: Option<PathBuf>,
+    pub rate_limit_per_minute: u32,
+    pub auth_failures_per_minute: u32,
+    pub redis_timeout: Duration,
+    pub redis_prefix: String,
 }
 
 impl AppConfig {
@@ -86,6 +110,10 @@ impl AppConfig {
             max_body_bytes: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
             domains_dir: None,
+            rate_limit_per_minute: 1000,
+            auth_failures_per_minute: 60,
+            redis_timeout: Duration::from_millis(20),
+            redis_prefix: "intendedops:".into(),
         }
     }
 
@@ -97,6 +125,10 @@ impl AppConfig {
             max_body_bytes: serve.max_body_bytes,
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
             domains_dir: serve.domains_dir.clone(),
+            rate_limit_per_minute: serve.rate_limit_per_minute,
+            auth_failures_per_minute: serve.auth_failures_per_minute,
+            redis_timeout: Duration::from_millis(serve.redis_timeout_ms),
+            redis_prefix: serve.redis_prefix.clone(),
         }
     }
 

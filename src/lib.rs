@@ -16,6 +16,7 @@ mod http;
 pub mod ids;
 pub mod metrics;
 pub mod pagination;
+pub mod ratelimit;
 pub mod redis;
 pub mod store;
 pub mod telemetry;

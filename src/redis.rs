@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use deadpool_redis::{Config, Pool, Runtime};
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime};
 
 /// Readiness pings must answer quickly or count as down.
 const PING_TIMEOUT: Duration = Duration::from_millis(500);
+const POOL_SIZE: usize = 32;
 
 #[derive(Clone)]
 pub struct RedisHandle {
@@ -16,10 +17,19 @@ pub struct RedisHandle {
 impl RedisHandle {
     /// Builds the pool; connections are opened lazily, so a down Redis does not stop start-up.
     pub fn new(url: &str) -> anyhow::Result<Self> {
-        let pool = Config::from_url(url)
+        let mut config = Config::from_url(url);
+        // Every request makes one rate-limit call: enough connections that requests in flight
+        // rarely wait for one.
+        config.pool = Some(PoolConfig::new(POOL_SIZE));
+        let pool = config
             .create_pool(Some(Runtime::Tokio1))
             .context("invalid REDIS_URL")?;
         Ok(Self { pool })
+    }
+
+    /// A pooled connection (opened on demand).
+    pub async fn connection(&self) -> anyhow::Result<deadpool_redis::Connection> {
+        Ok(self.pool.get().await?)
     }
 
     pub async fn ping(&self) -> anyhow::Result<()> {

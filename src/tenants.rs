@@ -36,6 +36,26 @@ impl TenantService {
         Ok(row)
     }
 
+    /// Sets the tenant's per-key request limit (requests per minute), or restores the default
+    /// with `None`. Instances pick the change up within [`crate::ratelimit::LIMIT_CACHE_TTL`].
+    pub async fn set_rate_limit(&self, id: &TenantId, per_minute: Option<u32>) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let found =
+            store::tenants::set_rate_limit(&mut tx, id.as_str(), per_minute.map(i64::from)).await?;
+        if !found {
+            return Err(Error::NotFound { what: "tenant" });
+        }
+        let event = AuditEvent {
+            event_type: events::TENANT_RATE_LIMIT_CHANGED,
+            actor: actors::CLI,
+            subject: id.as_str(),
+            data: serde_json::json!({ "requestsPerMinute": per_minute }),
+        };
+        audit::append(&mut tx, id, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Creates the tenant unless it exists (development tenant at start-up).
     pub async fn ensure(&self, id: &TenantId, name: &str) -> Result<()> {
         let row = TenantRow {

@@ -28,6 +28,7 @@ pub mod codes {
     pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     pub const NOT_READY: &str = "NOT_READY";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 #[derive(Debug, Clone, Object)]

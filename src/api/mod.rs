@@ -47,7 +47,11 @@ pub type Apis = (
 pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
-            ops::OpsApi::new(services.store.clone(), services.redis.clone()),
+            ops::OpsApi::new(
+                services.store.clone(),
+                services.redis.clone(),
+                services.limiter.clone(),
+            ),
             v1::domains::DomainsApi::new(services.catalog.clone()),
             v1::agents::AgentsApi::new(services.agents.clone()),
             v1::intents::IntentsApi::new(services.intents.clone(), services.approvals.clone()),

@@ -10,7 +10,13 @@ use super::{
     types::Data,
     Tag,
 };
-use crate::{metrics::Metrics, redis::RedisHandle, store::Store, time};
+use crate::{
+    metrics::Metrics,
+    ratelimit::{Backend, RateLimiter},
+    redis::RedisHandle,
+    store::{self, Store},
+    time,
+};
 
 #[derive(Debug, Object)]
 pub struct Health {
@@ -20,23 +26,32 @@ pub struct Health {
 }
 
 #[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct Readiness {
-    /// `ready`.
+    /// `ready`, or `degraded` while a configured Redis is unreachable (the instance still
+    /// serves, counting rate limits in process).
     status: String,
     /// `ok`.
     database: String,
-    /// `ok`, or `disabled` when no `REDIS_URL` is configured.
+    /// `ok`, `disabled` when no `REDIS_URL` is configured, or `unavailable: …`.
     redis: String,
+    /// Where rate limits are counted: `redis`, `in-process`, or `in-process (Redis unreachable)`.
+    rate_limiter: String,
 }
 
 pub struct OpsApi {
     store: Store,
     redis: Option<RedisHandle>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl OpsApi {
-    pub fn new(store: Store, redis: Option<RedisHandle>) -> Self {
-        Self { store, redis }
+    pub fn new(store: Store, redis: Option<RedisHandle>, limiter: Arc<RateLimiter>) -> Self {
+        Self {
+            store,
+            redis,
+            limiter,
+        }
     }
 }
 
@@ -51,7 +66,8 @@ impl OpsApi {
         }))
     }
 
-    /// Readiness: the database (and Redis, when configured) answer. 503 `NOT_READY` otherwise.
+    /// Readiness: 200 while the database answers (`degraded` when a configured Redis does
+    /// not), 503 `NOT_READY` when it does not.
     #[oai(path = "/ready", method = "get", operation_id = "get_readiness")]
     async fn ready(&self) -> ApiResult<Json<Data<Readiness>>> {
         let database = match self.store.ping().await {
@@ -65,11 +81,19 @@ impl OpsApi {
                 Err(err) => format!("unavailable: {err:#}"),
             },
         };
-        if database == "ok" && (redis == "ok" || redis == "disabled") {
+        let rate_limiter = match self.limiter.backend() {
+            Backend::Redis => "redis",
+            Backend::InProcess => "in-process",
+            Backend::Degraded => "in-process (Redis unreachable)",
+        };
+        if database == "ok" {
+            let degraded =
+                redis.starts_with("unavailable") || self.limiter.backend() == Backend::Degraded;
             return Ok(Json(Data::new(Readiness {
-                status: "ready".into(),
+                status: if degraded { "degraded" } else { "ready" }.into(),
                 database,
                 redis,
+                rate_limiter: rate_limiter.into(),
             })));
         }
         Err(ApiError::new(
@@ -77,15 +101,26 @@ impl OpsApi {
             codes::NOT_READY,
             "a dependency is unavailable",
         )
-        .with_details(serde_json::json!({ "database": database, "redis": redis })))
+        .with_details(serde_json::json!({
+            "database": database,
+            "redis": redis,
+            "rateLimiter": rate_limiter,
+        })))
     }
 }
 
-/// `GET /metrics`: Prometheus exposition (OpenMetrics text).
+/// `GET /metrics`: Prometheus exposition (OpenMetrics text). The stored-state gauges are read
+/// from the database now; when it cannot answer the scrape fails rather than report stale values.
 #[handler]
-pub fn metrics(metrics: PoemData<&Arc<Metrics>>) -> Response {
-    metrics
-        .render()
+pub async fn metrics(
+    metrics: PoemData<&Arc<Metrics>>,
+    store: PoemData<&Store>,
+) -> Result<Response, ApiError> {
+    let state = store::stats::gauge_state(&store)
+        .await
+        .map_err(|err| ApiError::from(crate::error::Error::from(err)))?;
+    Ok(metrics
+        .render(&state)
         .with_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .into_response()
+        .into_response())
 }

@@ -6,7 +6,10 @@ use poem::Request;
 use poem_openapi::{auth::ApiKey, SecurityScheme};
 
 use super::error::ApiError;
-use crate::auth::{KeyVerifier, Principal, Scope};
+use crate::{
+    auth::{KeyVerifier, Principal, Scope},
+    http::VerifiedKey,
+};
 
 /// The caller, authenticated by `x-api-key` (`intendedops_<tenant>_<secret>`).
 #[derive(SecurityScheme)]
@@ -27,13 +30,16 @@ impl TenantKey {
 }
 
 async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Arc<Principal>> {
-    let verifier = req
-        .data::<Arc<KeyVerifier>>()
-        .ok_or_else(|| ApiError::internal(&"key verifier is not installed"))?;
-    let principal = verifier
-        .authenticate(&key.key)
-        .await
-        .map_err(ApiError::from)?;
+    let principal = match req.extensions().get::<VerifiedKey>() {
+        // The rate limiter verified this request's key already.
+        Some(VerifiedKey(principal)) => principal.clone(),
+        None => req
+            .data::<Arc<KeyVerifier>>()
+            .ok_or_else(|| ApiError::internal(&"key verifier is not installed"))?
+            .authenticate(&key.key)
+            .await
+            .map_err(ApiError::from)?,
+    };
     if let Some(claimed) = req.headers().get("x-tenant-id") {
         if claimed.as_bytes() != principal.tenant_id.as_str().as_bytes() {
             return Err(

@@ -26,6 +26,7 @@ use crate::{
 /// Event types recorded in the trail.
 pub mod events {
     pub const TENANT_CREATED: &str = "tenant.created";
+    pub const TENANT_RATE_LIMIT_CHANGED: &str = "tenant.rate_limit.changed";
     pub const KEY_CREATED: &str = "key.created";
     pub const KEY_REVOKED: &str = "key.revoked";
 }

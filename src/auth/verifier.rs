@@ -170,7 +170,9 @@ impl KeyVerifier {
                 _ = interval.tick() => {}
                 _ = shutdown.cancelled() => break,
             }
-            match self.refresh_revocations(since).await {
+            let polled = self.refresh_revocations(since).await;
+            self.metrics.job_ran("revocation_poll", polled.is_ok());
+            match polled {
                 Ok(next) => since = next,
                 Err(err) => tracing::warn!(error = %format!("{err:#}"), "revocation poll failed"),
             }
@@ -183,7 +185,9 @@ impl KeyVerifier {
     }
 
     async fn flush_usage_logged(&self) {
-        if let Err(err) = self.flush_usage().await {
+        let flushed = self.flush_usage().await;
+        self.metrics.job_ran("key_usage_flush", flushed.is_ok());
+        if let Err(err) = flushed {
             tracing::warn!(error = %format!("{err:#}"), "lastUsedAt flush failed");
         }
     }

@@ -13,6 +13,7 @@ use crate::{
     audit::{self, AuditEvent},
     auth::TenantId,
     error::{Error, FieldError, Result},
+    metrics::Metrics,
     pagination::{Page, PageRequest},
     store::{self, agents, agents::AgentRow, Store},
     time::{now_ms, Millis},
@@ -139,17 +140,31 @@ pub struct AgentUpdate {
     pub pinned_tier: Option<Option<TrustTier>>,
 }
 
+/// An agent's move to another trust tier, reported to metrics once its transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierMove {
+    pub tier: TrustTier,
+    pub promoted: bool,
+}
+
+impl TierMove {
+    pub fn record(self, metrics: &Metrics, tenant: &TenantId) {
+        metrics.trust_moved(tenant.as_str(), self.tier.as_str(), self.promoted);
+    }
+}
+
 /// Moves `agent_id`'s trust for `event` (caused by `intent_id`) inside the caller's
-/// transaction, and audits the change as `agent.trust.changed`.
+/// transaction, and audits the change as `agent.trust.changed`. Returns the tier move, if the
+/// tier changed.
 pub async fn record_trust_event(
     tx: &mut sqlx::AnyConnection,
     tenant: &TenantId,
     agent_id: &str,
     event: TrustEvent,
     intent_id: &str,
-) -> Result<()> {
+) -> Result<Option<TierMove>> {
     let Some(row) = agents::get(&mut *tx, tenant.as_str(), agent_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let before = Standing {
         tier: row.trust_tier.parse().unwrap_or(TrustTier::T0),
@@ -158,7 +173,7 @@ pub async fn record_trust_event(
     };
     let after = before.after(event);
     if after == before {
-        return Ok(());
+        return Ok(None);
     }
     agents::update_trust(
         &mut *tx,
@@ -185,7 +200,10 @@ pub async fn record_trust_event(
         }),
     };
     audit::append(tx, tenant, audit_event).await?;
-    Ok(())
+    Ok((after.tier != before.tier).then_some(TierMove {
+        tier: after.tier,
+        promoted: after.tier > before.tier,
+    }))
 }
 
 /// `Billing Agent` → `billing-agent`: lowercase ASCII letters and digits, runs of anything

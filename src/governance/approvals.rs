@@ -7,18 +7,21 @@
 //! approvals are resolved by [`ApprovalService::expire_due`], run periodically by every
 //! instance: each expiry is a conditional update, so instances never double-apply one.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::{
     agents::record_trust_event,
     catalog::Catalog,
-    intents::{apply_transition, Intent, Transition},
+    intents::{apply_transition, Intent, Moved, Transition},
     lifecycle::IntentStatus,
     trust::TrustEvent,
 };
 use crate::{
     auth::TenantId,
     error::{Error, Result},
+    metrics::{Decider, IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
         self,
@@ -100,12 +103,28 @@ pub enum Choice {
 
 pub struct ApprovalService {
     store: Store,
-    catalog: std::sync::Arc<Catalog>,
+    catalog: Arc<Catalog>,
+    metrics: Arc<Metrics>,
 }
 
 impl ApprovalService {
-    pub fn new(store: Store, catalog: std::sync::Arc<Catalog>) -> Self {
-        Self { store, catalog }
+    pub fn new(store: Store, catalog: Arc<Catalog>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            catalog,
+            metrics,
+        }
+    }
+
+    /// Metrics of a settled approval, once its transaction committed.
+    fn record_settled(&self, tenant: &TenantId, intent: &Intent, decider: Decider) {
+        let facts = IntentFacts {
+            tenant: tenant.as_str(),
+            domain: &intent.domain,
+            intent_type: &intent.intent_type,
+        };
+        self.metrics
+            .intent_decided(&facts, intent.status.as_str(), decider);
     }
 
     /// Approvals with `status` (`pending` by default), oldest first.
@@ -215,8 +234,9 @@ impl ApprovalService {
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
         if row.expires_at.is_some_and(|at| at <= now) {
-            expire(&mut tx, tenant, &row, now).await?;
+            let expired = expire(&mut tx, tenant, &row, now).await?;
             tx.commit().await?;
+            self.record_settled(tenant, &expired, Decider::Expiry);
             return Err(Error::AlreadyResolved("expired".into()));
         }
         let decision = DecisionRow {
@@ -247,6 +267,8 @@ impl ApprovalService {
             }
             Choice::Approve => None,
         };
+        let mut settled_intent = None;
+        let mut tier_move = None;
         match settled {
             Some((intent_status, approval_status, event_type)) => {
                 approvals::resolve(
@@ -273,14 +295,17 @@ impl ApprovalService {
                     event_type,
                     data,
                 )
-                .await?;
+                .await?
+                .intent;
                 if let (Choice::Reject, Some(known)) =
                     (choice, self.catalog.intent_type(&intent.intent_type))
                 {
                     let event = TrustEvent::Rejected(known.risk);
-                    record_trust_event(&mut tx, tenant, &intent.agent_id, event, &intent.id)
-                        .await?;
+                    tier_move =
+                        record_trust_event(&mut tx, tenant, &intent.agent_id, event, &intent.id)
+                            .await?;
                 }
+                settled_intent = Some(intent);
             }
             None => {
                 let event = crate::audit::AuditEvent {
@@ -294,6 +319,12 @@ impl ApprovalService {
             }
         }
         tx.commit().await?;
+        if let Some(intent) = settled_intent {
+            self.record_settled(tenant, &intent, Decider::Human);
+        }
+        if let Some(tier_move) = tier_move {
+            tier_move.record(&self.metrics, tenant);
+        }
         self.get(tenant, id).await
     }
 
@@ -310,8 +341,9 @@ impl ApprovalService {
                 continue;
             }
             if let Some(row) = approvals::get(&mut tx, tenant.as_str(), &id).await? {
-                expire(&mut tx, &tenant, &row, now).await?;
+                let intent = expire(&mut tx, &tenant, &row, now).await?;
                 tx.commit().await?;
+                self.record_settled(&tenant, &intent, Decider::Expiry);
                 expired += 1;
             }
         }
@@ -330,20 +362,23 @@ impl ApprovalService {
                 _ = interval.tick() => {}
                 _ = shutdown.cancelled() => break,
             }
-            if let Err(err) = self.expire_due().await {
+            let swept = self.expire_due().await;
+            self.metrics.job_ran("approval_expiry", swept.is_ok());
+            if let Err(err) = swept {
                 tracing::warn!(error = %err, "approval expiry sweep failed");
             }
         }
     }
 }
 
-/// Marks the approval expired and rejects its intent with reason `expired`.
+/// Marks the approval expired and moves its intent to `expired` (audited as a rejection
+/// with reason `expired`).
 async fn expire(
     tx: &mut sqlx::AnyConnection,
     tenant: &TenantId,
     row: &ApprovalRow,
     now: Millis,
-) -> Result<()> {
+) -> Result<Intent> {
     approvals::resolve(
         &mut *tx,
         tenant.as_str(),
@@ -364,7 +399,7 @@ async fn expire(
         data,
     )
     .await
-    .map(|_| ())
+    .map(|moved| moved.intent)
 }
 
 async fn move_intent(
@@ -375,7 +410,7 @@ async fn move_intent(
     to: IntentStatus,
     event_type: &'static str,
     data: Value,
-) -> Result<Intent> {
+) -> Result<Moved> {
     let transition = Transition {
         to,
         action: "decide",

@@ -5,12 +5,12 @@
 //! type's schema → the agent may submit this type → idempotency → policy → persist the
 //! intent and its audit record in one transaction → respond.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use serde_json::{json, Value};
 
 use super::{
-    agents::{record_trust_event, AgentService},
+    agents::{record_trust_event, AgentService, TierMove},
     catalog::{Catalog, Risk},
     lifecycle::IntentStatus,
     policies::PolicyService,
@@ -23,6 +23,7 @@ use crate::{
     auth::TenantId,
     error::{Error, FieldError, Result},
     ids,
+    metrics::{IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
         self, approvals::ApprovalRow, intents, intents::IntentFilter, intents::IntentRow,
@@ -132,6 +133,7 @@ pub struct IntentService {
     catalog: Arc<Catalog>,
     agents: Arc<AgentService>,
     policies: Arc<PolicyService>,
+    metrics: Arc<Metrics>,
 }
 
 impl IntentService {
@@ -140,12 +142,14 @@ impl IntentService {
         catalog: Arc<Catalog>,
         agents: Arc<AgentService>,
         policies: Arc<PolicyService>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             catalog,
             agents,
             policies,
+            metrics,
         }
     }
 
@@ -170,6 +174,7 @@ impl IntentService {
 
     /// Submits an intent on behalf of `actor` (an API key id).
     pub async fn submit(&self, tenant: &TenantId, actor: &str, body: &Value) -> Result<Submitted> {
+        let started = Instant::now();
         // Validate the body and params.
         let submission = Submission::parse(body, &self.catalog)?;
         // The agent is registered, active, and may submit this type.
@@ -191,6 +196,7 @@ impl IntentService {
             &submission.params,
             now,
         );
+        let evaluation = started.elapsed();
         let status = match decision.outcome {
             Outcome::AutoApprove => IntentStatus::Approved,
             Outcome::RequireApproval { .. } => IntentStatus::PendingApproval,
@@ -251,9 +257,11 @@ impl IntentService {
             };
             store::approvals::insert(&mut tx, tenant.as_str(), &approval).await?;
         }
+        let mut tier_move = None;
         if let Outcome::Block { .. } = &decision.outcome {
-            record_trust_event(&mut tx, tenant, &row.agent_id, TrustEvent::Blocked, &row.id)
-                .await?;
+            tier_move =
+                record_trust_event(&mut tx, tenant, &row.agent_id, TrustEvent::Blocked, &row.id)
+                    .await?;
         }
         let event = AuditEvent {
             event_type: events::INTENT_SUBMITTED,
@@ -271,6 +279,16 @@ impl IntentService {
         };
         audit::append(&mut tx, tenant, event).await?;
         tx.commit().await?;
+        let facts = IntentFacts {
+            tenant: tenant.as_str(),
+            domain: &row.domain,
+            intent_type: &row.intent_type,
+        };
+        self.metrics
+            .intent_submitted(&facts, status.as_str(), evaluation);
+        if let Some(moved) = tier_move {
+            moved.record(&self.metrics, tenant);
+        }
         Ok(Submitted::Created(Intent::from_row(row)?))
     }
 
@@ -342,7 +360,8 @@ impl IntentService {
             change: StatusChange::default(),
             data: json!({}),
         };
-        self.transition(tenant, actor, id, transition, None).await
+        let moved = self.transition(tenant, actor, id, transition, None).await?;
+        Ok(moved.intent)
     }
 
     /// The agent reports that it carried out an approved intent.
@@ -377,8 +396,17 @@ impl IntentService {
             },
             data: json!({"result": completion.result, "valueCents": completion.value_cents}),
         };
-        self.transition(tenant, actor, id, transition, Some(TrustEvent::Completed))
-            .await
+        let moved = self
+            .transition(tenant, actor, id, transition, Some(TrustEvent::Completed))
+            .await?;
+        let category = self
+            .catalog
+            .intent_type(&moved.intent.intent_type)
+            .and_then(|known| known.value_category)
+            .map(|category| category.as_str());
+        let value = completion.value_cents.map(|cents| (cents, category));
+        self.record_execution(tenant, &moved, value);
+        Ok(moved.intent)
     }
 
     /// The agent reports that carrying out an approved intent failed.
@@ -407,8 +435,33 @@ impl IntentService {
             },
             data: json!({"error": error}),
         };
-        self.transition(tenant, actor, id, transition, Some(TrustEvent::Failed))
-            .await
+        let moved = self
+            .transition(tenant, actor, id, transition, Some(TrustEvent::Failed))
+            .await?;
+        self.record_execution(tenant, &moved, None);
+        Ok(moved.intent)
+    }
+
+    /// Metrics of an agent's outcome report (`moved` left `approved`).
+    fn record_execution(
+        &self,
+        tenant: &TenantId,
+        moved: &Moved,
+        value: Option<(i64, Option<&'static str>)>,
+    ) {
+        let intent = &moved.intent;
+        let facts = IntentFacts {
+            tenant: tenant.as_str(),
+            domain: &intent.domain,
+            intent_type: &intent.intent_type,
+        };
+        let since_approval = intent.updated_at.saturating_sub(moved.entered_previous_at);
+        self.metrics.intent_executed(
+            &facts,
+            intent.status.as_str(),
+            std::time::Duration::from_millis(u64::try_from(since_approval).unwrap_or(0)),
+            value,
+        );
     }
 
     /// Applies a status change in its own transaction (see [`apply_transition`]).
@@ -420,23 +473,27 @@ impl IntentService {
         id: &str,
         transition: Transition<'_>,
         trust: Option<fn(Risk) -> TrustEvent>,
-    ) -> Result<Intent> {
+    ) -> Result<Moved> {
         let mut tx = self.store.begin().await?;
-        let updated = apply_transition(&mut tx, tenant, actor, id, transition).await?;
+        let moved = apply_transition(&mut tx, tenant, actor, id, transition).await?;
+        let mut tier_move: Option<TierMove> = None;
         if let (Some(event_for), Some(known)) =
-            (trust, self.catalog.intent_type(&updated.intent_type))
+            (trust, self.catalog.intent_type(&moved.intent.intent_type))
         {
-            record_trust_event(
+            tier_move = record_trust_event(
                 &mut tx,
                 tenant,
-                &updated.agent_id,
+                &moved.intent.agent_id,
                 event_for(known.risk),
                 id,
             )
             .await?;
         }
         tx.commit().await?;
-        Ok(updated)
+        if let Some(tier_move) = tier_move {
+            tier_move.record(&self.metrics, tenant);
+        }
+        Ok(moved)
     }
 }
 
@@ -449,7 +506,7 @@ pub(crate) async fn apply_transition(
     actor: &str,
     id: &str,
     transition: Transition<'_>,
-) -> Result<Intent> {
+) -> Result<Moved> {
     let current = intents::get(&mut *tx, tenant.as_str(), id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
@@ -485,7 +542,17 @@ pub(crate) async fn apply_transition(
     let updated = intents::get(&mut *tx, tenant.as_str(), id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
-    Intent::from_row(updated)
+    Ok(Moved {
+        intent: Intent::from_row(updated)?,
+        entered_previous_at: current.updated_at,
+    })
+}
+
+/// An intent after a status change.
+pub(crate) struct Moved {
+    pub intent: Intent,
+    /// When the intent had entered the status it just left.
+    pub entered_previous_at: Millis,
 }
 
 /// One status change: where to, what to record.

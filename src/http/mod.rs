@@ -1,8 +1,9 @@
 //! The middleware stack every request goes through, outermost first:
-//! request id + span + access log + metrics → error envelope for anything that escaped a
-//! handler → panic catcher → body size limit → routes.
+//! request id + span + access log + metrics → rate limit (and key verification) → error
+//! envelope for anything that escaped a handler → panic catcher → body size limit → routes.
 
 mod body_limit;
+mod rate_limit;
 mod request_context;
 
 use std::{any::Any, sync::Arc};
@@ -10,24 +11,38 @@ use std::{any::Any, sync::Arc};
 use poem::{middleware::CatchPanic, Endpoint, EndpointExt, IntoResponse, Response};
 
 use body_limit::BodyLimit;
+use rate_limit::RateLimit;
+pub(crate) use rate_limit::VerifiedKey;
 use request_context::RequestContext;
 
-use crate::{api::error::render_framework_error, api::error::ApiError, metrics::Metrics};
+use crate::{
+    api::error::render_framework_error, api::error::ApiError, auth::KeyVerifier, metrics::Metrics,
+    ratelimit::RateLimiter,
+};
+
+/// What the middleware needs from the core.
+pub struct Edge {
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<RateLimiter>,
+    pub verifier: Arc<KeyVerifier>,
+    pub max_body_bytes: usize,
+}
 
 /// Wraps the routes in the service's middleware stack.
-pub fn wrap<E>(
-    routes: E,
-    metrics: Arc<Metrics>,
-    max_body_bytes: usize,
-) -> impl Endpoint<Output = Response>
+pub fn wrap<E>(routes: E, edge: Edge) -> impl Endpoint<Output = Response>
 where
     E: Endpoint + 'static,
 {
     routes
-        .with(BodyLimit::new(max_body_bytes))
+        .with(BodyLimit::new(edge.max_body_bytes))
         .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(|err| async move { render_framework_error(err) })
-        .with(RequestContext::new(metrics))
+        .with(RateLimit::new(
+            edge.limiter,
+            edge.verifier,
+            edge.metrics.clone(),
+        ))
+        .with(RequestContext::new(edge.metrics))
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -55,16 +70,32 @@ mod tests {
         body
     }
 
-    fn client() -> TestClient<impl Endpoint> {
+    /// The stack over two test routes, with a 16-byte body limit.
+    async fn client() -> (TestClient<impl Endpoint>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::store::Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+                .await
+                .unwrap();
+        store.migrate().await.unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let counters = crate::ratelimit::Counters::new(None, metrics.clone());
+        let edge = Edge {
+            limiter: Arc::new(RateLimiter::new(counters, store.clone(), 1000, 60)),
+            verifier: Arc::new(KeyVerifier::new(store, false, metrics.clone())),
+            metrics,
+            max_body_bytes: 16,
+        };
         let routes = Route::new()
             .at("/explode", explode)
             .at("/echo", poem::post(echo));
-        TestClient::new(wrap(routes, Arc::new(Metrics::new()), 16))
+        (TestClient::new(wrap(routes, edge)), dir)
     }
 
     #[tokio::test]
     async fn panics_become_internal_error_envelopes_with_request_id() {
-        let resp = client().get("/explode").send().await;
+        let (client, _dir) = client().await;
+        let resp = client.get("/explode").send().await;
         resp.assert_status(StatusCode::INTERNAL_SERVER_ERROR);
         assert!(resp.0.headers().contains_key(REQUEST_ID_HEADER));
         let body: serde_json::Value = resp.0.into_body().into_json().await.unwrap();
@@ -75,7 +106,8 @@ mod tests {
     #[tokio::test]
     async fn chunked_bodies_over_the_limit_are_refused() {
         let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![b'x'; 32])]);
-        let resp = client()
+        let (client, _dir) = client().await;
+        let resp = client
             .post("/echo")
             .header("transfer-encoding", "chunked")
             .body(poem::Body::from_bytes_stream(stream))
@@ -88,14 +120,15 @@ mod tests {
 
     #[tokio::test]
     async fn client_request_ids_are_reused_only_when_sane() {
-        let resp = client()
+        let (client, _dir) = client().await;
+        let resp = client
             .get("/nope")
             .header(REQUEST_ID_HEADER, "abc-123")
             .send()
             .await;
         resp.assert_status(StatusCode::NOT_FOUND);
         resp.assert_header(REQUEST_ID_HEADER, "abc-123");
-        let resp = client()
+        let resp = client
             .get("/nope")
             .header(REQUEST_ID_HEADER, "a b\"c")
             .send()

@@ -61,3 +61,25 @@ pub async fn audit_history(
     rows.reverse();
     Ok(rows)
 }
+
+/// What the stored-state gauges show, across tenants (read at every `/metrics` scrape).
+pub async fn gauge_state(store: &Store) -> sqlx::Result<crate::metrics::StoredState> {
+    let pending_approvals = sqlx::query_as(
+        "SELECT tenant_id, COUNT(*) FROM approvals WHERE status = 'pending' GROUP BY tenant_id",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    let agents_by_tier = sqlx::query_as(
+        "SELECT tenant_id, trust_tier, COUNT(*) FROM agents GROUP BY tenant_id, trust_tier",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    let trust_scores = sqlx::query_as("SELECT tenant_id, id, trust_score FROM agents")
+        .fetch_all(store.reader())
+        .await?;
+    Ok(crate::metrics::StoredState {
+        pending_approvals,
+        agents_by_tier,
+        trust_scores,
+    })
+}

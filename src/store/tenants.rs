@@ -42,3 +42,31 @@ pub async fn exists(conn: &mut AnyConnection, tenant_id: &str) -> sqlx::Result<b
         .await?;
     Ok(row.is_some())
 }
+
+/// The tenant's per-key limit override: `None` when the tenant is unknown, `Some(None)` when
+/// it uses the default.
+pub async fn rate_limit(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> sqlx::Result<Option<Option<i64>>> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT rate_limit_per_minute FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(limit,)| limit))
+}
+
+/// Sets (or clears, with `None`) the override; false when the tenant does not exist.
+pub async fn set_rate_limit(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    per_minute: Option<i64>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE tenants SET rate_limit_per_minute = $2 WHERE id = $1")
+        .bind(tenant_id)
+        .bind(per_minute)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -5,7 +5,7 @@ use intendedops::auth::Scope;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{detail_paths, expect_error, send, spawn_app, TestApp};
+use crate::helpers::{detail_paths, expect_error, metric, send, spawn_app, TestApp};
 
 async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
     let key = &app.a.admin_key;
@@ -528,6 +528,27 @@ async fn trust_is_earned_by_record_and_lost_at_once() {
     ))
     .await;
     assert_eq!(audit["data"]["total"], 6);
+    let text = app.scrape().await;
+    let tenant = ("tenantId", "tenant-a");
+    let promoted = [tenant, ("trustTier", "T1")];
+    assert_eq!(
+        metric(&text, "intendedops_trust_progressions_total", &promoted),
+        1.0
+    );
+    let demoted = [tenant, ("trustTier", "T0")];
+    assert_eq!(
+        metric(&text, "intendedops_trust_demotions_total", &demoted),
+        1.0
+    );
+    let executed = "intendedops_intents_executed_total";
+    assert_eq!(
+        metric(&text, executed, &[tenant, ("status", "completed")]),
+        5.0
+    );
+    assert_eq!(
+        metric(&text, executed, &[tenant, ("status", "failed")]),
+        1.0
+    );
 
     // A pinned tier overrides; the earned score keeps moving underneath.
     let pin = app
@@ -612,5 +633,179 @@ async fn stats_equal_what_was_created() {
     assert_eq!(
         other["data"],
         json!({"intentsToday": 0, "pendingApprovals": 0, "activeAgents": 0, "valueGenerated": 0.0})
+    );
+}
+
+#[tokio::test]
+async fn governance_metrics_move_by_exactly_the_scenarios_amounts() {
+    let app = spawn_app().await;
+    let key = &app.a.admin_key;
+    let biller = agent(&app, "Metered", None).await;
+    let document = json!({
+        "rules": [{"name": "block-huge", "match": {"types": ["billing.send_invoice"]},
+                   "condition": "params.amount > 10000",
+                   "outcome": {"type": "block", "reason": "too large"}}],
+        "default": {"type": "require_approval", "approvers": 1}
+    });
+    assert_eq!(
+        send(
+            app.with_key(Method::PUT, "/v1/policies", key)
+                .json(&document)
+        )
+        .await
+        .0,
+        200
+    );
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
+
+    // One blocked, three queued: one approved and completed with value, one rejected, one left.
+    submit(&app, &biller, "billing.send_invoice", invoice(20_000.0)).await;
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        queued.push(submit(&app, &biller, "billing.send_invoice", invoice(10.0)).await);
+    }
+    let decide = |intent: &Value, verb: &str| {
+        let approval = intent["approvals"][0]["id"].as_str().unwrap().to_string();
+        app.with_key(
+            Method::POST,
+            &format!("/v1/approvals/{approval}/{verb}"),
+            &approver,
+        )
+    };
+    assert_eq!(send(decide(&queued[0], "approve")).await.0, 200);
+    assert_eq!(send(decide(&queued[1], "reject")).await.0, 200);
+    let completed = format!("/v1/intents/{}/complete", queued[0]["id"].as_str().unwrap());
+    let body = json!({"valueCents": 1500});
+    assert_eq!(
+        send(app.with_key(Method::POST, &completed, key).json(&body))
+            .await
+            .0,
+        200
+    );
+    // Tenant B's traffic is labelled apart.
+    let (status, _) = send(
+        app.with_key(Method::POST, "/v1/agents", &app.b.admin_key)
+            .json(&json!({"name": "Other"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let text = app.scrape().await;
+    let tenant = ("tenantId", "tenant-a");
+    let invoice_labels = [
+        tenant,
+        ("domain", "billing"),
+        ("intentType", "billing.send_invoice"),
+    ];
+    let count = |name: &str, extra: &[(&str, &str)]| {
+        let mut labels = invoice_labels.to_vec();
+        labels.extend_from_slice(extra);
+        metric(&text, name, &labels)
+    };
+    assert_eq!(count("intendedops_intents_submitted_total", &[]), 4.0);
+    assert_eq!(
+        count(
+            "intendedops_intents_evaluated_total",
+            &[("status", "blocked")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            "intendedops_intents_evaluated_total",
+            &[("status", "pending_approval")]
+        ),
+        3.0
+    );
+    assert_eq!(count("intendedops_intents_blocked_total", &[]), 1.0);
+    assert_eq!(
+        count(
+            "intendedops_intents_executed_total",
+            &[("status", "completed")]
+        ),
+        1.0
+    );
+    let decisions = "intendedops_governance_decisions_total";
+    let decided = |status: &str, decider: &str| {
+        metric(
+            &text,
+            decisions,
+            &[tenant, ("status", status), ("decider", decider)],
+        )
+    };
+    assert_eq!(decided("blocked", "policy"), 1.0);
+    assert_eq!(decided("approved", "human"), 1.0);
+    assert_eq!(decided("rejected", "human"), 1.0);
+    assert_eq!(decided("approved", "policy"), 0.0);
+    let value = [tenant, ("domain", "billing")];
+    assert_eq!(
+        metric(&text, "intendedops_value_generated_cents_total", &value),
+        1500.0
+    );
+    let by_type = [tenant, ("valueType", "efficiency")];
+    assert_eq!(
+        metric(&text, "intendedops_value_by_type_cents_total", &by_type),
+        1500.0
+    );
+    let billing = [("domain", "billing")];
+    assert_eq!(
+        metric(
+            &text,
+            "intendedops_intent_evaluation_duration_seconds_count",
+            &billing
+        ),
+        4.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "intendedops_intent_execution_duration_seconds_count",
+            &billing
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "intendedops_intents_pending_approval", &[tenant]),
+        1.0
+    );
+    let t0 = |tenant_id| [("tenantId", tenant_id), ("trustTier", "T0")];
+    assert_eq!(
+        metric(&text, "intendedops_agents_by_tier", &t0("tenant-a")),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "intendedops_agents_by_tier", &t0("tenant-b")),
+        1.0
+    );
+    let (_, score) = standing(&app, &biller).await;
+    let agent_labels = [tenant, ("agentId", biller.as_str())];
+    assert_eq!(
+        metric(&text, "intendedops_trust_score", &agent_labels),
+        score
+    );
+    let created = [("method", "POST"), ("status", "201")];
+    assert_eq!(
+        metric(&text, "intendedops_http_requests_total", &created),
+        6.0
+    );
+
+    // The stored-state gauges are right on a fresh instance (as after a restart).
+    let fresh = app.another_instance(|_| {}).await;
+    let text = crate::helpers::scrape(&app.client, &fresh.url("/metrics")).await;
+    assert_eq!(
+        metric(&text, "intendedops_intents_pending_approval", &[tenant]),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "intendedops_agents_by_tier", &t0("tenant-a")),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "intendedops_intents_submitted_total",
+            &invoice_labels
+        ),
+        0.0
     );
 }

@@ -87,16 +87,70 @@ pub struct TestApp {
     pub store: Store,
     pub a: Tenant,
     pub b: Tenant,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub config: AppConfig,
+    server: Server,
     pub db: TestDb,
+}
+
+/// A running server: stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    async fn start(app: App) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The test environment's Redis, if any (`TEST_REDIS_URL`).
+pub fn test_redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 pub fn test_config(db: &TestDb) -> AppConfig {
     let mut config = AppConfig::new(&db.url);
-    config.redis_url = std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    config.redis_url = test_redis_url();
+    // Tests share one Redis (and one client address): each app counts under its own prefix.
+    config.redis_prefix = format!("it:{}:", ulid::Ulid::new());
     config
 }
 
@@ -109,21 +163,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
     let db = TestDb::new().await;
     let mut config = test_config(&db);
     tweak(&mut config);
-    let app = App::build(config).await.expect("app builds");
+    let app = App::build(config.clone()).await.expect("app builds");
     let keys = app.services.keys.clone();
     let tenants = app.services.tenants.clone();
     let verifier = app.services.verifier.clone();
     let store = app.services.store.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = rx.await;
-    }));
+    let server = Server::start(app).await;
     let a = create_tenant(&tenants, &keys, "tenant-a").await;
     let b = create_tenant(&tenants, &keys, "tenant-b").await;
     TestApp {
-        addr,
+        addr: server.addr,
         client: reqwest::Client::new(),
         keys,
         tenants,
@@ -131,8 +180,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
         store,
         a,
         b,
-        shutdown: Some(tx),
-        server: Some(server),
+        config,
+        server,
         db,
     }
 }
@@ -180,23 +229,20 @@ impl TestApp {
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
     pub async fn shutdown(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server ran cleanly");
-        }
+        self.server.stop().await;
     }
-}
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    /// Another instance over the same database and Redis (as behind a load balancer), with
+    /// `tweak` applied to the configuration.
+    pub async fn another_instance(&self, tweak: impl FnOnce(&mut AppConfig)) -> Server {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        Server::start(App::build(config).await.expect("app builds")).await
+    }
+
+    /// The `/metrics` exposition text.
+    pub async fn scrape(&self) -> String {
+        scrape(&self.client, &self.url("/metrics")).await
     }
 }
 
@@ -242,4 +288,35 @@ pub fn detail_paths(body: &Value) -> Vec<String> {
             segments.join(".")
         })
         .collect()
+}
+
+pub async fn scrape(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.expect("scrape");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("exposition text")
+}
+
+/// The value of the sample `name` whose labels include every `(label, value)` of `labels`
+/// (0 when there is none: Prometheus counters start absent).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if series_name != name {
+            continue;
+        }
+        let present: Vec<&str> = series_labels.split(',').collect();
+        if wanted.iter().all(|w| present.contains(&w.as_str())) {
+            assert!(found.is_none(), "{name} {labels:?} matches several series");
+            found = Some(value.parse::<f64>().expect("numeric sample"));
+        }
+    }
+    found.unwrap_or(0.0)
 }

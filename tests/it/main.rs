@@ -14,3 +14,4 @@ mod governance;
 mod intents;
 mod keys;
 mod ops;
+mod ratelimit;

@@ -26,20 +26,33 @@ async fn ready_checks_the_database_and_redis_when_configured() {
         _ => "disabled",
     };
     assert_eq!(body["data"]["redis"], expected_redis);
+    assert_eq!(body["data"]["status"], "ready");
+    let expected_limiter = if expected_redis == "ok" {
+        "redis"
+    } else {
+        "in-process"
+    };
+    assert_eq!(body["data"]["rateLimiter"], expected_limiter);
 }
 
 #[tokio::test]
-async fn ready_reports_an_unreachable_redis() {
+async fn an_unreachable_redis_degrades_but_does_not_stop_the_service() {
     // Port 1 on loopback refuses connections.
     let app = crate::helpers::spawn_app_with(|config| {
         config.redis_url = Some("redis://127.0.0.1:1".into())
     })
     .await;
+    let (status, _) = send(app.with_key(Method::GET, "/v1/keys", &app.a.admin_key)).await;
+    assert_eq!(status, 200, "requests are served on the in-process limiter");
     let (status, body) = send(app.request(Method::GET, "/ready")).await;
-    assert_eq!(status, 503);
-    assert_eq!(body["error"]["code"], "NOT_READY");
-    assert_eq!(body["error"]["details"]["database"], "ok");
-    assert!(body["error"]["details"]["redis"]
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "degraded");
+    assert_eq!(body["data"]["database"], "ok");
+    assert_eq!(
+        body["data"]["rateLimiter"],
+        "in-process (Redis unreachable)"
+    );
+    assert!(body["data"]["redis"]
         .as_str()
         .unwrap()
         .starts_with("unavailable"));

@@ -1,0 +1,165 @@
+//! Per-key request limits in fixed one-minute windows aligned to the minute (SPEC.md §3
+//! "Rate limiting"), and a per-address limit on failed authentications so keys cannot be
+//! guessed at speed.
+//!
+//! Counting happens in [`counters`]: in Redis when it is configured (shared by every
+//! instance), in process otherwise or while Redis is unreachable.
+
+mod counters;
+mod local;
+mod shared;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use moka::future::Cache;
+
+pub use counters::{Backend, Counters};
+pub use shared::SharedCounters;
+
+use crate::{
+    auth::{Principal, TenantId},
+    error::Error,
+    store::{self, Store},
+};
+
+/// Length of a counting window; windows start on the minute (Unix time divisible by this).
+pub const WINDOW_SECS: u64 = 60;
+
+/// How long an instance keeps a tenant's limit before reading it again.
+pub const LIMIT_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The standing of one counted request in its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    /// Requests still allowed in this window after this one.
+    pub remaining: u64,
+    /// Unix time (seconds) at which the window ends and the count starts again.
+    pub reset_at: u64,
+    pub allowed: bool,
+}
+
+impl Quota {
+    fn new(limit: u64, count: u64, window: u64) -> Self {
+        Quota {
+            limit,
+            remaining: limit.saturating_sub(count),
+            reset_at: (window + 1) * WINDOW_SECS,
+            allowed: count <= limit,
+        }
+    }
+
+    /// Whole seconds until the window resets (at least 1), for `Retry-After`.
+    pub fn retry_after(&self, now_secs: u64) -> u64 {
+        self.reset_at.saturating_sub(now_secs).max(1)
+    }
+}
+
+/// What a request bucket is keyed by.
+enum Bucket<'a> {
+    Key(&'a str),
+    Address(IpAddr),
+}
+
+impl Bucket<'_> {
+    fn name(&self) -> String {
+        match self {
+            Bucket::Key(id) => format!("key:{id}"),
+            Bucket::Address(ip) => format!("addr:{ip}"),
+        }
+    }
+}
+
+pub struct RateLimiter {
+    counters: Counters,
+    store: Store,
+    default_limit: u32,
+    failure_limit: u32,
+    tenant_limits: Cache<TenantId, u32>,
+}
+
+impl RateLimiter {
+    /// `default_limit`: requests per minute per key unless the tenant overrides it;
+    /// `failure_limit`: failed authentications per minute per client address.
+    pub fn new(counters: Counters, store: Store, default_limit: u32, failure_limit: u32) -> Self {
+        Self {
+            counters,
+            store,
+            default_limit,
+            failure_limit,
+            tenant_limits: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(LIMIT_CACHE_TTL)
+                .build(),
+        }
+    }
+
+    /// Counts one request made with `principal`'s key.
+    pub async fn admit_key(&self, principal: &Principal) -> Result<Quota, Error> {
+        let limit = self.tenant_limit(&principal.tenant_id).await?;
+        let window = current_window();
+        let count = self
+            .counters
+            .increment(&Bucket::Key(&principal.key_id).name(), window)
+            .await;
+        Ok(Quota::new(u64::from(limit), count, window))
+    }
+
+    /// Counts one failed authentication from `address`; not `allowed` once the address has
+    /// failed more than the failure limit in this window.
+    pub async fn admit_failure(&self, address: IpAddr) -> Quota {
+        let window = current_window();
+        let count = self
+            .counters
+            .increment(&Bucket::Address(address).name(), window)
+            .await;
+        Quota::new(u64::from(self.failure_limit), count, window)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.counters.backend()
+    }
+
+    async fn tenant_limit(&self, tenant: &TenantId) -> Result<u32, Error> {
+        let store = &self.store;
+        let default = self.default_limit;
+        self.tenant_limits
+            .try_get_with_by_ref(tenant, async move {
+                let mut conn = store.reader().acquire().await?;
+                let stored = store::tenants::rate_limit(&mut conn, tenant.as_str()).await?;
+                let limit = stored
+                    .flatten()
+                    .and_then(|limit| u32::try_from(limit).ok())
+                    .unwrap_or(default);
+                Ok::<_, Error>(limit)
+            })
+            .await
+            .map_err(|err: Arc<Error>| {
+                Error::Internal(anyhow::anyhow!("tenant limit lookup: {err}"))
+            })
+    }
+}
+
+fn current_window() -> u64 {
+    crate::time::now_ms() as u64 / 1000 / WINDOW_SECS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_count_down_to_the_limit_and_reset_on_the_minute() {
+        let window = 28_000_000;
+        let first = Quota::new(3, 1, window);
+        assert_eq!((first.remaining, first.allowed), (2, true));
+        let last = Quota::new(3, 3, window);
+        assert_eq!((last.remaining, last.allowed), (0, true));
+        let over = Quota::new(3, 4, window);
+        assert_eq!((over.remaining, over.allowed), (0, false));
+        assert_eq!(over.reset_at % 60, 0);
+        assert_eq!(over.reset_at, (window + 1) * 60);
+        assert_eq!(over.retry_after(over.reset_at - 17), 17);
+        assert_eq!(over.retry_after(over.reset_at), 1);
+    }
+}
