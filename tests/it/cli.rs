@@ -99,3 +99,40 @@ async fn cli_errors_are_clear_and_fail_the_command() {
     let unknown_key = cli(&app, &["key", "revoke", "key_nope"]);
     assert!(!unknown_key.status.success());
 }
+
+#[tokio::test]
+async fn a_tenant_rate_limit_set_on_the_cli_reaches_the_running_server() {
+    let app = spawn_app().await;
+    let out = stdout(&cli(
+        &app,
+        &["tenant", "rate-limit", "tenant-a", "--per-minute", "7"],
+    ));
+    assert!(out.contains('7'), "{out}");
+    let response = app
+        .with_key(Method::GET, "/v1/keys", &app.a.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-ratelimit-limit"], "7");
+    // Unknown tenants and nonsense limits are refused with a non-zero exit.
+    let unknown = cli(
+        &app,
+        &["tenant", "rate-limit", "nobody", "--per-minute", "7"],
+    );
+    assert!(!unknown.status.success());
+    let zero = cli(
+        &app,
+        &["tenant", "rate-limit", "tenant-a", "--per-minute", "0"],
+    );
+    assert!(!zero.status.success());
+    assert!(
+        cli(&app, &["tenant", "rate-limit", "tenant-a"])
+            .status
+            .code()
+            == Some(2)
+    );
+    stdout(&cli(
+        &app,
+        &["tenant", "rate-limit", "tenant-a", "--default"],
+    ));
+}
