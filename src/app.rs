@@ -21,6 +21,11 @@ use crate::{
     redis::RedisHandle,
     store::Store,
     tenants::TenantService,
+    webhooks::{
+        delivery::{Deliverer, DeliveryConfig},
+        target::TargetPolicy,
+        WebhookService,
+    },
 };
 
 /// How often SQLite's write-ahead log is copied into the database file.
@@ -45,6 +50,8 @@ pub struct Services {
     pub approvals: Arc<ApprovalService>,
     pub stats: Arc<StatsService>,
     pub limiter: Arc<RateLimiter>,
+    pub webhooks: Arc<WebhookService>,
+    pub deliverer: Arc<Deliverer>,
 }
 
 impl Services {
@@ -88,7 +95,25 @@ impl Services {
             config.rate_limit_per_minute,
             config.auth_failures_per_minute,
         ));
+        let targets = TargetPolicy {
+            allow_private: config.outbound_allow_private,
+        };
+        if targets.allow_private {
+            tracing::warn!(
+                "INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE is on: webhooks may call loopback and private \
+                 addresses (development and tests only)"
+            );
+        }
+        let delivery = DeliveryConfig {
+            retry_base: config.webhook_retry_base,
+            retry_window: config.webhook_retry_window,
+            disable_after: config.webhook_disable_after,
+            poll: config.webhook_poll,
+            targets,
+        };
         Ok(Services {
+            webhooks: Arc::new(WebhookService::new(store.clone(), targets)),
+            deliverer: Arc::new(Deliverer::new(store.clone(), delivery, metrics.clone())?),
             limiter,
             stats,
             approvals,
@@ -180,6 +205,7 @@ impl App {
                 .clone()
                 .run_checkpoints(SQLITE_CHECKPOINT_PERIOD, background.clone()),
         );
+        let deliveries = tokio::spawn(self.services.deliverer.clone().run(background.clone()));
         let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(self.config.shutdown_grace))
@@ -188,6 +214,7 @@ impl App {
         let _ = maintenance.await;
         let _ = checkpoints.await;
         let _ = expiry.await;
+        let _ = deliveries.await;
         self.services.store.close().await;
         served.context("HTTP server failed")
     }

@@ -81,6 +81,27 @@ pub struct ServeArgs {
     /// Prefix of every Redis key this deployment writes (deployments may share a Redis).
     #[arg(long, env = "INTENDEDOPS_REDIS_PREFIX", default_value = "intendedops:")]
     pub redis_prefix: String,
+    /// Let webhooks reach loopback and private addresses. Development and tests only.
+    #[arg(long, env = "INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE", action = ArgAction::Set, default_value_t = false)]
+    pub outbound_allow_private: bool,
+    /// Wait after a webhook delivery's first failure, in ms; doubles with each further failure
+    /// (capped at an hour, with jitter).
+    #[arg(
+        long,
+        env = "INTENDEDOPS_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 5_000
+    )]
+    pub webhook_retry_base_ms: u64,
+    /// Hours a webhook delivery is retried before it is dead-lettered.
+    #[arg(long, env = "INTENDEDOPS_WEBHOOK_RETRY_HOURS", default_value_t = 24)]
+    pub webhook_retry_hours: u64,
+    /// Days of continuous failure after which a webhook endpoint is disabled.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_WEBHOOK_DISABLE_AFTER_DAYS",
+        default_value_t = 3
+    )]
+    pub webhook_disable_after_days: u64,
 }
 
 /// Everything the application needs to start, resolved from flags/environment (or built by tests).
@@ -98,6 +119,12 @@ pub struct AppConfig {
     pub auth_failures_per_minute: u32,
     pub redis_timeout: Duration,
     pub redis_prefix: String,
+    pub outbound_allow_private: bool,
+    pub webhook_retry_base: Duration,
+    pub webhook_retry_window: Duration,
+    pub webhook_disable_after: Duration,
+    /// How often the webhook worker looks for work.
+    pub webhook_poll: Duration,
 }
 
 impl AppConfig {
@@ -114,6 +141,11 @@ impl AppConfig {
             auth_failures_per_minute: 60,
             redis_timeout: Duration::from_millis(20),
             redis_prefix: "intendedops:".into(),
+            outbound_allow_private: false,
+            webhook_retry_base: Duration::from_secs(5),
+            webhook_retry_window: Duration::from_secs(24 * 3600),
+            webhook_disable_after: Duration::from_secs(3 * 24 * 3600),
+            webhook_poll: Duration::from_millis(250),
         }
     }
 
@@ -129,6 +161,11 @@ impl AppConfig {
             auth_failures_per_minute: serve.auth_failures_per_minute,
             redis_timeout: Duration::from_millis(serve.redis_timeout_ms),
             redis_prefix: serve.redis_prefix.clone(),
+            outbound_allow_private: serve.outbound_allow_private,
+            webhook_retry_base: Duration::from_millis(serve.webhook_retry_base_ms),
+            webhook_retry_window: Duration::from_secs(serve.webhook_retry_hours * 3600),
+            webhook_disable_after: Duration::from_secs(serve.webhook_disable_after_days * 86_400),
+            webhook_poll: Duration::from_millis(250),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tenants;
 pub mod time;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::AppConfig;

@@ -29,6 +29,8 @@ pub enum Tag {
     Policies,
     /// The tenant's hash-chained audit trail.
     Audit,
+    /// Signed webhooks: endpoints, secrets, deliveries.
+    Webhooks,
 }
 
 pub type Apis = (
@@ -41,6 +43,7 @@ pub type Apis = (
     v1::stats::StatsApi,
     v1::audit::AuditApi,
     v1::keys::KeysApi,
+    v1::webhooks::WebhooksApi,
 );
 
 /// The OpenAPI service with every operation of both faces.
@@ -60,6 +63,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
+            v1::webhooks::WebhooksApi::new(services.webhooks.clone()),
         ),
         "IntendedOps",
         env!("CARGO_PKG_VERSION"),

@@ -143,3 +143,17 @@ impl<'a, T: ParseFromJSON + Send> poem_openapi::ApiExtractor<'a> for OptionalJso
         Ok(OptionalJson(Some(parsed)))
     }
 }
+
+/// A PATCH field: `None` when absent (leave it), `Some(None)` when null (clear it), else the
+/// converted value.
+pub fn patch<T, U>(
+    field: poem_openapi::types::MaybeUndefined<T>,
+    convert: impl FnOnce(T) -> U,
+) -> Option<Option<U>> {
+    use poem_openapi::types::MaybeUndefined;
+    match field {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(convert(value))),
+    }
+}

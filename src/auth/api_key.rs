@@ -70,13 +70,18 @@ pub struct GeneratedKey {
     pub lookup_prefix: String,
 }
 
+/// `len` base62 characters from the OS CSPRNG (about 5.95 bits each).
+pub fn random_secret(len: usize) -> String {
+    OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
 /// Generates a key for `tenant` with a secret from the OS CSPRNG.
 pub fn generate(tenant: &TenantId) -> GeneratedKey {
-    let secret: String = OsRng
-        .sample_iter(&Alphanumeric)
-        .take(GENERATED_SECRET_LEN)
-        .map(char::from)
-        .collect();
+    let secret = random_secret(GENERATED_SECRET_LEN);
     GeneratedKey {
         key: format!("{KEY_PREFIX}{}_{secret}", tenant.as_str()),
         lookup_prefix: secret[..LOOKUP_PREFIX_LEN].to_string(),

@@ -17,6 +17,7 @@ use crate::{
     pagination::{Page, PageRequest},
     store::{self, agents, agents::AgentRow, Store},
     time::{now_ms, Millis},
+    webhooks,
 };
 
 pub mod events {
@@ -199,7 +200,10 @@ pub async fn record_trust_event(
             "completed": after.completed,
         }),
     };
-    audit::append(tx, tenant, audit_event).await?;
+    let mut notice = audit_event.data.clone();
+    notice["agentId"] = json!(agent_id);
+    audit::append(&mut *tx, tenant, audit_event).await?;
+    webhooks::enqueue(tx, tenant, events::AGENT_TRUST_CHANGED, &notice).await?;
     Ok((after.tier != before.tier).then_some(TierMove {
         tier: after.tier,
         promoted: after.tier > before.tier,
@@ -304,13 +308,18 @@ impl AgentService {
             }
             other => other?,
         }
+        let data = json!({"name": row.name, "domains": domains, "intentTypes": intent_types, "trustTier": "T0"});
+        let mut notice = data.clone();
+        notice["agentId"] = json!(row.id);
+        notice["description"] = json!(row.description);
         let event = AuditEvent {
             event_type: events::AGENT_REGISTERED,
             actor,
             subject: &row.id,
-            data: json!({"name": row.name, "domains": domains, "intentTypes": intent_types, "trustTier": "T0"}),
+            data,
         };
         audit::append(&mut tx, tenant, event).await?;
+        webhooks::enqueue(&mut tx, tenant, events::AGENT_REGISTERED, &notice).await?;
         tx.commit().await?;
         Ok(Agent::from_row(row, BTreeMap::new()))
     }

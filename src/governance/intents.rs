@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{
     agents::{record_trust_event, AgentService, TierMove},
+    approvals::events as approval_events,
     catalog::{Catalog, Risk},
     lifecycle::IntentStatus,
     policies::PolicyService,
@@ -30,10 +31,13 @@ use crate::{
         intents::StatusChange, Store,
     },
     time::{now_ms, Millis, TimeRange},
+    webhooks,
 };
 
 pub mod events {
     pub const INTENT_SUBMITTED: &str = "intent.submitted";
+    /// Webhook only: the policy blocked at submission.
+    pub const INTENT_BLOCKED: &str = "intent.blocked";
     pub const INTENT_CANCELLED: &str = "intent.cancelled";
     pub const INTENT_COMPLETED: &str = "intent.completed";
     pub const INTENT_FAILED: &str = "intent.failed";
@@ -278,6 +282,27 @@ impl IntentService {
             }),
         };
         audit::append(&mut tx, tenant, event).await?;
+        let mut notice = intent_notice(
+            &row.id,
+            &row.intent_type,
+            &row.domain,
+            &row.agent_id,
+            status,
+        );
+        notice["params"] = submission.params.clone();
+        notice["decision"] = decision.to_json();
+        webhooks::enqueue(&mut tx, tenant, events::INTENT_SUBMITTED, &notice).await?;
+        match &decision.outcome {
+            Outcome::AutoApprove => {
+                notice["approvedBy"] = json!("policy");
+                webhooks::enqueue(&mut tx, tenant, approval_events::INTENT_APPROVED, &notice)
+                    .await?;
+            }
+            Outcome::Block { .. } => {
+                webhooks::enqueue(&mut tx, tenant, events::INTENT_BLOCKED, &notice).await?;
+            }
+            Outcome::RequireApproval { .. } => {}
+        }
         tx.commit().await?;
         let facts = IntentFacts {
             tenant: tenant.as_str(),
@@ -529,6 +554,23 @@ pub(crate) async fn apply_transition(
             from: "no longer ".to_string() + from.as_str(),
         });
     }
+    let mut notice = intent_notice(
+        id,
+        &current.intent_type,
+        &current.domain,
+        &current.agent_id,
+        transition.to,
+    );
+    notice["previousStatus"] = json!(from.as_str());
+    if transition.to == IntentStatus::Approved {
+        // The seed's shape of `intent.approved`.
+        notice["approvedBy"] = json!(actor);
+    }
+    if let Value::Object(details) = &transition.data {
+        for (key, value) in details {
+            notice[key.as_str()] = value.clone();
+        }
+    }
     let mut data = transition.data;
     data["from"] = json!(from.as_str());
     data["to"] = json!(transition.to.as_str());
@@ -539,12 +581,30 @@ pub(crate) async fn apply_transition(
         data,
     };
     audit::append(&mut *tx, tenant, event).await?;
+    webhooks::enqueue(&mut *tx, tenant, transition.event_type, &notice).await?;
     let updated = intents::get(&mut *tx, tenant.as_str(), id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
     Ok(Moved {
         intent: Intent::from_row(updated)?,
         entered_previous_at: current.updated_at,
+    })
+}
+
+/// The common part of an intent's webhook `data`.
+fn intent_notice(
+    id: &str,
+    intent_type: &str,
+    domain: &str,
+    agent_id: &str,
+    status: IntentStatus,
+) -> Value {
+    json!({
+        "intentId": id,
+        "type": intent_type,
+        "domain": domain,
+        "agentId": agent_id,
+        "status": status.as_str(),
     })
 }
 

@@ -18,8 +18,9 @@ use prometheus_client::{
 };
 
 use governance::{
-    AgentLabels, DecisionLabels, DomainLabels, GovernanceMetrics, IntentLabels, IntentStatusLabels,
-    JobLabels, TenantDomainLabels, TenantLabels, TierLabels, ValueTypeLabels,
+    AgentLabels, AttemptLabels, DecisionLabels, DomainLabels, GovernanceMetrics, IntentLabels,
+    IntentStatusLabels, JobLabels, TenantDomainLabels, TenantLabels, TierLabels, ValueTypeLabels,
+    WebhookEventLabels,
 };
 pub use http::HttpMethod;
 use http::{LimitLabels, MethodLabels, RequestLabels};
@@ -99,6 +100,8 @@ pub struct Metrics {
     pub ratelimit_redis_degraded: Gauge,
     pub ratelimit_redis_errors: Counter,
     governance: GovernanceMetrics,
+    webhooks_received: Family<WebhookEventLabels, Counter>,
+    webhook_attempts: Family<AttemptLabels, Counter>,
     /// Held while gauges are rewritten and encoded, so a scrape never sees them half set.
     scrape: Mutex<()>,
 }
@@ -153,7 +156,21 @@ impl Metrics {
             ratelimit_redis_errors.clone(),
         );
         let governance = GovernanceMetrics::register(&mut registry);
+        let webhooks_received = Family::<WebhookEventLabels, Counter>::default();
+        registry.register(
+            "intendedops_webhooks_received",
+            "Webhook events taken from the outbox for delivery, by tenant and event",
+            webhooks_received.clone(),
+        );
+        let webhook_attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "intendedops_webhook_attempts",
+            "Webhook delivery attempts, by result: delivered, retrying, dead",
+            webhook_attempts.clone(),
+        );
         Metrics {
+            webhooks_received,
+            webhook_attempts,
             registry,
             http_requests,
             http_duration,
@@ -270,6 +287,29 @@ impl Metrics {
             &self.governance.trust_demotions
         };
         family.get_or_create(&labels).inc();
+    }
+
+    /// The delivery worker took `event` of `tenant` from the outbox.
+    pub fn webhook_received(&self, tenant: &str, event: &str) {
+        self.webhooks_received
+            .get_or_create(&WebhookEventLabels {
+                tenantId: tenant.to_string(),
+                event: event.to_string(),
+            })
+            .inc();
+    }
+
+    /// A delivery attempt ended with the delivery `status`: `delivered`, `pending` (to be
+    /// retried) or `dead`.
+    pub fn webhook_attempted(&self, status: &str) {
+        let result = match status {
+            "delivered" => "delivered",
+            "dead" => "dead",
+            _ => "retrying",
+        };
+        self.webhook_attempts
+            .get_or_create(&AttemptLabels { result })
+            .inc();
     }
 
     /// One run of background job `job` ended, well or not.

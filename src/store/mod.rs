@@ -29,6 +29,7 @@ pub mod intents;
 pub mod policies;
 pub mod stats;
 pub mod tenants;
+pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 

@@ -36,8 +36,11 @@ impl TestDb {
                 let schema = format!("it_{}", ulid::Ulid::new().to_string().to_lowercase());
                 run_admin_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
                 let separator = if base.contains('?') { '&' } else { '?' };
+                // The application name lets the cleanup find the test's connections.
                 TestDb {
-                    url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                    url: format!(
+                        "{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}"
+                    ),
                     schema: Some((base, schema)),
                     _dir: dir,
                 }
@@ -64,6 +67,16 @@ impl Drop for TestDb {
                     .enable_all()
                     .build()
                     .expect("runtime");
+                // The test's runtime is blocked in this drop, so its server cannot finish an
+                // open transaction (a background worker's): end its connections first, or
+                // DROP SCHEMA would wait for their locks forever.
+                runtime.block_on(run_admin_sql(
+                    &base,
+                    &format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = '{schema}'"
+                    ),
+                ));
                 runtime.block_on(run_admin_sql(
                     &base,
                     &format!("DROP SCHEMA {schema} CASCADE"),

@@ -15,3 +15,4 @@ mod intents;
 mod keys;
 mod ops;
 mod ratelimit;
+mod webhooks;

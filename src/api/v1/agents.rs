@@ -10,7 +10,7 @@ use poem_openapi::{
 };
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    api::{error::ApiResult, security::TenantKey, types::patch, types::Data, types::ListPage, Tag},
     auth::Scope,
     governance::{
         agents::{Agent, AgentService, AgentUpdate, Registration},
@@ -126,14 +126,6 @@ impl From<TierIn> for TrustTier {
             TierIn::T3 => TrustTier::T3,
             TierIn::T4 => TrustTier::T4,
         }
-    }
-}
-
-fn patch<T, U>(field: MaybeUndefined<T>, convert: impl FnOnce(T) -> U) -> Option<Option<U>> {
-    match field {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(convert(value))),
     }
 }
 

@@ -8,3 +8,4 @@ pub mod intents;
 pub mod keys;
 pub mod policies;
 pub mod stats;
+pub mod webhooks;

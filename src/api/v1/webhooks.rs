@@ -1,0 +1,348 @@
+//! `/v1/webhooks`: a tenant's webhook endpoints, their secrets and deliveries (admin scope).
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+    ApiResponse, Object, OpenApi,
+};
+
+use crate::{
+    api::{error::ApiResult, security::TenantKey, types::patch, types::Data, types::ListPage, Tag},
+    auth::Scope,
+    pagination::PageRequest,
+    store::webhooks::AttemptRow,
+    time::rfc3339,
+    webhooks::{Delivery, Endpoint, EndpointInput, WebhookService, WithSecret},
+};
+
+/// A webhook endpoint (the secret is shown only at creation and rotation).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookOut {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    description: Option<String>,
+    enabled: bool,
+    /// Why the endpoint is disabled (by an admin, or automatically after failing for days).
+    disabled_reason: Option<String>,
+    /// Start of the current run of failed deliveries.
+    failing_since: Option<String>,
+    /// Until when the secret replaced by the last rotation still signs
+    /// (`x-intendedops-signature-previous`).
+    previous_secret_valid_until: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Endpoint> for WebhookOut {
+    fn from(endpoint: Endpoint) -> Self {
+        WebhookOut {
+            id: endpoint.id,
+            url: endpoint.url,
+            events: endpoint.events,
+            description: endpoint.description,
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason,
+            failing_since: endpoint.failing_since.map(rfc3339),
+            previous_secret_valid_until: endpoint.previous_secret_until.map(rfc3339),
+            created_at: rfc3339(endpoint.created_at),
+            updated_at: rfc3339(endpoint.updated_at),
+        }
+    }
+}
+
+/// The endpoint with its signing secret: store it now, it is not shown again.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookWithSecretOut {
+    #[oai(flatten)]
+    endpoint: WebhookOut,
+    /// HMAC-SHA256 key of `x-intendedops-signature`.
+    secret: String,
+}
+
+impl From<WithSecret> for WebhookWithSecretOut {
+    fn from(created: WithSecret) -> Self {
+        WebhookWithSecretOut {
+            endpoint: created.endpoint.into(),
+            secret: created.secret,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhookIn {
+    /// Where to POST events: a public http(s) URL.
+    url: String,
+    /// Events to receive: `intent.submitted`, `intent.approved`, `intent.rejected`,
+    /// `intent.blocked`, `intent.cancelled`, `intent.completed`, `intent.failed`,
+    /// `agent.registered`, `agent.trust.changed`.
+    events: Vec<String>,
+    description: Option<String>,
+    /// Defaults to true.
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWebhookIn {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    /// null clears it.
+    description: MaybeUndefined<String>,
+    /// Re-enabling clears the disabled reason and the failing run.
+    enabled: Option<bool>,
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AttemptOut {
+    attempt: i64,
+    started_at: String,
+    /// The receiver's HTTP status; absent when no response came.
+    status_code: Option<i64>,
+    error: Option<String>,
+    latency_ms: i64,
+}
+
+impl From<AttemptRow> for AttemptOut {
+    fn from(row: AttemptRow) -> Self {
+        AttemptOut {
+            attempt: row.attempt,
+            started_at: rfc3339(row.started_at),
+            status_code: row.status_code,
+            error: row.error,
+            latency_ms: row.latency_ms,
+        }
+    }
+}
+
+/// One event's delivery to the endpoint.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct DeliveryOut {
+    id: String,
+    /// The event's id: the body's `id` and the `x-intendedops-id` header.
+    event_id: String,
+    event: String,
+    /// `pending` (an attempt is due at `nextAttemptAt`), `delivered` or `dead` (retries ran out).
+    status: String,
+    next_attempt_at: Option<String>,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    attempts: Vec<AttemptOut>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Delivery> for DeliveryOut {
+    fn from(delivery: Delivery) -> Self {
+        let row = delivery.row;
+        DeliveryOut {
+            next_attempt_at: (row.status == "pending").then(|| rfc3339(row.next_attempt_at)),
+            id: row.id,
+            event_id: row.event_id,
+            event: row.event,
+            status: row.status,
+            last_status_code: row.last_status_code,
+            last_error: row.last_error,
+            attempts: delivery
+                .attempts
+                .into_iter()
+                .map(AttemptOut::from)
+                .collect(),
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CreateWebhookResponse {
+    /// The endpoint is registered; `secret` is shown only here.
+    #[oai(status = 201)]
+    Created(Json<Data<WebhookWithSecretOut>>),
+}
+
+#[derive(ApiResponse)]
+pub enum RetryResponse {
+    /// The delivery is due again now.
+    #[oai(status = 202)]
+    Accepted(Json<Data<DeliveryOut>>),
+}
+
+pub struct WebhooksApi {
+    webhooks: Arc<WebhookService>,
+}
+
+impl WebhooksApi {
+    pub fn new(webhooks: Arc<WebhookService>) -> Self {
+        Self { webhooks }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Webhooks")]
+impl WebhooksApi {
+    /// The tenant's webhook endpoints, newest first.
+    #[oai(path = "/webhooks", method = "get", operation_id = "list_webhooks")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<WebhookOut>>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let endpoints = self.webhooks.list(&caller.tenant_id, request).await?;
+        Ok(Json(Data::new(ListPage::from_page(
+            endpoints,
+            WebhookOut::from,
+        ))))
+    }
+
+    /// Register an endpoint. The URL must be public http(s); the response holds the signing
+    /// secret, shown only now.
+    #[oai(path = "/webhooks", method = "post", operation_id = "create_webhook")]
+    async fn create(
+        &self,
+        auth: TenantKey,
+        body: Json<CreateWebhookIn>,
+    ) -> ApiResult<CreateWebhookResponse> {
+        let caller = auth.require(Scope::Admin)?;
+        let body = body.0;
+        let input = EndpointInput {
+            url: Some(body.url),
+            events: Some(body.events),
+            description: Some(body.description),
+            enabled: body.enabled,
+        };
+        let created = self
+            .webhooks
+            .create(&caller.tenant_id, &caller.key_id, input)
+            .await?;
+        Ok(CreateWebhookResponse::Created(Json(Data::new(
+            created.into(),
+        ))))
+    }
+
+    /// One endpoint.
+    #[oai(path = "/webhooks/:id", method = "get", operation_id = "get_webhook")]
+    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let endpoint = self.webhooks.get(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(endpoint.into())))
+    }
+
+    /// Change an endpoint's URL, events, description, or enable/disable it.
+    #[oai(
+        path = "/webhooks/:id",
+        method = "patch",
+        operation_id = "update_webhook"
+    )]
+    async fn update(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        body: Json<UpdateWebhookIn>,
+    ) -> ApiResult<Json<Data<WebhookOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let body = body.0;
+        let input = EndpointInput {
+            url: body.url,
+            events: body.events,
+            description: patch(body.description, |d| d),
+            enabled: body.enabled,
+        };
+        let endpoint = self
+            .webhooks
+            .update(&caller.tenant_id, &caller.key_id, &id, input)
+            .await?;
+        Ok(Json(Data::new(endpoint.into())))
+    }
+
+    /// Delete an endpoint; its undelivered events are given up.
+    #[oai(
+        path = "/webhooks/:id",
+        method = "delete",
+        operation_id = "delete_webhook"
+    )]
+    async fn delete(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let endpoint = self
+            .webhooks
+            .delete(&caller.tenant_id, &caller.key_id, &id)
+            .await?;
+        Ok(Json(Data::new(endpoint.into())))
+    }
+
+    /// Replace the signing secret. For 24 hours the old secret still signs every delivery in
+    /// `x-intendedops-signature-previous`, so consumers can switch without losing events.
+    #[oai(
+        path = "/webhooks/:id/rotate",
+        method = "post",
+        operation_id = "rotate_webhook_secret"
+    )]
+    async fn rotate(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+    ) -> ApiResult<Json<Data<WebhookWithSecretOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let rotated = self
+            .webhooks
+            .rotate(&caller.tenant_id, &caller.key_id, &id)
+            .await?;
+        Ok(Json(Data::new(rotated.into())))
+    }
+
+    /// The endpoint's deliveries, newest first, each with every attempt.
+    #[oai(
+        path = "/webhooks/:id/deliveries",
+        method = "get",
+        operation_id = "list_webhook_deliveries"
+    )]
+    async fn deliveries(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        page: Query<Option<i64>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
+    ) -> ApiResult<Json<Data<ListPage<DeliveryOut>>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let request = PageRequest::parse(page.0, page_size.0)?;
+        let deliveries = self
+            .webhooks
+            .deliveries(&caller.tenant_id, &id, request)
+            .await?;
+        Ok(Json(Data::new(ListPage::from_page(
+            deliveries,
+            DeliveryOut::from,
+        ))))
+    }
+
+    /// Deliver again now, whatever the delivery's state.
+    #[oai(
+        path = "/webhooks/:id/deliveries/:delivery_id/retry",
+        method = "post",
+        operation_id = "retry_webhook_delivery"
+    )]
+    async fn retry(
+        &self,
+        auth: TenantKey,
+        id: Path<String>,
+        delivery_id: Path<String>,
+    ) -> ApiResult<RetryResponse> {
+        let caller = auth.require(Scope::Admin)?;
+        let delivery = self
+            .webhooks
+            .retry(&caller.tenant_id, &caller.key_id, &id, &delivery_id)
+            .await?;
+        Ok(RetryResponse::Accepted(Json(Data::new(delivery.into()))))
+    }
+}

@@ -1,0 +1,481 @@
+//! Webhook endpoints, the event outbox, deliveries and their attempts.
+
+use sqlx::AnyConnection;
+
+use super::{tenant_page, Backend, Store};
+use crate::time::Millis;
+
+const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, events, description, secret, previous_secret, \
+     previous_secret_until, enabled, disabled_reason, failing_since, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub url: String,
+    /// JSON array of event names.
+    pub events: String,
+    pub description: Option<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<Millis>,
+    /// 1 or 0.
+    pub enabled: i64,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+pub async fn insert_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&row.tenant_id)
+    .bind(&row.id)
+    .bind(&row.url)
+    .bind(&row.events)
+    .bind(&row.description)
+    .bind(&row.secret)
+    .bind(&row.previous_secret)
+    .bind(row.previous_secret_until)
+    .bind(row.enabled)
+    .bind(&row.disabled_reason)
+    .bind(row.failing_since)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Writes every mutable column of `row`.
+pub async fn update_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_endpoints SET url = $3, events = $4, description = $5, secret = $6, \
+         previous_secret = $7, previous_secret_until = $8, enabled = $9, disabled_reason = $10, \
+         failing_since = $11, updated_at = $12 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(&row.tenant_id)
+    .bind(&row.id)
+    .bind(&row.url)
+    .bind(&row.events)
+    .bind(&row.description)
+    .bind(&row.secret)
+    .bind(&row.previous_secret)
+    .bind(row.previous_secret_until)
+    .bind(row.enabled)
+    .bind(&row.disabled_reason)
+    .bind(row.failing_since)
+    .bind(row.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_endpoint(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<EndpointRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One page of a tenant's endpoints, newest first, and the tenant's total.
+pub async fn list_endpoints(
+    store: &Store,
+    tenant_id: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<EndpointRow>, i64)> {
+    tenant_page(
+        store,
+        "webhook_endpoints",
+        ENDPOINT_COLUMNS,
+        "created_at DESC, id DESC",
+        tenant_id,
+        limit,
+        offset,
+    )
+    .await
+}
+
+/// Deletes an endpoint and gives up its pending deliveries; false when there was none.
+pub async fn delete_endpoint(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    now: Millis,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'dead', last_error = 'endpoint deleted', \
+         updated_at = $3 WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// An event in the outbox.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub event: String,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+pub async fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO webhook_events (id, tenant_id, event, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&row.id)
+    .bind(&row.tenant_id)
+    .bind(&row.event)
+    .bind(&row.body)
+    .bind(row.created_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Locks up to `limit` events not yet fanned out, oldest first. On PostgreSQL, rows another
+/// instance holds are skipped; SQLite has one writer, so its transaction is alone anyway.
+pub async fn claim_undispatched(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String, String)>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    sqlx::query_as(&format!(
+        "SELECT id, tenant_id, event FROM webhook_events WHERE dispatched_at IS NULL \
+         ORDER BY created_at LIMIT $1{lock}"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// `(id, events)` of a tenant's enabled endpoints.
+pub async fn enabled_endpoints(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE tenant_id = $1 AND enabled = 1")
+        .bind(tenant_id)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn mark_dispatched(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE webhook_events SET dispatched_at = $2 WHERE id = $1")
+        .bind(event_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event, status, attempts, \
+     next_attempt_at, last_status_code, last_error, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Millis,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Inserts a delivery unless the endpoint already has one for the event.
+pub async fn insert_delivery(conn: &mut AnyConnection, row: &DeliveryRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING"
+    ))
+    .bind(&row.id)
+    .bind(&row.tenant_id)
+    .bind(&row.endpoint_id)
+    .bind(&row.event_id)
+    .bind(&row.event)
+    .bind(&row.status)
+    .bind(row.attempts)
+    .bind(row.next_attempt_at)
+    .bind(row.last_status_code)
+    .bind(&row.last_error)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A delivery due now, with what sending it needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueDelivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event: String,
+    pub attempts: i64,
+    pub created_at: Millis,
+    pub body: String,
+    pub event_created_at: Millis,
+    pub url: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<Millis>,
+}
+
+/// Claims up to `limit` deliveries due at `now` to enabled endpoints, leasing each until
+/// `lease_until` (if this instance dies mid-send, another sends it again after that).
+pub async fn claim_due(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: Millis,
+    lease_until: Millis,
+    limit: i64,
+) -> sqlx::Result<Vec<DueDelivery>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let claimed: Vec<(String,)> = sqlx::query_as(&format!(
+        "UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id IN ( \
+           SELECT d.id FROM webhook_deliveries d \
+           WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND EXISTS ( \
+             SELECT 1 FROM webhook_endpoints e \
+             WHERE e.tenant_id = d.tenant_id AND e.id = d.endpoint_id AND e.enabled = 1) \
+           ORDER BY d.next_attempt_at LIMIT $3{lock}) \
+         RETURNING id"
+    ))
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut due = Vec::with_capacity(claimed.len());
+    for (id,) in claimed {
+        let row: Option<DueDelivery> = sqlx::query_as(
+            "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event, d.attempts, \
+                    d.created_at, v.body, v.created_at AS event_created_at, e.url, e.secret, \
+                    e.previous_secret, e.previous_secret_until \
+             FROM webhook_deliveries d \
+             JOIN webhook_events v ON v.id = d.event_id \
+             JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id \
+             WHERE d.id = $1",
+        )
+        .bind(&id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        due.extend(row);
+    }
+    Ok(due)
+}
+
+/// One attempt's outcome.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub attempt: i64,
+    pub started_at: Millis,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
+/// Records an attempt and the delivery's new state: `status` with the next attempt time.
+pub async fn record_attempt(
+    conn: &mut AnyConnection,
+    attempt: &AttemptRow,
+    status: &str,
+    next_attempt_at: Millis,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, error, latency_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&attempt.delivery_id)
+    .bind(attempt.attempt)
+    .bind(attempt.started_at)
+    .bind(attempt.status_code)
+    .bind(&attempt.error)
+    .bind(attempt.latency_ms)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
+         last_status_code = $5, last_error = $6, updated_at = $7 WHERE id = $1",
+    )
+    .bind(&attempt.delivery_id)
+    .bind(status)
+    .bind(attempt.attempt)
+    .bind(next_attempt_at)
+    .bind(attempt.status_code)
+    .bind(&attempt.error)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A success clears the endpoint's failing run.
+pub async fn endpoint_succeeded(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_endpoints SET failing_since = NULL \
+         WHERE tenant_id = $1 AND id = $2 AND failing_since IS NOT NULL",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A failure starts (or continues) the endpoint's failing run; returns when it started.
+pub async fn endpoint_failed(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    now: Millis,
+) -> sqlx::Result<Option<Millis>> {
+    let row: Option<(Option<Millis>,)> = sqlx::query_as(
+        "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $3) \
+         WHERE tenant_id = $1 AND id = $2 RETURNING failing_since",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(since,)| since))
+}
+
+pub async fn disable_endpoint(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $3, updated_at = $4 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// One page of an endpoint's deliveries, newest first, and their total.
+pub async fn list_deliveries(
+    store: &Store,
+    tenant_id: &str,
+    endpoint_id: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<DeliveryRow>, i64)> {
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+         WHERE tenant_id = $1 AND endpoint_id = $2 ORDER BY created_at DESC, id DESC \
+         LIMIT $3 OFFSET $4"
+    ))
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.reader())
+    .await?;
+    let (total,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .fetch_one(store.reader())
+    .await?;
+    Ok((rows, total))
+}
+
+/// The attempts of `delivery_ids`, in attempt order.
+pub async fn attempts_of(store: &Store, delivery_id: &str) -> sqlx::Result<Vec<AttemptRow>> {
+    sqlx::query_as(
+        "SELECT delivery_id, attempt, started_at, status_code, error, latency_ms \
+         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt",
+    )
+    .bind(delivery_id)
+    .fetch_all(store.reader())
+    .await
+}
+
+pub async fn get_delivery(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    endpoint_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<DeliveryRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+         WHERE tenant_id = $1 AND endpoint_id = $2 AND id = $3"
+    ))
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Makes a delivery due again now, whatever its state (a manual redelivery).
+pub async fn requeue_delivery(conn: &mut AnyConnection, id: &str, now: Millis) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

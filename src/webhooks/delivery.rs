@@ -1,0 +1,297 @@
+//! The delivery worker, one per instance: fans outbox events out to subscribed endpoints and
+//! sends due deliveries.
+//!
+//! Safe with several instances: events are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL)
+//! and deliveries are leased by moving their due time past the attempt's timeout, so in the
+//! normal case each is sent once; if an instance dies mid-send, the lease runs out and another
+//! sends it again (at-least-once). 2xx is delivered; anything else (timeouts, connection
+//! errors, other statuses) is retried with exponential backoff and jitter until the retry window
+//! ends, then the delivery is dead. An endpoint failing without a success for
+//! `disable_after` is disabled with the reason.
+
+use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
+
+use futures_util::future::join_all;
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use super::{payload::sign, target::TargetPolicy, DELIVERY_ID_PREFIX};
+use crate::{
+    error::Result,
+    ids,
+    metrics::Metrics,
+    store::{
+        webhooks::{self, AttemptRow, DeliveryRow, DueDelivery},
+        Store,
+    },
+    time::{now_ms, rfc3339, Millis},
+};
+
+/// Per-attempt timeout.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed delivery is reserved for the instance sending it.
+const LEASE_MS: Millis = 15_000;
+const DISPATCH_BATCH: i64 = 200;
+const SEND_BATCH: i64 = 32;
+/// Longest wait between two attempts.
+const MAX_BACKOFF_MS: Millis = 3_600_000;
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Wait after the first failed attempt; doubles with each further failure.
+    pub retry_base: Duration,
+    /// Retries stop this long after the delivery was created (then it is dead).
+    pub retry_window: Duration,
+    /// An endpoint failing continuously this long is disabled.
+    pub disable_after: Duration,
+    /// How often the worker looks for work.
+    pub poll: Duration,
+    pub targets: TargetPolicy,
+}
+
+pub struct Deliverer {
+    store: Store,
+    client: reqwest::Client,
+    config: DeliveryConfig,
+    metrics: Arc<Metrics>,
+}
+
+/// What one attempt produced.
+struct Outcome {
+    status_code: Option<u16>,
+    error: Option<String>,
+    latency: Duration,
+}
+
+impl Outcome {
+    fn delivered(&self) -> bool {
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Store,
+        config: DeliveryConfig,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(config.targets.resolver())
+            .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            client,
+            config,
+            metrics,
+        })
+    }
+
+    /// Works until `shutdown`. A delivery in flight at shutdown is sent again after its lease.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut interval = tokio::time::interval(self.config.poll);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = shutdown.cancelled() => break,
+            }
+            let dispatched = self.dispatch().await;
+            self.metrics.job_ran("webhook_dispatch", dispatched.is_ok());
+            if let Err(err) = dispatched {
+                tracing::warn!(error = %err, "webhook dispatch failed");
+            }
+            let sent = self.send_due().await;
+            self.metrics.job_ran("webhook_delivery", sent.is_ok());
+            if let Err(err) = sent {
+                tracing::warn!(error = %err, "webhook delivery failed");
+            }
+        }
+    }
+
+    /// Turns outbox events into one delivery per subscribed, enabled endpoint.
+    pub async fn dispatch(&self) -> Result<usize> {
+        let mut tx = self.store.begin().await?;
+        let events =
+            webhooks::claim_undispatched(&mut tx, self.store.backend(), DISPATCH_BATCH).await?;
+        let now = now_ms();
+        let mut subscriptions: HashMap<String, Vec<(String, Vec<String>)>> = HashMap::new();
+        for (event_id, tenant_id, event) in &events {
+            if !subscriptions.contains_key(tenant_id) {
+                let endpoints = webhooks::enabled_endpoints(&mut tx, tenant_id).await?;
+                let parsed = endpoints
+                    .into_iter()
+                    .map(|(id, events)| (id, serde_json::from_str(&events).unwrap_or_default()))
+                    .collect();
+                subscriptions.insert(tenant_id.clone(), parsed);
+            }
+            for (endpoint_id, wanted) in &subscriptions[tenant_id] {
+                if !wanted.iter().any(|w| w == event) {
+                    continue;
+                }
+                let delivery = DeliveryRow {
+                    id: ids::new_id(DELIVERY_ID_PREFIX),
+                    tenant_id: tenant_id.clone(),
+                    endpoint_id: endpoint_id.clone(),
+                    event_id: event_id.clone(),
+                    event: event.clone(),
+                    status: "pending".into(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_status_code: None,
+                    last_error: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                webhooks::insert_delivery(&mut tx, &delivery).await?;
+            }
+            webhooks::mark_dispatched(&mut tx, event_id, now).await?;
+        }
+        tx.commit().await?;
+        for (_, tenant_id, event) in &events {
+            self.metrics.webhook_received(tenant_id, event);
+        }
+        Ok(events.len())
+    }
+
+    /// Sends the deliveries due now, concurrently, and records each attempt.
+    pub async fn send_due(&self) -> Result<usize> {
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        let due = webhooks::claim_due(
+            &mut tx,
+            self.store.backend(),
+            now,
+            now + LEASE_MS,
+            SEND_BATCH,
+        )
+        .await?;
+        tx.commit().await?;
+        let count = due.len();
+        let outcomes = join_all(due.iter().map(|delivery| self.attempt(delivery))).await;
+        for (delivery, outcome) in due.iter().zip(outcomes) {
+            self.record(delivery, outcome).await?;
+        }
+        Ok(count)
+    }
+
+    async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
+        let started = Instant::now();
+        let mut request = self
+            .client
+            .post(&delivery.url)
+            .header("content-type", "application/json")
+            .header(
+                "x-intendedops-signature",
+                sign(&delivery.secret, delivery.body.as_bytes()),
+            )
+            .header("x-intendedops-id", &delivery.event_id)
+            .header(
+                "x-intendedops-timestamp",
+                rfc3339(delivery.event_created_at),
+            )
+            .header("x-intendedops-event", &delivery.event);
+        if let (Some(previous), Some(until)) =
+            (&delivery.previous_secret, delivery.previous_secret_until)
+        {
+            if now_ms() < until {
+                let signature = sign(previous, delivery.body.as_bytes());
+                request = request.header("x-intendedops-signature-previous", signature);
+            }
+        }
+        let result = request.body(delivery.body.clone()).send().await;
+        let latency = started.elapsed();
+        match result {
+            Ok(response) => {
+                let status = response.status();
+                Outcome {
+                    status_code: Some(status.as_u16()),
+                    error: (!status.is_success()).then(|| format!("HTTP {status}")),
+                    latency,
+                }
+            }
+            Err(err) => Outcome {
+                status_code: None,
+                error: Some(describe(&err)),
+                latency,
+            },
+        }
+    }
+
+    async fn record(&self, delivery: &DueDelivery, outcome: Outcome) -> Result<()> {
+        let now = now_ms();
+        let attempt = delivery.attempts + 1;
+        let (status, next_attempt_at) = if outcome.delivered() {
+            ("delivered", now)
+        } else {
+            let next = now + self.backoff_ms(attempt);
+            let window_end = delivery.created_at + self.config.retry_window.as_millis() as Millis;
+            if next > window_end {
+                ("dead", now)
+            } else {
+                ("pending", next)
+            }
+        };
+        let row = AttemptRow {
+            delivery_id: delivery.id.clone(),
+            attempt,
+            started_at: now - outcome.latency.as_millis() as Millis,
+            status_code: outcome.status_code.map(i64::from),
+            error: outcome.error.clone(),
+            latency_ms: outcome.latency.as_millis() as Millis,
+        };
+        let mut tx = self.store.begin().await?;
+        webhooks::record_attempt(&mut tx, &row, status, next_attempt_at, now).await?;
+        let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
+        if outcome.delivered() {
+            webhooks::endpoint_succeeded(&mut tx, tenant, endpoint).await?;
+        } else if let Some(since) =
+            webhooks::endpoint_failed(&mut tx, tenant, endpoint, now).await?
+        {
+            if now - since >= self.config.disable_after.as_millis() as Millis {
+                let reason = format!(
+                    "disabled automatically: every delivery failed since {} (last: {})",
+                    rfc3339(since),
+                    outcome.error.as_deref().unwrap_or("error")
+                );
+                webhooks::disable_endpoint(&mut tx, tenant, endpoint, &reason, now).await?;
+                tracing::warn!(tenant, endpoint, "{reason}");
+            }
+        }
+        tx.commit().await?;
+        self.metrics.webhook_attempted(status);
+        Ok(())
+    }
+
+    /// `retry_base × 2^(attempt-1)`, capped at an hour, ±20 % jitter so retries of many
+    /// deliveries spread out.
+    fn backoff_ms(&self, attempt: i64) -> Millis {
+        let base = self.config.retry_base.as_millis() as Millis;
+        let doubling = 1_i64 << (attempt - 1).clamp(0, 30);
+        let plain = base.saturating_mul(doubling).min(MAX_BACKOFF_MS);
+        let jitter = rand::thread_rng().gen_range(0.8..1.2);
+        (plain as f64 * jitter) as Millis
+    }
+}
+
+/// A transport error without the URL (which the tenant knows) but with its cause chain.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut message = kind.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

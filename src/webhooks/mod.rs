@@ -1,0 +1,420 @@
+//! Signed webhooks: tenants register endpoints for events; every event is written to an outbox
+//! in the transaction of its change ([`outbox`]), fanned out to the subscribed endpoints and
+//! sent with retries by [`delivery`]. Bodies and signatures are in [`payload`]; which targets
+//! may be called is [`target`]'s business.
+
+pub mod delivery;
+pub mod outbox;
+pub mod payload;
+pub mod target;
+
+use serde_json::json;
+
+use crate::{
+    audit::{self, AuditEvent},
+    auth::{api_key::random_secret, TenantId},
+    error::{Error, FieldError, Result},
+    ids,
+    pagination::{Page, PageRequest},
+    store::{
+        webhooks::{self, AttemptRow, DeliveryRow, EndpointRow},
+        Store,
+    },
+    time::{now_ms, Millis},
+};
+pub use outbox::enqueue;
+use target::TargetPolicy;
+
+/// Id prefixes: endpoints, events (the body's `id`), deliveries.
+pub const ENDPOINT_ID_PREFIX: &str = "whe";
+pub const EVENT_ID_PREFIX: &str = "whk";
+pub const DELIVERY_ID_PREFIX: &str = "dlv";
+
+/// The events an endpoint can subscribe to (SPEC.md §3 "Webhooks", plus `intent.blocked` and
+/// `intent.cancelled`).
+pub const EVENTS: [&str; 9] = [
+    "intent.submitted",
+    "intent.approved",
+    "intent.rejected",
+    "intent.blocked",
+    "intent.cancelled",
+    "intent.completed",
+    "intent.failed",
+    "agent.registered",
+    "agent.trust.changed",
+];
+
+/// How long the secret replaced by a rotation keeps signing (in a second header).
+pub const ROTATION_GRACE_MS: Millis = 24 * 3600 * 1000;
+
+const SECRET_LEN: usize = 32;
+const SECRET_PREFIX: &str = "whsec_";
+const MAX_URL_LEN: usize = 2048;
+const MAX_DESCRIPTION_LEN: usize = 500;
+
+mod audit_events {
+    pub const CREATED: &str = "webhook.created";
+    pub const UPDATED: &str = "webhook.updated";
+    pub const DELETED: &str = "webhook.deleted";
+    pub const ROTATED: &str = "webhook.secret.rotated";
+    pub const REDELIVERY: &str = "webhook.redelivery.requested";
+}
+
+/// An endpoint as its tenant sees it: never the secret.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<Millis>,
+    /// Until when the secret replaced by the last rotation still signs.
+    pub previous_secret_until: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl From<&EndpointRow> for Endpoint {
+    fn from(row: &EndpointRow) -> Self {
+        Endpoint {
+            id: row.id.clone(),
+            url: row.url.clone(),
+            events: serde_json::from_str(&row.events).unwrap_or_default(),
+            description: row.description.clone(),
+            enabled: row.enabled == 1,
+            disabled_reason: row.disabled_reason.clone(),
+            failing_since: row.failing_since,
+            previous_secret_until: row.previous_secret_until,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// An endpoint with its secret: the answer to creation and rotation only.
+pub struct WithSecret {
+    pub endpoint: Endpoint,
+    pub secret: String,
+}
+
+/// A registration or a change; `None` fields are left as they are.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// A delivery with every attempt.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub row: DeliveryRow,
+    pub attempts: Vec<AttemptRow>,
+}
+
+pub struct WebhookService {
+    store: Store,
+    targets: TargetPolicy,
+}
+
+impl WebhookService {
+    pub fn new(store: Store, targets: TargetPolicy) -> Self {
+        Self { store, targets }
+    }
+
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        input: EndpointInput,
+    ) -> Result<WithSecret> {
+        let (Some(url), Some(events)) = (&input.url, &input.events) else {
+            let mut missing = Vec::new();
+            if input.url.is_none() {
+                missing.push(FieldError::new(&["url"], "is required"));
+            }
+            if input.events.is_none() {
+                missing.push(FieldError::new(&["events"], "is required"));
+            }
+            return Err(Error::Validation(missing));
+        };
+        let url = self.checked_url(url).await?;
+        let events = checked_events(events)?;
+        let description = checked_description(input.description.flatten())?;
+        let now = now_ms();
+        let secret = new_secret();
+        let row = EndpointRow {
+            tenant_id: tenant.to_string(),
+            id: ids::new_id(ENDPOINT_ID_PREFIX),
+            url,
+            events: json!(events).to_string(),
+            description,
+            secret: secret.clone(),
+            previous_secret: None,
+            previous_secret_until: None,
+            enabled: i64::from(input.enabled.unwrap_or(true)),
+            disabled_reason: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        webhooks::insert_endpoint(&mut tx, &row).await?;
+        audit::append(
+            &mut tx,
+            tenant,
+            change_event(audit_events::CREATED, actor, &row),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(WithSecret {
+            endpoint: Endpoint::from(&row),
+            secret,
+        })
+    }
+
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        id: &str,
+        input: EndpointInput,
+    ) -> Result<Endpoint> {
+        let url = match &input.url {
+            Some(url) => Some(self.checked_url(url).await?),
+            None => None,
+        };
+        let events = input.events.as_deref().map(checked_events).transpose()?;
+        let description = input.description.map(checked_description).transpose()?;
+        let mut tx = self.store.begin().await?;
+        let mut row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
+        if let Some(url) = url {
+            row.url = url;
+        }
+        if let Some(events) = events {
+            row.events = json!(events).to_string();
+        }
+        if let Some(description) = description {
+            row.description = description;
+        }
+        if let Some(enabled) = input.enabled {
+            let was_enabled = row.enabled == 1;
+            if enabled && !was_enabled {
+                // Re-enabled: a fresh start.
+                row.disabled_reason = None;
+                row.failing_since = None;
+            }
+            if !enabled && was_enabled {
+                row.disabled_reason = Some(format!("disabled by {actor}"));
+            }
+            row.enabled = i64::from(enabled);
+        }
+        row.updated_at = now_ms();
+        webhooks::update_endpoint(&mut tx, &row).await?;
+        audit::append(
+            &mut tx,
+            tenant,
+            change_event(audit_events::UPDATED, actor, &row),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Endpoint::from(&row))
+    }
+
+    /// A new secret; the old one keeps signing (header `x-intendedops-signature-previous`)
+    /// for [`ROTATION_GRACE_MS`], so consumers can switch without dropping events.
+    pub async fn rotate(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<WithSecret> {
+        let mut tx = self.store.begin().await?;
+        let mut row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
+        let now = now_ms();
+        let secret = new_secret();
+        row.previous_secret = Some(std::mem::replace(&mut row.secret, secret.clone()));
+        row.previous_secret_until = Some(now + ROTATION_GRACE_MS);
+        row.updated_at = now;
+        webhooks::update_endpoint(&mut tx, &row).await?;
+        audit::append(
+            &mut tx,
+            tenant,
+            change_event(audit_events::ROTATED, actor, &row),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(WithSecret {
+            endpoint: Endpoint::from(&row),
+            secret,
+        })
+    }
+
+    /// Deletes the endpoint; its undelivered events are given up.
+    pub async fn delete(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<Endpoint> {
+        let mut tx = self.store.begin().await?;
+        let row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
+        webhooks::delete_endpoint(&mut tx, tenant.as_str(), id, now_ms()).await?;
+        audit::append(
+            &mut tx,
+            tenant,
+            change_event(audit_events::DELETED, actor, &row),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Endpoint::from(&row))
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Endpoint> {
+        let mut conn = self.store.reader().acquire().await?;
+        let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
+        Ok(Endpoint::from(&row))
+    }
+
+    pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Endpoint>> {
+        let (rows, total) =
+            webhooks::list_endpoints(&self.store, tenant.as_str(), page.limit(), page.offset())
+                .await?;
+        Ok(Page {
+            items: rows.iter().map(Endpoint::from).collect(),
+            total,
+            request: page,
+        })
+    }
+
+    /// The endpoint's deliveries, newest first, each with its attempts.
+    pub async fn deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        self.get(tenant, endpoint_id).await?;
+        let (rows, total) = webhooks::list_deliveries(
+            &self.store,
+            tenant.as_str(),
+            endpoint_id,
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let attempts = webhooks::attempts_of(&self.store, &row.id).await?;
+            deliveries.push(Delivery { row, attempts });
+        }
+        Ok(Page {
+            items: deliveries,
+            total,
+            request: page,
+        })
+    }
+
+    /// Makes a delivery due again now (whatever its state): a manual redelivery.
+    pub async fn retry(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> Result<Delivery> {
+        let mut tx = self.store.begin().await?;
+        let mut row = webhooks::get_delivery(&mut tx, tenant.as_str(), endpoint_id, delivery_id)
+            .await?
+            .ok_or(Error::NotFound { what: "delivery" })?;
+        let now = now_ms();
+        webhooks::requeue_delivery(&mut tx, delivery_id, now).await?;
+        let event = AuditEvent {
+            event_type: audit_events::REDELIVERY,
+            actor,
+            subject: delivery_id,
+            data: json!({"endpointId": endpoint_id, "eventId": row.event_id, "event": row.event}),
+        };
+        audit::append(&mut tx, tenant, event).await?;
+        tx.commit().await?;
+        row.status = "pending".into();
+        row.next_attempt_at = now;
+        let attempts = webhooks::attempts_of(&self.store, delivery_id).await?;
+        Ok(Delivery { row, attempts })
+    }
+
+    async fn checked_url(&self, url: &str) -> Result<String> {
+        let url = url.trim();
+        if url.len() > MAX_URL_LEN {
+            return Err(Error::invalid(
+                &["url"],
+                format!("must be at most {MAX_URL_LEN} characters"),
+            ));
+        }
+        match self.targets.check(url).await {
+            Ok(parsed) => Ok(parsed.to_string()),
+            Err(unsafe_target) => Err(Error::invalid(&["url"], unsafe_target.to_string())),
+        }
+    }
+}
+
+fn found(row: Option<EndpointRow>) -> Result<EndpointRow> {
+    row.ok_or(Error::NotFound { what: "webhook" })
+}
+
+fn new_secret() -> String {
+    format!("{SECRET_PREFIX}{}", random_secret(SECRET_LEN))
+}
+
+/// The subscribed events, deduplicated in the catalog's order; at least one, all known.
+fn checked_events(events: &[String]) -> Result<Vec<String>> {
+    let unknown: Vec<FieldError> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| !EVENTS.contains(&event.as_str()))
+        .map(|(i, event)| {
+            FieldError::new(
+                &["events", &i.to_string()],
+                format!("unknown event '{event}'; known: {}", EVENTS.join(", ")),
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Validation(unknown));
+    }
+    if events.is_empty() {
+        return Err(Error::invalid(&["events"], "must list at least one event"));
+    }
+    Ok(EVENTS
+        .iter()
+        .filter(|known| events.iter().any(|e| e == *known))
+        .map(|known| known.to_string())
+        .collect())
+}
+
+fn checked_description(description: Option<String>) -> Result<Option<String>> {
+    let description = description
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
+    {
+        return Err(Error::invalid(
+            &["description"],
+            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    Ok(description)
+}
+
+/// The audit record of an endpoint change: never the secret.
+fn change_event<'a>(
+    event_type: &'static str,
+    actor: &'a str,
+    row: &'a EndpointRow,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        event_type,
+        actor,
+        subject: &row.id,
+        data: json!({
+            "url": row.url,
+            "events": serde_json::from_str::<serde_json::Value>(&row.events).unwrap_or_default(),
+            "enabled": row.enabled == 1,
+        }),
+    }
+}

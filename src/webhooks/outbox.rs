@@ -1,0 +1,43 @@
+//! Writing events to the outbox, inside the transaction of the change that causes them: the
+//! event exists exactly when the change does, and survives any crash after the commit.
+
+use serde_json::Value;
+
+use super::{payload::to_js_json, EVENT_ID_PREFIX};
+use crate::{
+    auth::TenantId,
+    error::Result,
+    ids,
+    store::webhooks::{self, EventRow},
+    time::{now_ms, rfc3339},
+};
+
+/// Puts `event` with `data` in the outbox of `tenant`, in the caller's transaction. The body
+/// is rendered now, once: every attempt to every endpoint sends these exact bytes.
+pub async fn enqueue(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    event: &str,
+    data: &Value,
+) -> Result<()> {
+    let id = ids::new_id(EVENT_ID_PREFIX);
+    let now = now_ms();
+    // The seed's member order: id, timestamp, tenantId, event, data.
+    let body = format!(
+        "{{\"id\":{},\"timestamp\":{},\"tenantId\":{},\"event\":{},\"data\":{}}}",
+        Value::from(id.as_str()),
+        Value::from(rfc3339(now)),
+        Value::from(tenant.as_str()),
+        Value::from(event),
+        to_js_json(data),
+    );
+    let row = EventRow {
+        id,
+        tenant_id: tenant.to_string(),
+        event: event.to_string(),
+        body,
+        created_at: now,
+    };
+    webhooks::insert_event(tx, &row).await?;
+    Ok(())
+}
