@@ -721,3 +721,91 @@ async fn events_survive_a_killed_server_and_are_delivered_after_restart() {
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }
+
+#[tokio::test]
+async fn retries_end_in_the_dead_letter() {
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&[500; 10]);
+    // Attempts at 0 and ~100 ms; the next would be ~300 ms, past the 250 ms window.
+    let app = spawn_app_with(|config| {
+        fast_delivery(config);
+        config.webhook_retry_window = Duration::from_millis(250);
+    })
+    .await;
+    let (endpoint, _) = register(&app, &receiver.url(), &["agent.registered"]).await;
+    post(&app, "/v1/agents", json!({"name": "Doomed"})).await;
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = deliveries(&app, &endpoint).await;
+        if listed.first().is_some_and(|d| d["status"] == "dead") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivery = &listed[0];
+    assert_eq!(delivery["status"], "dead", "{delivery}");
+    assert_eq!(
+        delivery["attempts"].as_array().unwrap().len(),
+        2,
+        "{delivery}"
+    );
+    assert_eq!(delivery["lastStatusCode"], 500);
+    assert!(delivery["nextAttemptAt"].is_null());
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_too_long_is_disabled_with_the_reason() {
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&[500; 10]);
+    let app = spawn_app_with(|config| {
+        fast_delivery(config);
+        config.webhook_disable_after = Duration::ZERO;
+    })
+    .await;
+    let (endpoint, _) = register(&app, &receiver.url(), &["agent.registered"]).await;
+    post(&app, "/v1/agents", json!({"name": "Unlucky"})).await;
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = send(app.with_key(
+            Method::GET,
+            &format!("/v1/webhooks/{endpoint}"),
+            &app.a.admin_key,
+        ))
+        .await
+        .1;
+        if shown["data"]["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown["data"]["enabled"], false, "{shown}");
+    let reason = shown["data"]["disabledReason"].as_str().unwrap();
+    assert!(
+        reason.contains("failed since") && reason.contains("HTTP 500"),
+        "{reason}"
+    );
+    // A disabled endpoint receives nothing: no retries, and events while it is disabled are
+    // not queued for it.
+    post(&app, "/v1/agents", json!({"name": "Unheard"})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1);
+    // Enabled again, the delivery held back resumes (and only it).
+    let (status, _) = send(
+        app.with_key(
+            Method::PATCH,
+            &format!("/v1/webhooks/{endpoint}"),
+            &app.a.admin_key,
+        )
+        .json(&json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = receiver
+        .wait_for("the held delivery", |got| got.len() >= 2)
+        .await;
+    assert_eq!(
+        got[0].header("x-intendedops-id"),
+        got[1].header("x-intendedops-id")
+    );
+    assert_eq!(got[1].json()["data"]["name"], "Unlucky");
+}
