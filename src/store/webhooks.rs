@@ -156,6 +156,21 @@ pub async fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Res
     .map(|_| ())
 }
 
+/// Whether any event waits to be fanned out, or any delivery is due at `now`: a read, so an
+/// idle worker never takes the write lock.
+pub async fn work_waiting(store: &Store, now: Millis) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM webhook_events WHERE dispatched_at IS NULL \
+         UNION ALL \
+         SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+         LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(store.reader())
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Locks up to `limit` events not yet fanned out, oldest first. On PostgreSQL, rows another
 /// instance holds are skipped; SQLite has one writer, so its transaction is alone anyway.
 pub async fn claim_undispatched(
@@ -478,4 +493,32 @@ pub async fn requeue_delivery(conn: &mut AnyConnection, id: &str, now: Millis) -
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// Deletes finished deliveries (delivered or dead) last changed before `before`, their
+/// attempts, and the fanned-out events no delivery refers to any more; returns how many
+/// deliveries went.
+pub async fn prune(conn: &mut AnyConnection, before: Millis) -> sqlx::Result<u64> {
+    sqlx::query(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries \
+         WHERE status IN ('delivered', 'dead') AND updated_at < $1)",
+    )
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
+    let deliveries = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead') AND updated_at < $1",
+    )
+    .bind(before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM webhook_events WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+    )
+    .bind(before)
+    .execute(conn)
+    .await?;
+    Ok(deliveries)
 }

@@ -35,6 +35,11 @@ const DISPATCH_BATCH: i64 = 200;
 const SEND_BATCH: i64 = 32;
 /// Longest wait between two attempts.
 const MAX_BACKOFF_MS: Millis = 3_600_000;
+/// Finished deliveries and their events are kept this long (for the deliveries listing and
+/// manual redelivery), then pruned.
+pub const RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// How often the worker prunes.
+const PRUNE_PERIOD: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -94,10 +99,27 @@ impl Deliverer {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut interval = tokio::time::interval(self.config.poll);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_prune = Instant::now();
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
                 _ = shutdown.cancelled() => break,
+            }
+            if last_prune.elapsed() >= PRUNE_PERIOD {
+                last_prune = Instant::now();
+                let pruned = self.prune().await;
+                self.metrics.job_ran("webhook_prune", pruned.is_ok());
+                if let Err(err) = pruned {
+                    tracing::warn!(error = %err, "webhook pruning failed");
+                }
+            }
+            match webhooks::work_waiting(&self.store, now_ms()).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook worker cannot read its queue");
+                    continue;
+                }
             }
             let dispatched = self.dispatch().await;
             self.metrics.job_ran("webhook_dispatch", dispatched.is_ok());
@@ -110,6 +132,15 @@ impl Deliverer {
                 tracing::warn!(error = %err, "webhook delivery failed");
             }
         }
+    }
+
+    /// Deletes what [`RETENTION`] no longer keeps.
+    async fn prune(&self) -> Result<u64> {
+        let before = now_ms() - RETENTION.as_millis() as Millis;
+        let mut tx = self.store.begin().await?;
+        let pruned = webhooks::prune(&mut tx, before).await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     /// Turns outbox events into one delivery per subscribed, enabled endpoint.

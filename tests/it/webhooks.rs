@@ -809,3 +809,42 @@ async fn an_endpoint_failing_for_too_long_is_disabled_with_the_reason() {
     );
     assert_eq!(got[1].json()["data"]["name"], "Unlucky");
 }
+
+#[tokio::test]
+async fn pruning_removes_finished_deliveries_only() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(fast_delivery).await;
+    let (served, _) = register(&app, &receiver.url(), &["agent.registered"]).await;
+    let down = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_url = format!("http://{}/hook", down.local_addr().unwrap());
+    drop(down);
+    let (unserved, _) = register(&app, &down_url, &["agent.registered"]).await;
+    post(&app, "/v1/agents", json!({"name": "Pruned"})).await;
+    receiver
+        .wait_for("the delivery", |got| !got.is_empty())
+        .await;
+    for _ in 0..50 {
+        if deliveries(&app, &served).await[0]["status"] == "delivered"
+            && !deliveries(&app, &unserved).await[0]["attempts"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut tx = app.store.begin().await.unwrap();
+    let far_future = intendedops::time::now_ms() + 3_600_000;
+    let pruned = intendedops::store::webhooks::prune(&mut tx, far_future)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(pruned, 1);
+    assert!(deliveries(&app, &served).await.is_empty());
+    let kept = deliveries(&app, &unserved).await;
+    assert_eq!(
+        (kept.len(), kept[0]["status"].as_str()),
+        (1, Some("pending"))
+    );
+}
