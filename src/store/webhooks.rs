@@ -191,6 +191,24 @@ pub async fn claim_undispatched(
     .await
 }
 
+/// Whether an enabled endpoint of the tenant subscribes to `event` (`events` is a JSON array
+/// of strings, so the quoted name appears in it exactly when it is subscribed).
+pub async fn any_subscribed(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    event: &str,
+) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND enabled = 1 \
+         AND events LIKE $2 LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(format!("%\"{event}\"%"))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// `(id, events)` of a tenant's enabled endpoints.
 pub async fn enabled_endpoints(
     conn: &mut AnyConnection,
