@@ -1,7 +1,14 @@
 //! Per-key fixed-window limits, tenant overrides, the failed-authentication limit per address,
 //! and the Redis backend: shared by instances, degraded to in-process while Redis is away.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use intendedops::auth::TenantId;
 use reqwest::{Method, Response};
@@ -215,11 +222,37 @@ async fn instances_sharing_redis_share_the_count() {
     }
 }
 
-/// A TCP proxy in front of Redis that the test can cut and restore, as if Redis stopped.
+/// A TCP proxy in front of Redis that the test can cut and restore, as if Redis stopped, or
+/// slow down, as if Redis were overloaded.
 struct CuttableProxy {
     addr: SocketAddr,
     target: String,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Added to every chunk relayed, in milliseconds.
+    delay_ms: Arc<AtomicU64>,
+}
+
+/// Relays bytes from `from` to `to`, each chunk after the current delay.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay_ms: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let delay = delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
 }
 
 impl CuttableProxy {
@@ -229,6 +262,7 @@ impl CuttableProxy {
             addr: listener.local_addr().unwrap(),
             target,
             tasks: Arc::default(),
+            delay_ms: Arc::default(),
         };
         proxy.serve(listener).await;
         proxy
@@ -237,15 +271,17 @@ impl CuttableProxy {
     async fn serve(&self, listener: TcpListener) {
         let target = self.target.clone();
         let tasks = self.tasks.clone();
+        let delay = self.delay_ms.clone();
         let acceptor = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().await.push(relay);
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                let mut relays = tasks.lock().await;
+                relays.push(tokio::spawn(pump(in_read, out_write, delay.clone())));
+                relays.push(tokio::spawn(pump(out_read, in_write, delay.clone())));
             }
         });
         self.tasks.lock().await.push(acceptor);
@@ -257,6 +293,11 @@ impl CuttableProxy {
             task.abort();
             let _ = task.await;
         }
+    }
+
+    fn slow_down(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 
     async fn restore(&self) {
@@ -327,4 +368,55 @@ async fn redis_stopping_degrades_to_in_process_and_recovers() {
         metric(&text, "intendedops_ratelimit_redis_degraded", &[]),
         0.0
     );
+}
+
+#[tokio::test]
+async fn a_slow_redis_is_bypassed_until_it_is_fast_again() {
+    let Some(redis_url) = test_redis_url() else {
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+        return;
+    };
+    let target = redis_url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = CuttableProxy::start(target).await;
+    let proxied = format!("redis://{}", proxy.addr);
+    let app = spawn_app_with(|config| {
+        config.redis_url = Some(proxied);
+        config.redis_timeout = Duration::from_millis(20);
+    })
+    .await;
+    fresh_window_for(Duration::from_secs(15)).await;
+    let base = app.url("");
+    let key = &app.a.admin_key;
+    for n in 1..=10 {
+        assert_eq!(quota(&get_keys(&app, &base, key).await).1, 1000 - n);
+    }
+    // Far slower than the limiter's timeout: the request is served, counted in process.
+    proxy.slow_down(Duration::from_millis(300));
+    let slow = get_keys(&app, &base, key).await;
+    assert_eq!(slow.status(), 200);
+    assert_eq!(quota(&slow).1, 999, "counted in process");
+    let (_, ready) = send(app.request(Method::GET, "/ready")).await;
+    assert_eq!(ready["data"]["status"], "degraded");
+    let text = app.scrape().await;
+    assert!(metric(&text, "intendedops_ratelimit_redis_errors_total", &[]) >= 1.0);
+
+    proxy.slow_down(Duration::ZERO);
+    let mut recovered = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get_keys(&app, &base, key).await;
+        let (_, ready) = send(app.request(Method::GET, "/ready")).await;
+        if ready["data"]["rateLimiter"] == "redis" {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered, "back on Redis once it is fast again");
+    // The timed-out increment may have landed in Redis after all (it was sent): the shared
+    // count resumed from 10 or 11, plus the probe and this request.
+    let remaining = quota(&get_keys(&app, &base, key).await).1;
+    assert!((1000 - 13..=1000 - 12).contains(&remaining), "{remaining}");
 }
