@@ -32,7 +32,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is reserved for the instance sending it.
 const LEASE_MS: Millis = 15_000;
 const DISPATCH_BATCH: i64 = 200;
-const SEND_BATCH: i64 = 32;
+const SEND_BATCH: i64 = 64;
 /// Longest wait between two attempts.
 const MAX_BACKOFF_MS: Millis = 3_600_000;
 /// Finished deliveries and their events are kept this long (for the deliveries listing and
@@ -121,15 +121,26 @@ impl Deliverer {
                     continue;
                 }
             }
-            let dispatched = self.dispatch().await;
-            self.metrics.job_ran("webhook_dispatch", dispatched.is_ok());
-            if let Err(err) = dispatched {
-                tracing::warn!(error = %err, "webhook dispatch failed");
+            // Full batches mean more is waiting: go on without waiting for the next tick.
+            while !shutdown.is_cancelled() && self.work_once().await {}
+        }
+    }
+
+    /// One round of fan-out and sending; true when a batch was full (more work waits).
+    async fn work_once(&self) -> bool {
+        let dispatched = self.dispatch().await;
+        self.metrics.job_ran("webhook_dispatch", dispatched.is_ok());
+        let sent = self.send_due().await;
+        self.metrics.job_ran("webhook_delivery", sent.is_ok());
+        match (dispatched, sent) {
+            (Ok(dispatched), Ok(sent)) => {
+                dispatched == DISPATCH_BATCH as usize || sent == SEND_BATCH as usize
             }
-            let sent = self.send_due().await;
-            self.metrics.job_ran("webhook_delivery", sent.is_ok());
-            if let Err(err) = sent {
-                tracing::warn!(error = %err, "webhook delivery failed");
+            (dispatched, sent) => {
+                for err in [dispatched.err(), sent.err()].into_iter().flatten() {
+                    tracing::warn!(error = %err, "webhook worker round failed");
+                }
+                false
             }
         }
     }
@@ -201,12 +212,18 @@ impl Deliverer {
         )
         .await?;
         tx.commit().await?;
-        let count = due.len();
         let outcomes = join_all(due.iter().map(|delivery| self.attempt(delivery))).await;
+        // One transaction records the whole batch.
+        let mut tx = self.store.begin().await?;
+        let mut statuses = Vec::with_capacity(due.len());
         for (delivery, outcome) in due.iter().zip(outcomes) {
-            self.record(delivery, outcome).await?;
+            statuses.push(self.record(&mut tx, delivery, outcome).await?);
         }
-        Ok(count)
+        tx.commit().await?;
+        for status in &statuses {
+            self.metrics.webhook_attempted(status);
+        }
+        Ok(due.len())
     }
 
     async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
@@ -252,7 +269,13 @@ impl Deliverer {
         }
     }
 
-    async fn record(&self, delivery: &DueDelivery, outcome: Outcome) -> Result<()> {
+    /// Records one attempt in `tx`; returns the delivery's new status.
+    async fn record(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        delivery: &DueDelivery,
+        outcome: Outcome,
+    ) -> Result<&'static str> {
         let now = now_ms();
         let attempt = delivery.attempts + 1;
         let (status, next_attempt_at) = if outcome.delivered() {
@@ -274,13 +297,12 @@ impl Deliverer {
             error: outcome.error.clone(),
             latency_ms: outcome.latency.as_millis() as Millis,
         };
-        let mut tx = self.store.begin().await?;
-        webhooks::record_attempt(&mut tx, &row, status, next_attempt_at, now).await?;
+        webhooks::record_attempt(&mut *tx, &row, status, next_attempt_at, now).await?;
         let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
         if outcome.delivered() {
-            webhooks::endpoint_succeeded(&mut tx, tenant, endpoint).await?;
+            webhooks::endpoint_succeeded(&mut *tx, tenant, endpoint).await?;
         } else if let Some(since) =
-            webhooks::endpoint_failed(&mut tx, tenant, endpoint, now).await?
+            webhooks::endpoint_failed(&mut *tx, tenant, endpoint, now).await?
         {
             if now - since >= self.config.disable_after.as_millis() as Millis {
                 let reason = format!(
@@ -288,13 +310,11 @@ impl Deliverer {
                     rfc3339(since),
                     outcome.error.as_deref().unwrap_or("error")
                 );
-                webhooks::disable_endpoint(&mut tx, tenant, endpoint, &reason, now).await?;
+                webhooks::disable_endpoint(&mut *tx, tenant, endpoint, &reason, now).await?;
                 tracing::warn!(tenant, endpoint, "{reason}");
             }
         }
-        tx.commit().await?;
-        self.metrics.webhook_attempted(status);
-        Ok(())
+        Ok(status)
     }
 
     /// `retry_base × 2^(attempt-1)`, capped at an hour, ±20 % jitter so retries of many
