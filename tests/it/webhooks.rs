@@ -584,17 +584,46 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
 }
 
 #[tokio::test]
-async fn two_instances_deliver_each_event_once() {
+async fn two_server_processes_deliver_each_event_once() {
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(fast_delivery).await;
-    let _second = app.another_instance(|_| {}).await;
-    register(&app, &receiver.url(), &["agent.registered"]).await;
+    let mut app = spawn_app_with(fast_delivery).await;
+    // Only the two processes below deliver.
+    app.shutdown().await;
+    let ports = [free_port().await, free_port().await];
+    let mut servers: Vec<Process> = ports.iter().map(|port| serve_binary(&app, *port)).collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect();
+    for base in &bases {
+        wait_until_up(&app.client, base).await;
+    }
+    let key = &app.a.admin_key;
+    let registration = json!({"url": receiver.url(), "events": ["agent.registered"]});
+    let created = app
+        .client
+        .post(format!("{}/v1/webhooks", bases[0]))
+        .header("x-api-key", key)
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     for n in 0..30 {
-        post(&app, "/v1/agents", json!({"name": format!("Agent {n}")})).await;
+        let response = app
+            .client
+            .post(format!("{}/v1/agents", bases[n % 2]))
+            .header("x-api-key", key)
+            .json(&json!({"name": format!("Agent {n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
     }
     receiver.wait_for("30 events", |got| got.len() >= 30).await;
     // Both workers keep polling for a while: nothing more may arrive.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    servers.iter_mut().for_each(Process::kill);
     let received = receiver.received();
     let mut ids: Vec<&str> = received
         .iter()
@@ -605,8 +634,24 @@ async fn two_instances_deliver_each_event_once() {
     assert_eq!((received.len(), ids.len()), (30, 30));
 }
 
+/// A server process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
+struct Process(Child);
+
+impl Process {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The real binary serving `app`'s database on `port`.
-fn serve_binary(app: &TestApp, port: u16) -> Child {
+fn serve_binary(app: &TestApp, port: u16) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_intendedops"));
     command
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
@@ -616,7 +661,7 @@ fn serve_binary(app: &TestApp, port: u16) -> Child {
         .env("INTENDEDOPS_WEBHOOK_RETRY_BASE_MS", "200")
         .env_remove("REDIS_URL")
         .stdout(Stdio::null());
-    command.spawn().expect("the binary starts")
+    Process(command.spawn().expect("the binary starts"))
 }
 
 async fn free_port() -> u16 {
@@ -697,8 +742,7 @@ async fn events_survive_a_killed_server_and_are_delivered_after_restart() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.kill().expect("SIGKILL");
-    server.wait().unwrap();
+    server.kill();
 
     let receiver =
         Receiver::start_on(tokio::net::TcpListener::bind(receiver_addr).await.unwrap()).await;
@@ -718,8 +762,7 @@ async fn events_survive_a_killed_server_and_are_delivered_after_restart() {
     for n in 0..5 {
         assert!(names.contains(&format!("Survivor {n}")), "{names:?}");
     }
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    restarted.kill();
 }
 
 #[tokio::test]
