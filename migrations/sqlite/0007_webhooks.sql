@@ -21,18 +21,16 @@ CREATE TABLE webhook_endpoints (
     PRIMARY KEY (tenant_id, id)
 );
 
--- Written in the transaction of the change that causes the event; fanned out to the
--- subscribed endpoints by the dispatcher.
+-- The outbox: written, with one delivery per subscribed endpoint, in the transaction of the
+-- change that causes the event.
 CREATE TABLE webhook_events (
     id             TEXT PRIMARY KEY,
     tenant_id      TEXT NOT NULL,
     event          TEXT NOT NULL,
     -- The exact body that is signed and sent.
     body           TEXT NOT NULL,
-    created_at     BIGINT NOT NULL,
-    dispatched_at  BIGINT
+    created_at     BIGINT NOT NULL
 );
-CREATE INDEX webhook_events_undispatched ON webhook_events (created_at) WHERE dispatched_at IS NULL;
 
 CREATE TABLE webhook_deliveries (
     id               TEXT PRIMARY KEY,

@@ -159,7 +159,7 @@ impl Metrics {
         let webhooks_received = Family::<WebhookEventLabels, Counter>::default();
         registry.register(
             "intendedops_webhooks_received",
-            "Webhook events taken from the outbox for delivery, by tenant and event",
+            "Webhook events taken up for delivery (at each delivery's first attempt), by tenant and event",
             webhooks_received.clone(),
         );
         let webhook_attempts = Family::<AttemptLabels, Counter>::default();
@@ -289,7 +289,7 @@ impl Metrics {
         family.get_or_create(&labels).inc();
     }
 
-    /// The delivery worker took `event` of `tenant` from the outbox.
+    /// The delivery worker made the first attempt of a delivery of `event` of `tenant`.
     pub fn webhook_received(&self, tenant: &str, event: &str) {
         self.webhooks_received
             .get_or_create(&WebhookEventLabels {

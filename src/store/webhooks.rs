@@ -156,13 +156,10 @@ pub async fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Res
     .map(|_| ())
 }
 
-/// Whether any event waits to be fanned out, or any delivery is due at `now`: a read, so an
-/// idle worker never takes the write lock.
+/// Whether any delivery is due at `now`: a read, so an idle worker never takes the write lock.
 pub async fn work_waiting(store: &Store, now: Millis) -> sqlx::Result<bool> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM webhook_events WHERE dispatched_at IS NULL \
-         UNION ALL \
-         SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+        "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
          LIMIT 1",
     )
     .bind(now)
@@ -171,66 +168,21 @@ pub async fn work_waiting(store: &Store, now: Millis) -> sqlx::Result<bool> {
     Ok(row.is_some())
 }
 
-/// Locks up to `limit` events not yet fanned out, oldest first. On PostgreSQL, rows another
-/// instance holds are skipped; SQLite has one writer, so its transaction is alone anyway.
-pub async fn claim_undispatched(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    limit: i64,
-) -> sqlx::Result<Vec<(String, String, String)>> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    sqlx::query_as(&format!(
-        "SELECT id, tenant_id, event FROM webhook_events WHERE dispatched_at IS NULL \
-         ORDER BY created_at LIMIT $1{lock}"
-    ))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-/// Whether an enabled endpoint of the tenant subscribes to `event` (`events` is a JSON array
+/// The ids of the tenant's enabled endpoints subscribed to `event` (`events` is a JSON array
 /// of strings, so the quoted name appears in it exactly when it is subscribed).
-pub async fn any_subscribed(
+pub async fn subscribers(
     conn: &mut AnyConnection,
     tenant_id: &str,
     event: &str,
-) -> sqlx::Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND enabled = 1 \
-         AND events LIKE $2 LIMIT 1",
+) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM webhook_endpoints WHERE tenant_id = $1 AND enabled = 1 AND events LIKE $2",
     )
     .bind(tenant_id)
     .bind(format!("%\"{event}\"%"))
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(row.is_some())
-}
-
-/// `(id, events)` of a tenant's enabled endpoints.
-pub async fn enabled_endpoints(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE tenant_id = $1 AND enabled = 1")
-        .bind(tenant_id)
-        .fetch_all(conn)
-        .await
-}
-
-pub async fn mark_dispatched(
-    conn: &mut AnyConnection,
-    event_id: &str,
-    now: Millis,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE webhook_events SET dispatched_at = $2 WHERE id = $1")
-        .bind(event_id)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event, status, attempts, \
@@ -252,12 +204,11 @@ pub struct DeliveryRow {
     pub updated_at: Millis,
 }
 
-/// Inserts a delivery unless the endpoint already has one for the event.
+/// Inserts a delivery (one per endpoint and event).
 pub async fn insert_delivery(conn: &mut AnyConnection, row: &DeliveryRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (endpoint_id, event_id) DO NOTHING"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&row.id)
     .bind(&row.tenant_id)
@@ -292,6 +243,8 @@ pub struct DueDelivery {
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<Millis>,
+    /// The endpoint's current run of failures, if it is in one.
+    pub failing_since: Option<Millis>,
 }
 
 /// Claims up to `limit` deliveries due at `now` to enabled endpoints, leasing each until
@@ -321,23 +274,25 @@ pub async fn claim_due(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let mut due = Vec::with_capacity(claimed.len());
-    for (id,) in claimed {
-        let row: Option<DueDelivery> = sqlx::query_as(
-            "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event, d.attempts, \
-                    d.created_at, v.body, v.created_at AS event_created_at, e.url, e.secret, \
-                    e.previous_secret, e.previous_secret_until \
-             FROM webhook_deliveries d \
-             JOIN webhook_events v ON v.id = d.event_id \
-             JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id \
-             WHERE d.id = $1",
-        )
-        .bind(&id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        due.extend(row);
+    if claimed.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(due)
+    // One query for the whole batch.
+    let sql = format!(
+        "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event, d.attempts, \
+                d.created_at, v.body, v.created_at AS event_created_at, e.url, e.secret, \
+                e.previous_secret, e.previous_secret_until, e.failing_since \
+         FROM webhook_deliveries d \
+         JOIN webhook_events v ON v.id = d.event_id \
+         JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id \
+         WHERE d.id IN ({})",
+        placeholders(1, claimed.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for (id,) in &claimed {
+        query = query.bind(id);
+    }
+    query.fetch_all(conn).await
 }
 
 /// One attempt's outcome.
@@ -351,26 +306,71 @@ pub struct AttemptRow {
     pub latency_ms: i64,
 }
 
-/// Records an attempt and the delivery's new state: `status` with the next attempt time.
-pub async fn record_attempt(
+/// `IN ($first, …)` over `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts a batch of attempts in one statement.
+pub async fn insert_attempts(
+    conn: &mut AnyConnection,
+    attempts: &[AttemptRow],
+) -> sqlx::Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..attempts.len())
+        .map(|i| format!("({})", placeholders(i * 6 + 1, 6)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO webhook_attempts \
+         (delivery_id, attempt, started_at, status_code, error, latency_ms) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for attempt in attempts {
+        query = query
+            .bind(&attempt.delivery_id)
+            .bind(attempt.attempt)
+            .bind(attempt.started_at)
+            .bind(attempt.status_code)
+            .bind(&attempt.error)
+            .bind(attempt.latency_ms);
+    }
+    query.execute(conn).await.map(|_| ())
+}
+
+/// Marks deliveries that one status code answered as delivered, in one statement.
+pub async fn mark_delivered(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+    status_code: i64,
+    now: Millis,
+) -> sqlx::Result<()> {
+    let sql = format!(
+        "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, \
+         next_attempt_at = $1, last_status_code = $2, last_error = NULL, updated_at = $1 \
+         WHERE id IN ({})",
+        placeholders(3, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(now).bind(status_code);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await.map(|_| ())
+}
+
+/// Records a failed attempt's outcome: `status` (`pending` or `dead`) and when to try again.
+pub async fn mark_failed(
     conn: &mut AnyConnection,
     attempt: &AttemptRow,
     status: &str,
     next_attempt_at: Millis,
     now: Millis,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, error, latency_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&attempt.delivery_id)
-    .bind(attempt.attempt)
-    .bind(attempt.started_at)
-    .bind(attempt.status_code)
-    .bind(&attempt.error)
-    .bind(attempt.latency_ms)
-    .execute(&mut *conn)
-    .await?;
     sqlx::query(
         "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
          last_status_code = $5, last_error = $6, updated_at = $7 WHERE id = $1",
@@ -514,7 +514,7 @@ pub async fn requeue_delivery(conn: &mut AnyConnection, id: &str, now: Millis) -
 }
 
 /// Deletes finished deliveries (delivered or dead) last changed before `before`, their
-/// attempts, and the fanned-out events no delivery refers to any more; returns how many
+/// attempts, and the events no delivery refers to any more; returns how many
 /// deliveries went.
 pub async fn prune(conn: &mut AnyConnection, before: Millis) -> sqlx::Result<u64> {
     sqlx::query(
@@ -532,7 +532,7 @@ pub async fn prune(conn: &mut AnyConnection, before: Millis) -> sqlx::Result<u64
     .await?
     .rows_affected();
     sqlx::query(
-        "DELETE FROM webhook_events WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 \
+        "DELETE FROM webhook_events WHERE created_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
     )
     .bind(before)

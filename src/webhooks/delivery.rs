@@ -1,27 +1,25 @@
-//! The delivery worker, one per instance: fans outbox events out to subscribed endpoints and
-//! sends due deliveries.
+//! The delivery worker, one per instance: sends due deliveries.
 //!
-//! Safe with several instances: events are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL)
-//! and deliveries are leased by moving their due time past the attempt's timeout, so in the
-//! normal case each is sent once; if an instance dies mid-send, the lease runs out and another
+//! Safe with several instances: deliveries are claimed with `FOR UPDATE SKIP LOCKED`
+//! (PostgreSQL; SQLite has one writer) and leased by moving their due time past the attempt's
+//! timeout, so in the normal case each is sent once; if an instance dies mid-send, the lease runs out and another
 //! sends it again (at-least-once). 2xx is delivered; anything else (timeouts, connection
 //! errors, other statuses) is retried with exponential backoff and jitter until the retry window
 //! ends, then the delivery is dead. An endpoint failing without a success for
 //! `disable_after` is disabled with the reason.
 
-use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
+use std::{collections::BTreeMap, sync::Arc, time::Duration, time::Instant};
 
 use futures_util::future::join_all;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use super::{payload::sign, target::TargetPolicy, DELIVERY_ID_PREFIX};
+use super::{payload::sign, target::TargetPolicy};
 use crate::{
     error::Result,
-    ids,
     metrics::Metrics,
     store::{
-        webhooks::{self, AttemptRow, DeliveryRow, DueDelivery},
+        webhooks::{self, AttemptRow, DueDelivery},
         Store,
     },
     time::{now_ms, rfc3339, Millis},
@@ -31,7 +29,6 @@ use crate::{
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is reserved for the instance sending it.
 const LEASE_MS: Millis = 15_000;
-const DISPATCH_BATCH: i64 = 200;
 const SEND_BATCH: i64 = 64;
 /// Longest wait between two attempts.
 const MAX_BACKOFF_MS: Millis = 3_600_000;
@@ -59,6 +56,13 @@ pub struct Deliverer {
     client: reqwest::Client,
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
+}
+
+/// A delivery after an attempt: its new status, when to try next, and the attempt's record.
+struct Settled {
+    status: &'static str,
+    next_attempt_at: Millis,
+    attempt: AttemptRow,
 }
 
 /// What one attempt produced.
@@ -126,20 +130,14 @@ impl Deliverer {
         }
     }
 
-    /// One round of fan-out and sending; true when a batch was full (more work waits).
+    /// One batch of sending; true when it was full (more work waits).
     async fn work_once(&self) -> bool {
-        let dispatched = self.dispatch().await;
-        self.metrics.job_ran("webhook_dispatch", dispatched.is_ok());
         let sent = self.send_due().await;
         self.metrics.job_ran("webhook_delivery", sent.is_ok());
-        match (dispatched, sent) {
-            (Ok(dispatched), Ok(sent)) => {
-                dispatched == DISPATCH_BATCH as usize || sent == SEND_BATCH as usize
-            }
-            (dispatched, sent) => {
-                for err in [dispatched.err(), sent.err()].into_iter().flatten() {
-                    tracing::warn!(error = %err, "webhook worker round failed");
-                }
+        match sent {
+            Ok(sent) => sent == SEND_BATCH as usize,
+            Err(err) => {
+                tracing::warn!(error = %err, "webhook delivery failed");
                 false
             }
         }
@@ -152,51 +150,6 @@ impl Deliverer {
         let pruned = webhooks::prune(&mut tx, before).await?;
         tx.commit().await?;
         Ok(pruned)
-    }
-
-    /// Turns outbox events into one delivery per subscribed, enabled endpoint.
-    pub async fn dispatch(&self) -> Result<usize> {
-        let mut tx = self.store.begin().await?;
-        let events =
-            webhooks::claim_undispatched(&mut tx, self.store.backend(), DISPATCH_BATCH).await?;
-        let now = now_ms();
-        let mut subscriptions: HashMap<String, Vec<(String, Vec<String>)>> = HashMap::new();
-        for (event_id, tenant_id, event) in &events {
-            if !subscriptions.contains_key(tenant_id) {
-                let endpoints = webhooks::enabled_endpoints(&mut tx, tenant_id).await?;
-                let parsed = endpoints
-                    .into_iter()
-                    .map(|(id, events)| (id, serde_json::from_str(&events).unwrap_or_default()))
-                    .collect();
-                subscriptions.insert(tenant_id.clone(), parsed);
-            }
-            for (endpoint_id, wanted) in &subscriptions[tenant_id] {
-                if !wanted.iter().any(|w| w == event) {
-                    continue;
-                }
-                let delivery = DeliveryRow {
-                    id: ids::new_id(DELIVERY_ID_PREFIX),
-                    tenant_id: tenant_id.clone(),
-                    endpoint_id: endpoint_id.clone(),
-                    event_id: event_id.clone(),
-                    event: event.clone(),
-                    status: "pending".into(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_status_code: None,
-                    last_error: None,
-                    created_at: now,
-                    updated_at: now,
-                };
-                webhooks::insert_delivery(&mut tx, &delivery).await?;
-            }
-            webhooks::mark_dispatched(&mut tx, event_id, now).await?;
-        }
-        tx.commit().await?;
-        for (_, tenant_id, event) in &events {
-            self.metrics.webhook_received(tenant_id, event);
-        }
-        Ok(events.len())
     }
 
     /// Sends the deliveries due now, concurrently, and records each attempt.
@@ -213,15 +166,43 @@ impl Deliverer {
         .await?;
         tx.commit().await?;
         let outcomes = join_all(due.iter().map(|delivery| self.attempt(delivery))).await;
-        // One transaction records the whole batch.
+        let now = now_ms();
+        let settled: Vec<Settled> = due
+            .iter()
+            .zip(outcomes)
+            .map(|(delivery, outcome)| self.settle(delivery, outcome, now))
+            .collect();
+        // One transaction records the whole batch, successes in a few statements.
         let mut tx = self.store.begin().await?;
-        let mut statuses = Vec::with_capacity(due.len());
-        for (delivery, outcome) in due.iter().zip(outcomes) {
-            statuses.push(self.record(&mut tx, delivery, outcome).await?);
+        let attempts: Vec<AttemptRow> = settled.iter().map(|s| s.attempt.clone()).collect();
+        webhooks::insert_attempts(&mut tx, &attempts).await?;
+        let mut delivered_by_code: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        for (delivery, settled) in due.iter().zip(&settled) {
+            match (settled.status, settled.attempt.status_code) {
+                ("delivered", Some(code)) => {
+                    delivered_by_code
+                        .entry(code)
+                        .or_default()
+                        .push(&delivery.id);
+                    // (A healthy endpoint has nothing to clear: no write.)
+                    if delivery.failing_since.is_some() {
+                        let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
+                        webhooks::endpoint_succeeded(&mut tx, tenant, endpoint).await?;
+                    }
+                }
+                _ => self.record_failure(&mut tx, delivery, settled, now).await?,
+            }
+        }
+        for (code, ids) in &delivered_by_code {
+            webhooks::mark_delivered(&mut tx, ids, *code, now).await?;
         }
         tx.commit().await?;
-        for status in &statuses {
-            self.metrics.webhook_attempted(status);
+        for (delivery, settled) in due.iter().zip(&settled) {
+            if delivery.attempts == 0 {
+                self.metrics
+                    .webhook_received(&delivery.tenant_id, &delivery.event);
+            }
+            self.metrics.webhook_attempted(settled.status);
         }
         Ok(due.len())
     }
@@ -269,14 +250,8 @@ impl Deliverer {
         }
     }
 
-    /// Records one attempt in `tx`; returns the delivery's new status.
-    async fn record(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        delivery: &DueDelivery,
-        outcome: Outcome,
-    ) -> Result<&'static str> {
-        let now = now_ms();
+    /// What an attempt's outcome makes of the delivery.
+    fn settle(&self, delivery: &DueDelivery, outcome: Outcome, now: Millis) -> Settled {
         let attempt = delivery.attempts + 1;
         let (status, next_attempt_at) = if outcome.delivered() {
             ("delivered", now)
@@ -289,32 +264,52 @@ impl Deliverer {
                 ("pending", next)
             }
         };
-        let row = AttemptRow {
-            delivery_id: delivery.id.clone(),
-            attempt,
-            started_at: now - outcome.latency.as_millis() as Millis,
-            status_code: outcome.status_code.map(i64::from),
-            error: outcome.error.clone(),
-            latency_ms: outcome.latency.as_millis() as Millis,
-        };
-        webhooks::record_attempt(&mut *tx, &row, status, next_attempt_at, now).await?;
-        let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
-        if outcome.delivered() {
-            webhooks::endpoint_succeeded(&mut *tx, tenant, endpoint).await?;
-        } else if let Some(since) =
-            webhooks::endpoint_failed(&mut *tx, tenant, endpoint, now).await?
-        {
-            if now - since >= self.config.disable_after.as_millis() as Millis {
-                let reason = format!(
-                    "disabled automatically: every delivery failed since {} (last: {})",
-                    rfc3339(since),
-                    outcome.error.as_deref().unwrap_or("error")
-                );
-                webhooks::disable_endpoint(&mut *tx, tenant, endpoint, &reason, now).await?;
-                tracing::warn!(tenant, endpoint, "{reason}");
-            }
+        Settled {
+            status,
+            next_attempt_at,
+            attempt: AttemptRow {
+                delivery_id: delivery.id.clone(),
+                attempt,
+                started_at: now - outcome.latency.as_millis() as Millis,
+                status_code: outcome.status_code.map(i64::from),
+                error: outcome.error,
+                latency_ms: outcome.latency.as_millis() as Millis,
+            },
         }
-        Ok(status)
+    }
+
+    /// A failed attempt: schedule the retry (or give up), extend the endpoint's failing run,
+    /// and disable the endpoint when the run has lasted too long.
+    async fn record_failure(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        delivery: &DueDelivery,
+        settled: &Settled,
+        now: Millis,
+    ) -> Result<()> {
+        let attempt = &settled.attempt;
+        webhooks::mark_failed(
+            &mut *tx,
+            attempt,
+            settled.status,
+            settled.next_attempt_at,
+            now,
+        )
+        .await?;
+        let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
+        let Some(since) = webhooks::endpoint_failed(&mut *tx, tenant, endpoint, now).await? else {
+            return Ok(());
+        };
+        if now - since >= self.config.disable_after.as_millis() as Millis {
+            let reason = format!(
+                "disabled automatically: every delivery failed since {} (last: {})",
+                rfc3339(since),
+                attempt.error.as_deref().unwrap_or("error")
+            );
+            webhooks::disable_endpoint(&mut *tx, tenant, endpoint, &reason, now).await?;
+            tracing::warn!(tenant, endpoint, "{reason}");
+        }
+        Ok(())
     }
 
     /// `retry_base × 2^(attempt-1)`, capped at an hour, ±20 % jitter so retries of many
