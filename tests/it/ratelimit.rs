@@ -295,6 +295,20 @@ impl CuttableProxy {
         }
     }
 
+    /// A proxy in front of `TEST_REDIS_URL`, if it is set.
+    async fn in_front_of_test_redis() -> Option<Self> {
+        let redis_url = test_redis_url()?;
+        let target = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_string();
+        Some(Self::start(target).await)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
     fn slow_down(&self, delay: Duration) {
         self.delay_ms
             .store(delay.as_millis() as u64, Ordering::Relaxed);
@@ -308,16 +322,11 @@ impl CuttableProxy {
 
 #[tokio::test]
 async fn redis_stopping_degrades_to_in_process_and_recovers() {
-    let Some(redis_url) = test_redis_url() else {
+    let Some(proxy) = CuttableProxy::in_front_of_test_redis().await else {
         eprintln!("skipped: TEST_REDIS_URL is not set");
         return;
     };
-    let target = redis_url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = CuttableProxy::start(target).await;
-    let proxied = format!("redis://{}", proxy.addr);
+    let proxied = proxy.url();
     let app = spawn_app_with(|config| config.redis_url = Some(proxied)).await;
     fresh_window_for(Duration::from_secs(15)).await;
     let base = app.url("");
@@ -372,16 +381,11 @@ async fn redis_stopping_degrades_to_in_process_and_recovers() {
 
 #[tokio::test]
 async fn a_slow_redis_is_bypassed_until_it_is_fast_again() {
-    let Some(redis_url) = test_redis_url() else {
+    let Some(proxy) = CuttableProxy::in_front_of_test_redis().await else {
         eprintln!("skipped: TEST_REDIS_URL is not set");
         return;
     };
-    let target = redis_url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = CuttableProxy::start(target).await;
-    let proxied = format!("redis://{}", proxy.addr);
+    let proxied = proxy.url();
     let app = spawn_app_with(|config| {
         config.redis_url = Some(proxied);
         config.redis_timeout = Duration::from_millis(20);
