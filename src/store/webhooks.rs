@@ -472,15 +472,21 @@ pub async fn list_deliveries(
     Ok((rows, total))
 }
 
-/// The attempts of `delivery_ids`, in attempt order.
-pub async fn attempts_of(store: &Store, delivery_id: &str) -> sqlx::Result<Vec<AttemptRow>> {
-    sqlx::query_as(
+/// The attempts of `delivery_ids` (one query), each delivery's in attempt order.
+pub async fn attempts_of(store: &Store, delivery_ids: &[&str]) -> sqlx::Result<Vec<AttemptRow>> {
+    if delivery_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
         "SELECT delivery_id, attempt, started_at, status_code, error, latency_ms \
-         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt",
-    )
-    .bind(delivery_id)
-    .fetch_all(store.reader())
-    .await
+         FROM webhook_attempts WHERE delivery_id IN ({}) ORDER BY delivery_id, attempt",
+        placeholders(1, delivery_ids.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in delivery_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(store.reader()).await
 }
 
 pub async fn get_delivery(

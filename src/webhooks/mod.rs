@@ -8,6 +8,8 @@ pub mod outbox;
 pub mod payload;
 pub mod target;
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
 use crate::{
@@ -296,11 +298,21 @@ impl WebhookService {
             page.offset(),
         )
         .await?;
-        let mut deliveries = Vec::with_capacity(rows.len());
-        for row in rows {
-            let attempts = webhooks::attempts_of(&self.store, &row.id).await?;
-            deliveries.push(Delivery { row, attempts });
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let mut attempts: HashMap<String, Vec<AttemptRow>> = HashMap::new();
+        for attempt in webhooks::attempts_of(&self.store, &ids).await? {
+            attempts
+                .entry(attempt.delivery_id.clone())
+                .or_default()
+                .push(attempt);
         }
+        let deliveries = rows
+            .into_iter()
+            .map(|row| Delivery {
+                attempts: attempts.remove(&row.id).unwrap_or_default(),
+                row,
+            })
+            .collect();
         Ok(Page {
             items: deliveries,
             total,
@@ -332,7 +344,7 @@ impl WebhookService {
         tx.commit().await?;
         row.status = "pending".into();
         row.next_attempt_at = now;
-        let attempts = webhooks::attempts_of(&self.store, delivery_id).await?;
+        let attempts = webhooks::attempts_of(&self.store, &[delivery_id]).await?;
         Ok(Delivery { row, attempts })
     }
 
