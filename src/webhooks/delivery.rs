@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Per-attempt timeout.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is reserved for the instance sending it.
 const LEASE_MS: Millis = 15_000;
 const SEND_BATCH: i64 = 64;

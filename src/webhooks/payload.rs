@@ -35,8 +35,7 @@ fn write_value(out: &mut String, value: &Value) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&js_number(n)),
-        // serde_json escapes exactly the characters JSON.stringify escapes, the same way.
-        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::String(s) => write_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -49,6 +48,11 @@ fn write_value(out: &mut String, value: &Value) {
         }
         Value::Object(members) => write_object(out, members),
     }
+}
+
+/// serde_json escapes exactly the characters JSON.stringify escapes, the same way.
+fn write_string(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
 }
 
 fn write_object(out: &mut String, members: &Map<String, Value>) {
@@ -70,7 +74,7 @@ fn write_object(out: &mut String, members: &Map<String, Value>) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&Value::String(key.clone()).to_string());
+        write_string(out, key);
         out.push(':');
         write_value(out, &members[key]);
     }
