@@ -337,9 +337,13 @@ async fn every_event_arrives_signed_and_verifies_with_the_seeds_node_recipe() {
         .unwrap()
         .starts_with("int_"));
     assert!(approved["data"]["approvedBy"].is_string());
+    // Deliveries are sent concurrently: pick the auto-approved invoice of 50.0 by content.
     let submitted = received
         .iter()
-        .find(|r| r.header("x-intendedops-event") == "intent.submitted")
+        .find(|r| {
+            r.header("x-intendedops-event") == "intent.submitted"
+                && r.json()["data"]["status"] == "approved"
+        })
         .unwrap();
     assert!(
         submitted.body.contains(r#""amount":50"#),
