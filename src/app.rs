@@ -11,12 +11,14 @@ use crate::{
     audit::AuditLog,
     auth::{keys::KeyService, KeyVerifier},
     config::AppConfig,
+    events::InProcessBus,
     governance::{
         agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
         policies::PolicyService, stats::StatsService,
     },
     http,
     metrics::Metrics,
+    openintent::OpenIntent,
     ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
     store::Store,
@@ -35,6 +37,9 @@ const SQLITE_CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_
 const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The core services, wired once at start-up.
+/// Live events a slow SSE subscriber may fall behind by before it replays from the database.
+const EVENT_BUS_CAPACITY: usize = 4096;
+
 pub struct Services {
     pub store: Store,
     pub redis: Option<RedisHandle>,
@@ -52,6 +57,8 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     pub webhooks: Arc<WebhookService>,
     pub deliverer: Arc<Deliverer>,
+    /// The OpenIntent protocol core, publishing to the event bus SSE streams read.
+    pub openintent: OpenIntent,
 }
 
 impl Services {
@@ -112,6 +119,10 @@ impl Services {
             targets,
         };
         Ok(Services {
+            openintent: OpenIntent::new(
+                store.clone(),
+                Arc::new(InProcessBus::new(EVENT_BUS_CAPACITY)),
+            ),
             webhooks: Arc::new(WebhookService::new(store.clone(), targets)),
             deliverer: Arc::new(Deliverer::new(store.clone(), delivery, metrics.clone())?),
             limiter,
@@ -159,7 +170,21 @@ impl App {
     pub fn endpoint(&self) -> impl Endpoint<Output = Response> {
         let services = &self.services;
         let api = api::openapi(services);
+        let openintent = api::openintent::openapi(&services.openintent);
         let routes = Route::new()
+            .at(
+                "/.well-known/openintent.json",
+                api::openintent::discovery::discovery,
+            )
+            .at(
+                "/.well-known/openintent-compat.json",
+                api::openintent::discovery::compatibility,
+            )
+            .at("/api/v1/openapi.json", openintent.spec_endpoint())
+            .nest(
+                "/api/v1",
+                openintent.around(api::openintent::error::envelope),
+            )
             .at("/openapi.json", api.spec_endpoint())
             .nest("/docs", api.swagger_ui())
             .nest("/redoc", api.redoc())

@@ -47,6 +47,15 @@ pub enum Error {
     /// A status change the state machine does not allow from the current status.
     #[error("cannot {action} an intent that is {from}")]
     InvalidTransition { action: &'static str, from: String },
+    /// An OpenIntent write named a version (`If-Match`) that is no longer current.
+    #[error("version conflict: the intent is at version {current}")]
+    VersionConflict { current: i64 },
+    /// An OpenIntent scope is leased by another agent; `lease` is that lease as shown.
+    #[error("{message}")]
+    LeaseConflict {
+        message: String,
+        lease: serde_json::Value,
+    },
     /// The request is well-formed but its content is invalid; every failing field is listed.
     #[error("validation failed")]
     Validation(Vec<FieldError>),

@@ -39,10 +39,14 @@ pub enum DayBound {
     End,
 }
 
-/// Parses an RFC 3339 date-time, or a full date taken as the start or end of that UTC day.
+/// Parses an RFC 3339 date-time (an offset-less one as UTC), or a full date taken as the start or end of that UTC day.
 pub fn parse_instant(raw: &str, bound: DayBound) -> Option<Millis> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(raw) {
         return Some(instant.timestamp_millis());
+    }
+    // Without an offset (Python's naive `datetime.isoformat()`): taken as UTC.
+    if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(naive.and_utc().timestamp_millis());
     }
     let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
     let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();

@@ -129,6 +129,9 @@ impl From<Error> for ApiError {
             Error::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, message)
             }
+            err @ (Error::VersionConflict { .. } | Error::LeaseConflict { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, err.to_string())
+            }
             err @ Error::AgentNotFound(_) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 codes::AGENT_NOT_FOUND,

@@ -2,6 +2,7 @@
 //! core, and maps the result. No SQL and no business rules here.
 
 pub mod error;
+pub mod openintent;
 pub mod ops;
 pub mod security;
 pub mod types;

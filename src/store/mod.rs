@@ -26,6 +26,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod intents;
+pub mod openintent;
 pub mod policies;
 pub mod stats;
 pub mod tenants;

@@ -1,0 +1,152 @@
+//! RFC-0011 routes: ACLs and access requests.
+
+use poem::Request;
+use poem_openapi::{param::Path, payload::Json, OpenApi};
+use serde_json::Value;
+
+use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use crate::{
+    api::security::TenantKey,
+    openintent::{records::RecordKind, OpenIntent},
+};
+
+pub struct AccessOi(pub OpenIntent);
+
+#[OpenApi(tag = "OiTag::Access")]
+impl AccessOi {
+    /// `{"intent_id", "default_policy", "entries"}`.
+    #[oai(path = "/intents/:id/acl", method = "get", operation_id = "oi_get_acl")]
+    async fn acl(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        ok(self.0.acl(&reader(&key, req)?, &id).await)
+    }
+
+    /// Replace the ACL: `{"default_policy": "open"|"closed", "entries": [...]}`.
+    #[oai(path = "/intents/:id/acl", method = "put", operation_id = "oi_set_acl")]
+    async fn set_acl(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        ok(self.0.set_acl(&caller, &id, parse(body)?).await)
+    }
+
+    /// Grant access: `{"principal_id", "principal_type", "permission", "reason"?, "expires_at"?}`.
+    #[oai(
+        path = "/intents/:id/acl/entries",
+        method = "post",
+        operation_id = "oi_grant_access"
+    )]
+    async fn grant(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.grant_access(&caller, &id, parse(body)?).await)
+    }
+
+    #[oai(
+        path = "/intents/:id/acl/entries/:entry_id",
+        method = "delete",
+        operation_id = "oi_revoke_access"
+    )]
+    async fn revoke(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        entry_id: Path<String>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        done(
+            self.0
+                .delete_record(
+                    &caller,
+                    RecordKind::AclEntry,
+                    Some(&id),
+                    &entry_id,
+                    "access_revoked",
+                )
+                .await,
+        )
+    }
+
+    /// Ask for access: `{"principal_id", "requested_permission", "reason", "capabilities"}`.
+    #[oai(
+        path = "/intents/:id/access-requests",
+        method = "post",
+        operation_id = "oi_request_access"
+    )]
+    async fn request(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.request_access(&caller, &id, parse(body)?).await)
+    }
+
+    /// `{"access_requests": [...]}`.
+    #[oai(
+        path = "/intents/:id/access-requests",
+        method = "get",
+        operation_id = "oi_list_access_requests"
+    )]
+    async fn requests(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        listed(
+            "access_requests",
+            self.0
+                .records(&reader(&key, req)?, RecordKind::AccessRequest, &id)
+                .await,
+        )
+    }
+
+    /// Approve a pending request (and grant the entry): `{"permission"?, "expires_at"?, "reason"?}`.
+    #[oai(
+        path = "/intents/:id/access-requests/:request_id/approve",
+        method = "post",
+        operation_id = "oi_approve_access"
+    )]
+    async fn approve(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        request_id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        ok(self
+            .0
+            .decide_access_request(&caller, &id, &request_id, true, parse(body)?)
+            .await)
+    }
+
+    /// Deny a pending request: `{"reason"?}`.
+    #[oai(
+        path = "/intents/:id/access-requests/:request_id/deny",
+        method = "post",
+        operation_id = "oi_deny_access"
+    )]
+    async fn deny(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        request_id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        ok(self
+            .0
+            .decide_access_request(&caller, &id, &request_id, false, parse(body)?)
+            .await)
+    }
+}

@@ -1,0 +1,132 @@
+//! Discovery documents (`/.well-known/openintent.json`, `…-compat.json`) and RFC-0026's
+//! `/api/v1/server/config`. They list only what this server really serves.
+
+use poem::{handler, web::Json as PoemJson};
+use poem_openapi::{payload::Json, OpenApi};
+use serde_json::{json, Value};
+
+use super::OiTag;
+
+/// The OpenIntent protocol version spoken.
+pub const PROTOCOL_VERSION: &str = "0.1";
+
+/// Support per RFC. `partial`: RFC-0006 stores webhook subscriptions but delivers events
+/// only over SSE; RFC-0020 keeps `trace_id`/`parent_event_id` on events but does not
+/// propagate trace context; RFC-0026 serves the server configuration but not suspension responses.
+const RFC_COMPLIANCE: [(&str, &str); 13] = [
+    ("RFC-0001", "full"),
+    ("RFC-0002", "full"),
+    ("RFC-0003", "full"),
+    ("RFC-0004", "full"),
+    ("RFC-0005", "full"),
+    ("RFC-0006", "partial"),
+    ("RFC-0007", "full"),
+    ("RFC-0008", "full"),
+    ("RFC-0009", "full"),
+    ("RFC-0010", "full"),
+    ("RFC-0011", "full"),
+    ("RFC-0020", "partial"),
+    ("RFC-0026", "partial"),
+];
+
+const CAPABILITIES: [&str; 17] = [
+    "intents",
+    "events",
+    "agents",
+    "state-patches",
+    "optimistic-concurrency",
+    "intent-graphs",
+    "leasing",
+    "arbitration",
+    "attachments",
+    "subscriptions",
+    "sse",
+    "portfolios",
+    "llm-events",
+    "cost-tracking",
+    "retry-policies",
+    "access-control",
+    "tracing",
+];
+
+#[handler]
+pub fn discovery() -> PoemJson<Value> {
+    PoemJson(json!({
+        "protocol": "OpenIntent Coordination Protocol",
+        "version": PROTOCOL_VERSION,
+        "implementation": "IntendedOps",
+        "implementationVersion": env!("CARGO_PKG_VERSION"),
+        "baseUrl": "/api/v1",
+        "rfcUrls": RFC_COMPLIANCE
+            .iter()
+            .map(|(rfc, _)| format!("/rfc/{}", rfc.trim_start_matches("RFC-")))
+            .collect::<Vec<_>>(),
+        "capabilities": CAPABILITIES,
+        "endpoints": {
+            "intents": "/api/v1/intents",
+            "portfolios": "/api/v1/portfolios",
+            "subscriptions": "/api/v1/subscriptions",
+            "serverConfig": "/api/v1/server/config",
+        },
+        "authentication": { "type": "api_key", "header": "X-API-Key", "agentHeader": "X-Agent-ID" },
+        "openApiUrl": "/api/v1/openapi.json",
+    }))
+}
+
+#[handler]
+pub fn compatibility() -> PoemJson<Value> {
+    let compliance: serde_json::Map<String, Value> = RFC_COMPLIANCE
+        .iter()
+        .map(|(rfc, level)| (rfc.to_string(), json!(level)))
+        .collect();
+    PoemJson(json!({
+        "implementation": "IntendedOps",
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocolVersion": PROTOCOL_VERSION,
+        "rfcCompliance": compliance,
+        "features": {
+            "intents": true,
+            "events": true,
+            "agents": true,
+            "statePatches": true,
+            "optimisticConcurrency": true,
+            "intentGraphs": true,
+            "leasing": true,
+            "arbitration": true,
+            "attachments": true,
+            "subscriptions": true,
+            "sse": true,
+            "sseResume": true,
+            "portfolios": true,
+            "costTracking": true,
+            "retryPolicies": true,
+            "accessControl": true,
+            "tracing": true,
+            "governance": false,
+            "tasks": false,
+            "tools": false,
+            "memory": false,
+            "triggers": false,
+            "federation": false,
+        },
+    }))
+}
+
+pub struct ServerOi;
+
+#[OpenApi(tag = "OiTag::Server")]
+impl ServerOi {
+    /// RFC-0026: the protocol version and the platform's default suspension retry policy
+    /// (none configured).
+    #[oai(
+        path = "/server/config",
+        method = "get",
+        operation_id = "oi_server_config"
+    )]
+    async fn config(&self) -> Json<Value> {
+        Json(json!({
+            "protocol_version": PROTOCOL_VERSION,
+            "suspension": { "default_retry_policy": null },
+        }))
+    }
+}

@@ -1,0 +1,172 @@
+//! The OpenIntent face (`/api/v1`): the routes of RFCs 0001–0011 plus the ones the Python
+//! SDK calls, served from the protocol core (`crate::openintent`).
+//!
+//! Conventions of this face: snake_case JSON; request bodies are read as JSON and parsed into
+//! the core's typed inputs (so unknown fields sent by newer SDKs are ignored, wrong types are
+//! 400s); lists come wrapped in an object named after what they hold (`{"intents": [...]}`),
+//! which is what the SDK reads; the caller's agent identity is `X-Agent-ID` (else the key id).
+
+pub mod access;
+pub mod discovery;
+pub mod error;
+pub mod graph;
+pub mod intents;
+pub mod leases;
+pub mod portfolios;
+pub mod records;
+pub mod streams;
+
+use poem::Request;
+use poem_openapi::{payload::Json, ApiResponse, OpenApiService, Tags};
+use serde_json::{json, Value};
+
+use self::error::OiError;
+use crate::{
+    api::security::TenantKey,
+    auth::Scope,
+    error::Error,
+    openintent::{intents::check_agent_id, Caller, OpenIntent, Version},
+};
+
+#[derive(Tags)]
+pub enum OiTag {
+    /// RFC-0001 intents: state, status, events, agents.
+    Intents,
+    /// RFC-0002 intent graphs.
+    Graphs,
+    /// RFC-0003 scope leases.
+    Leases,
+    /// RFC-0004, 0005, 0009, 0010: arbitration, decisions, attachments, costs, retries.
+    Records,
+    /// RFC-0007 portfolios.
+    Portfolios,
+    /// RFC-0011 access control.
+    Access,
+    /// RFC-0006 subscriptions and SSE streams.
+    Subscriptions,
+    /// RFC-0026 server configuration.
+    Server,
+}
+
+/// A successful answer of this face.
+#[derive(ApiResponse)]
+pub enum Answer {
+    #[oai(status = 200)]
+    Ok(Json<Value>),
+    #[oai(status = 201)]
+    Created(Json<Value>),
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub type OiResult = Result<Answer, poem::Error>;
+
+fn fail(err: Error) -> poem::Error {
+    OiError::from(err).into()
+}
+
+/// 200 with the value.
+pub fn ok(result: crate::error::Result<Value>) -> OiResult {
+    result.map(|value| Answer::Ok(Json(value))).map_err(fail)
+}
+
+/// 201 with the created resource.
+pub fn created(result: crate::error::Result<Value>) -> OiResult {
+    result
+        .map(|value| Answer::Created(Json(value)))
+        .map_err(fail)
+}
+
+/// 200 with a list wrapped as `{"<name>": [...]}`.
+pub fn listed(name: &str, result: crate::error::Result<Vec<Value>>) -> OiResult {
+    ok(result.map(|items| json!({ name: items })))
+}
+
+/// 204.
+pub fn done(result: crate::error::Result<()>) -> OiResult {
+    result.map(|()| Answer::NoContent).map_err(fail)
+}
+
+/// The caller of a read: the key's tenant and the `X-Agent-ID` agent (else the key id).
+pub fn reader(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
+    let agent_id = match req.headers().get("x-agent-id").map(|v| v.to_str()) {
+        Some(Ok(agent)) => {
+            check_agent_id(agent).map_err(fail)?;
+            agent.to_string()
+        }
+        Some(Err(_)) => {
+            return Err(fail(Error::invalid(
+                &["X-Agent-ID"],
+                "must be visible ASCII",
+            )))
+        }
+        None => key.0.key_id.to_string(),
+    };
+    Ok(Caller {
+        tenant: key.0.tenant_id.clone(),
+        agent_id,
+        admin: key.0.has(Scope::Admin),
+    })
+}
+
+/// The caller of a mutation: as [`reader`], and the key must have the `agent` scope.
+pub fn writer(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
+    key.require(Scope::Agent).map_err(OiError::from)?;
+    reader(key, req)
+}
+
+/// The `If-Match` version (`3`, `"3"` or `W/"3"`); required on versioned writes.
+pub fn if_match(req: &Request) -> Result<Version, poem::Error> {
+    let raw = req.headers().get("if-match").ok_or_else(|| {
+        fail(Error::invalid(
+            &["If-Match"],
+            "the If-Match header (the intent's version) is required",
+        ))
+    })?;
+    raw.to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Version)
+        .ok_or_else(|| fail(Error::invalid(&["If-Match"], "must be an integer version")))
+}
+
+/// Reads a body into a core input type (400 naming serde's complaint).
+pub fn parse<T: serde::de::DeserializeOwned>(body: Json<Value>) -> Result<T, poem::Error> {
+    crate::openintent::records::parse_body(body.0).map_err(fail)
+}
+
+pub type Apis = (
+    intents::IntentsOi,
+    graph::GraphOi,
+    leases::LeasesOi,
+    records::RecordsOi,
+    portfolios::PortfoliosOi,
+    access::AccessOi,
+    streams::StreamsOi,
+    discovery::ServerOi,
+);
+
+/// The face's OpenAPI service, to be nested at `/api/v1`.
+pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            intents::IntentsOi(core.clone()),
+            graph::GraphOi(core.clone()),
+            leases::LeasesOi(core.clone()),
+            records::RecordsOi(core.clone()),
+            portfolios::PortfoliosOi(core.clone()),
+            access::AccessOi(core.clone()),
+            streams::StreamsOi(core.clone()),
+            discovery::ServerOi,
+        ),
+        "IntendedOps — OpenIntent Coordination Protocol",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .server("/api/v1")
+    .description(
+        "The OpenIntent face of IntendedOps (protocol 0.1): intents with versioned state, \
+         graphs, leases, arbitration, attachments, SSE subscriptions, portfolios, costs, \
+         retries, access control. Authenticate with `X-API-Key`; name the agent with `X-Agent-ID`.",
+    )
+}

@@ -1,0 +1,210 @@
+//! Per-intent records: arbitration and decisions (RFC-0004), attachments (RFC-0005), costs
+//! (RFC-0009), retry policies and failures (RFC-0010).
+
+use poem::Request;
+use poem_openapi::{param::Path, payload::Json, OpenApi};
+use serde_json::Value;
+
+use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use crate::{
+    api::security::TenantKey,
+    openintent::{records::RecordKind, OpenIntent},
+};
+
+pub struct RecordsOi(pub OpenIntent);
+
+#[OpenApi(tag = "OiTag::Records")]
+impl RecordsOi {
+    /// Ask for arbitration: `{"reason", "context"}`; answers the pending request.
+    #[oai(
+        path = "/intents/:id/arbitrate",
+        method = "post",
+        operation_id = "oi_arbitrate"
+    )]
+    async fn arbitrate(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.request_arbitration(&caller, &id, parse(body)?).await)
+    }
+
+    /// Record a decision: `{"decision_type", "outcome", "reasoning"}`.
+    #[oai(
+        path = "/intents/:id/decisions",
+        method = "post",
+        operation_id = "oi_record_decision"
+    )]
+    async fn decide(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.record_decision(&caller, &id, parse(body)?).await)
+    }
+
+    /// `{"decisions": [...]}`.
+    #[oai(
+        path = "/intents/:id/decisions",
+        method = "get",
+        operation_id = "oi_list_decisions"
+    )]
+    async fn decisions(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        listed(
+            "decisions",
+            self.0
+                .records(&reader(&key, req)?, RecordKind::Decision, &id)
+                .await,
+        )
+    }
+
+    /// Attach a file by reference: `{"filename", "mime_type", "size", "storage_url", "metadata"}`.
+    #[oai(
+        path = "/intents/:id/attachments",
+        method = "post",
+        operation_id = "oi_add_attachment"
+    )]
+    async fn attach(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.add_attachment(&caller, &id, parse(body)?).await)
+    }
+
+    /// `{"attachments": [...]}`.
+    #[oai(
+        path = "/intents/:id/attachments",
+        method = "get",
+        operation_id = "oi_list_attachments"
+    )]
+    async fn attachments(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        listed(
+            "attachments",
+            self.0
+                .records(&reader(&key, req)?, RecordKind::Attachment, &id)
+                .await,
+        )
+    }
+
+    #[oai(
+        path = "/intents/:id/attachments/:attachment_id",
+        method = "delete",
+        operation_id = "oi_delete_attachment"
+    )]
+    async fn detach(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        attachment_id: Path<String>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        done(
+            self.0
+                .delete_record(
+                    &caller,
+                    RecordKind::Attachment,
+                    Some(&id),
+                    &attachment_id,
+                    "attachment_removed",
+                )
+                .await,
+        )
+    }
+
+    /// Record a cost: `{"cost_type", "amount", "unit", "provider", "metadata"}`.
+    #[oai(
+        path = "/intents/:id/costs",
+        method = "post",
+        operation_id = "oi_record_cost"
+    )]
+    async fn record_cost(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.record_cost(&caller, &id, parse(body)?).await)
+    }
+
+    /// `{"costs": [...], "summary": {"total", "by_type", "by_agent"}}`.
+    #[oai(
+        path = "/intents/:id/costs",
+        method = "get",
+        operation_id = "oi_list_costs"
+    )]
+    async fn costs(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        ok(self.0.costs(&reader(&key, req)?, &id).await)
+    }
+
+    /// The retry policy; 404 when none is set.
+    #[oai(
+        path = "/intents/:id/retry-policy",
+        method = "get",
+        operation_id = "oi_get_retry_policy"
+    )]
+    async fn retry_policy(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        ok(self.0.retry_policy(&reader(&key, req)?, &id).await)
+    }
+
+    /// Set (replace) the retry policy: `{"strategy", "max_retries", "base_delay_ms", …}`.
+    #[oai(
+        path = "/intents/:id/retry-policy",
+        method = "put",
+        operation_id = "oi_set_retry_policy"
+    )]
+    async fn set_retry_policy(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        ok(self.0.set_retry_policy(&caller, &id, parse(body)?).await)
+    }
+
+    /// Record a failed attempt: `{"attempt_number", "error_code", "error_message", …}`.
+    #[oai(
+        path = "/intents/:id/failures",
+        method = "post",
+        operation_id = "oi_record_failure"
+    )]
+    async fn record_failure(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.record_failure(&caller, &id, parse(body)?).await)
+    }
+
+    /// `{"failures": [...]}`.
+    #[oai(
+        path = "/intents/:id/failures",
+        method = "get",
+        operation_id = "oi_list_failures"
+    )]
+    async fn failures(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        listed(
+            "failures",
+            self.0
+                .records(&reader(&key, req)?, RecordKind::Failure, &id)
+                .await,
+        )
+    }
+}

@@ -1,0 +1,252 @@
+//! RFC-0006 routes: subscription records and the SSE streams, under both the SDK's spelling
+//! (`/intents/{id}/subscribe`) and the reference server's (`/subscribe/intents/{id}`).
+
+use std::time::Duration;
+
+use futures_util::stream::{self, BoxStream, StreamExt};
+use poem::{web::sse::Event, Request};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::{EventStream, Json},
+    ApiResponse, Object, OpenApi,
+};
+use serde_json::Value;
+
+use super::{created, done, listed, parse, reader, writer, OiResult, OiTag};
+use crate::{
+    api::security::TenantKey,
+    openintent::{
+        records::RecordKind,
+        streams::{StreamItem, StreamTarget},
+        OpenIntent,
+    },
+};
+
+/// How often an idle stream sends a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub struct StreamsOi(pub OpenIntent);
+
+/// One SSE message: `event:` the event type, `id:` its id (none on the first, `connected`,
+/// message), `data:` the event as JSON.
+#[derive(Object)]
+struct SseMessage {
+    id: Option<String>,
+    event: String,
+    data: Value,
+}
+
+impl From<StreamItem> for SseMessage {
+    fn from(item: StreamItem) -> Self {
+        SseMessage {
+            id: item.id,
+            event: item.event_type,
+            data: item.data,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum StreamAnswer {
+    #[oai(status = 200)]
+    Events(EventStream<BoxStream<'static, SseMessage>>),
+}
+
+impl StreamsOi {
+    async fn open(
+        &self,
+        key: &TenantKey,
+        req: &Request,
+        target: StreamTarget,
+        event_types: Option<String>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        let caller = reader(key, req)?;
+        let last_event_id = req
+            .headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let types = event_types.map(|raw| {
+            raw.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        });
+        let subscription = self
+            .0
+            .subscribe_stream(&caller, target, last_event_id, types)
+            .await
+            .map_err(super::fail)?;
+        let items = stream::unfold(subscription, |mut subscription| async move {
+            let next = subscription.next().await?;
+            Some((SseMessage::from(next), subscription))
+        })
+        .boxed();
+        Ok(StreamAnswer::Events(
+            EventStream::new(items)
+                .keep_alive(KEEP_ALIVE)
+                .to_event(|message: SseMessage| {
+                    let event = Event::message(message.data.to_string()).event_type(message.event);
+                    match message.id {
+                        Some(id) => event.id(id),
+                        None => event,
+                    }
+                }),
+        ))
+    }
+}
+
+#[OpenApi(tag = "OiTag::Subscriptions")]
+impl StreamsOi {
+    /// Record a subscription: `{"intent_id"?, "portfolio_id"?, "event_types", "webhook_url"?,
+    /// "expires_at"?}`. Live delivery is by the SSE streams below.
+    #[oai(
+        path = "/subscriptions",
+        method = "post",
+        operation_id = "oi_subscribe"
+    )]
+    async fn subscribe(&self, key: TenantKey, req: &Request, body: Json<Value>) -> OiResult {
+        let caller = writer(&key, req)?;
+        created(self.0.subscribe(&caller, parse(body)?).await)
+    }
+
+    /// `{"subscriptions": [...]}`, optionally for one intent or portfolio.
+    #[oai(
+        path = "/subscriptions",
+        method = "get",
+        operation_id = "oi_list_subscriptions"
+    )]
+    async fn subscriptions(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        intent_id: Query<Option<String>>,
+        portfolio_id: Query<Option<String>>,
+    ) -> OiResult {
+        let caller = reader(&key, req)?;
+        let found = self
+            .0
+            .subscriptions(&caller, intent_id.0.as_deref(), portfolio_id.0.as_deref())
+            .await;
+        listed("subscriptions", found)
+    }
+
+    #[oai(
+        path = "/subscriptions/:id",
+        method = "delete",
+        operation_id = "oi_unsubscribe"
+    )]
+    async fn unsubscribe(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+        let caller = writer(&key, req)?;
+        done(
+            self.0
+                .delete_record(
+                    &caller,
+                    RecordKind::Subscription,
+                    None,
+                    &id,
+                    "subscription_deleted",
+                )
+                .await,
+        )
+    }
+
+    /// Stream an intent's events (SSE). `Last-Event-ID` resumes; `event_types=a,b` filters.
+    #[oai(
+        path = "/intents/:id/subscribe",
+        method = "get",
+        operation_id = "oi_stream_intent"
+    )]
+    async fn intent_stream(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Intent(id.0), event_types.0)
+            .await
+    }
+
+    #[oai(
+        path = "/subscribe/intents/:id",
+        method = "get",
+        operation_id = "oi_stream_intent_ref"
+    )]
+    async fn intent_stream_ref(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Intent(id.0), event_types.0)
+            .await
+    }
+
+    /// Stream the events of a portfolio's intents, following members as they join and leave.
+    #[oai(
+        path = "/portfolios/:id/subscribe",
+        method = "get",
+        operation_id = "oi_stream_portfolio"
+    )]
+    async fn portfolio_stream(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Portfolio(id.0), event_types.0)
+            .await
+    }
+
+    #[oai(
+        path = "/subscribe/portfolios/:id",
+        method = "get",
+        operation_id = "oi_stream_portfolio_ref"
+    )]
+    async fn portfolio_stream_ref(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Portfolio(id.0), event_types.0)
+            .await
+    }
+
+    /// Stream the events of the intents an agent is assigned to, and the agent's own events.
+    #[oai(
+        path = "/agents/:id/subscribe",
+        method = "get",
+        operation_id = "oi_stream_agent"
+    )]
+    async fn agent_stream(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Agent(id.0), event_types.0)
+            .await
+    }
+
+    #[oai(
+        path = "/subscribe/agents/:id",
+        method = "get",
+        operation_id = "oi_stream_agent_ref"
+    )]
+    async fn agent_stream_ref(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+        event_types: Query<Option<String>>,
+    ) -> Result<StreamAnswer, poem::Error> {
+        self.open(&key, req, StreamTarget::Agent(id.0), event_types.0)
+            .await
+    }
+}

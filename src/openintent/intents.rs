@@ -1,0 +1,439 @@
+//! Intents (RFC-0001): create, read, list, delete, state patches, status transitions, the
+//! event log (with RFC-0020 trace ids) and agent assignment.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    patch::{self, StatePatch},
+    prefixes, views, Caller, IntentStatus, NewEvent, OpenIntent, Version,
+};
+use crate::{
+    error::{Error, FieldError, Result},
+    ids,
+    store::openintent::{
+        events::{self as event_rows, EventFilter},
+        graph::{self as graph_rows, AssignmentRow},
+        intents::{self as intent_rows, IntentRow},
+        leases as lease_rows,
+    },
+    time::now_ms,
+};
+
+/// A new intent, validated by [`NewIntent::check`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewIntent {
+    pub title: String,
+    pub description: Option<String>,
+    pub created_by: Option<String>,
+    pub status: Option<IntentStatus>,
+    pub state: Value,
+    pub constraints: Value,
+    pub governance_policy: Option<Value>,
+    #[serde(alias = "parent_id")]
+    pub parent_intent_id: Option<String>,
+    pub depends_on: Vec<String>,
+    pub confidence: Option<i64>,
+}
+
+/// What `GET …/events` returns.
+#[derive(Debug, Default)]
+pub struct EventQuery {
+    pub event_type: Option<String>,
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+/// A logged event (RFC-0001 §events, RFC-0020 tracing).
+#[derive(Debug, Deserialize)]
+pub struct LoggedEvent {
+    pub event_type: String,
+    #[serde(default)]
+    pub payload: Value,
+    pub trace_id: Option<String>,
+    pub parent_event_id: Option<String>,
+}
+
+pub const MAX_TITLE_CHARS: usize = 500;
+pub const MAX_LIST: i64 = 1000;
+
+impl NewIntent {
+    fn check(&mut self) -> Result<()> {
+        for value in [&mut self.state, &mut self.constraints] {
+            if value.is_null() {
+                *value = json!({});
+            }
+        }
+        let mut errors = Vec::new();
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            errors.push(FieldError::new(&["title"], "must be 1-500 characters"));
+        }
+        if !self.state.is_object() {
+            errors.push(FieldError::new(&["state"], "must be an object"));
+        }
+        if !(self.constraints.is_object() || self.constraints.is_array()) {
+            errors.push(FieldError::new(
+                &["constraints"],
+                "must be an object or an array",
+            ));
+        }
+        if let Some(confidence) = self.confidence {
+            if !(0..=100).contains(&confidence) {
+                errors.push(FieldError::new(
+                    &["confidence"],
+                    "must be between 0 and 100",
+                ));
+            }
+        }
+        if let Some(status) = self.status {
+            if !matches!(status, IntentStatus::Draft | IntentStatus::Active) {
+                errors.push(FieldError::new(
+                    &["status"],
+                    "a new intent is draft or active",
+                ));
+            }
+        }
+        match errors.is_empty() {
+            true => Ok(()),
+            false => Err(Error::Validation(errors)),
+        }
+    }
+}
+
+/// Event types are short dotted or underscored names (`state_patched`, `task.created`).
+pub fn check_event_type(raw: &str) -> Result<()> {
+    let valid = (1..=100).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    match valid {
+        true => Ok(()),
+        false => Err(Error::invalid(
+            &["event_type"],
+            "must be 1-100 characters of letters, digits, '_', '.', ':' and '-'",
+        )),
+    }
+}
+
+impl OpenIntent {
+    /// Views of intents with their dependency lists (one query for all of them).
+    pub(crate) async fn intent_views(
+        &self,
+        caller: &Caller,
+        rows: &[IntentRow],
+    ) -> Result<Vec<Value>> {
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut depends: HashMap<String, Vec<String>> = HashMap::new();
+        for (intent, target) in
+            graph_rows::dependencies_of_many(self.store(), caller.tenant.as_str(), &ids).await?
+        {
+            depends.entry(intent).or_default().push(target);
+        }
+        Ok(rows
+            .iter()
+            .map(|row| views::intent(row, depends.get(&row.id).map_or(&[][..], |d| d)))
+            .collect())
+    }
+
+    pub(crate) async fn intent_view(&self, caller: &Caller, row: &IntentRow) -> Result<Value> {
+        let mut views = self.intent_views(caller, std::slice::from_ref(row)).await?;
+        Ok(views.pop().unwrap_or(Value::Null))
+    }
+
+    pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Value> {
+        input.check()?;
+        let now = now_ms();
+        let row = IntentRow {
+            tenant_id: caller.tenant.to_string(),
+            id: ids::new_id(prefixes::INTENT),
+            title: input.title.trim().to_string(),
+            description: input.description.unwrap_or_default(),
+            created_by: input.created_by.unwrap_or_else(|| caller.agent_id.clone()),
+            status: input
+                .status
+                .unwrap_or(IntentStatus::Draft)
+                .as_str()
+                .to_string(),
+            state: input.state.to_string(),
+            constraints: input.constraints.to_string(),
+            governance_policy: input.governance_policy.map(|policy| policy.to_string()),
+            parent_id: input.parent_intent_id,
+            confidence: input.confidence.unwrap_or(0),
+            version: 1,
+            acl_policy: "open".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut change = self.change(caller).await?;
+        if let Some(parent) = &row.parent_id {
+            if !intent_rows::exists(change.tx(), caller.tenant.as_str(), parent).await? {
+                return Err(Error::invalid(&["parent_intent_id"], "no such intent"));
+            }
+        }
+        intent_rows::insert(change.tx(), &row).await?;
+        for (index, target) in input.depends_on.iter().enumerate() {
+            if !intent_rows::exists(change.tx(), caller.tenant.as_str(), target).await? {
+                let index = index.to_string();
+                return Err(Error::invalid(&["depends_on", &index], "no such intent"));
+            }
+            graph_rows::add_dependency(change.tx(), caller.tenant.as_str(), &row.id, target, now)
+                .await?;
+        }
+        change
+            .record(NewEvent::new(
+                &row.id,
+                "intent_created",
+                json!({ "title": row.title, "parent_intent_id": row.parent_id, "depends_on": input.depends_on }),
+            ))
+            .await?;
+        change.commit().await?;
+        Ok(views::intent(&row, &input.depends_on))
+    }
+
+    pub async fn get_intent(&self, caller: &Caller, id: &str) -> Result<Value> {
+        let row = self.intent(caller, id).await?;
+        self.intent_view(caller, &row).await
+    }
+
+    pub async fn list_intents(
+        &self,
+        caller: &Caller,
+        status: Option<IntentStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Value>> {
+        let rows = intent_rows::list(
+            self.store(),
+            caller.tenant.as_str(),
+            status.map(IntentStatus::as_str),
+            limit.clamp(1, MAX_LIST),
+            offset.max(0),
+        )
+        .await?;
+        self.intent_views(caller, &rows).await
+    }
+
+    /// Deletes the intent with its events, edges, leases, memberships and records.
+    pub async fn delete_intent(&self, caller: &Caller, id: &str) -> Result<()> {
+        let mut change = self.change(caller).await?;
+        if !intent_rows::delete_cascade(change.tx(), caller.tenant.as_str(), id).await? {
+            return Err(Error::NotFound { what: "intent" });
+        }
+        change.audit("intent_deleted", id, json!({})).await?;
+        change.commit().await
+    }
+
+    /// Applies state patches at `version`; answers the intent at the next version.
+    pub async fn patch_state(
+        &self,
+        caller: &Caller,
+        id: &str,
+        version: Version,
+        patches: Vec<StatePatch>,
+    ) -> Result<Value> {
+        let mut change = self.change(caller).await?;
+        let mut row = change.intent(self.store(), id).await?;
+        expect_version(&row, version)?;
+        let scopes: Vec<String> = patches
+            .iter()
+            .filter_map(|p| top_level_key(&p.path))
+            .collect();
+        lease_rows::expire_lapsed(change.tx(), caller.tenant.as_str(), id, now_ms()).await?;
+        super::leases::ensure_scopes_free(&mut change, id, &scopes).await?;
+        let mut state = views::parse_json(&row.state);
+        if !state.is_object() {
+            state = json!({});
+        }
+        patch::apply(&mut state, &patches)?;
+        row.state = state.to_string();
+        bump(&mut row);
+        intent_rows::update(change.tx(), &row).await?;
+        let described: Vec<Value> = patches
+            .iter()
+            .map(|p| json!({ "op": p.op.as_str(), "path": p.path, "value": p.value }))
+            .collect();
+        change
+            .record(NewEvent::new(
+                id,
+                "state_patched",
+                json!({ "patches": described, "version": row.version }),
+            ))
+            .await?;
+        change.commit().await?;
+        self.intent_view(caller, &row).await
+    }
+
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        version: Version,
+        next: IntentStatus,
+        reason: Option<String>,
+    ) -> Result<Value> {
+        let mut change = self.change(caller).await?;
+        let mut row = change.intent(self.store(), id).await?;
+        expect_version(&row, version)?;
+        let current = IntentStatus::parse(&row.status, "status")?;
+        if !current.can_become(next) {
+            return Err(Error::invalid(
+                &["status"],
+                format!(
+                    "an intent that is {} cannot become {}",
+                    current.as_str(),
+                    next.as_str()
+                ),
+            ));
+        }
+        row.status = next.as_str().to_string();
+        bump(&mut row);
+        intent_rows::update(change.tx(), &row).await?;
+        change
+            .record(NewEvent::new(
+                id,
+                "status_changed",
+                json!({ "from": current.as_str(), "status": next.as_str(), "reason": reason, "version": row.version }),
+            ))
+            .await?;
+        change.commit().await?;
+        self.intent_view(caller, &row).await
+    }
+
+    pub async fn log_event(
+        &self,
+        caller: &Caller,
+        id: &str,
+        mut event: LoggedEvent,
+    ) -> Result<Value> {
+        check_event_type(&event.event_type)?;
+        if event.payload.is_null() {
+            event.payload = json!({});
+        }
+        if !event.payload.is_object() {
+            return Err(Error::invalid(&["payload"], "must be an object"));
+        }
+        let mut change = self.change(caller).await?;
+        change.intent(self.store(), id).await?;
+        let row = change
+            .record(NewEvent {
+                intent_id: id,
+                event_type: &event.event_type,
+                payload: event.payload,
+                trace_id: event.trace_id,
+                parent_event_id: event.parent_event_id,
+            })
+            .await?;
+        change.commit().await?;
+        Ok(views::event(&row))
+    }
+
+    pub async fn list_events(
+        &self,
+        caller: &Caller,
+        id: &str,
+        query: EventQuery,
+    ) -> Result<Vec<Value>> {
+        self.intent(caller, id).await?;
+        let rows = event_rows::list(
+            self.store(),
+            caller.tenant.as_str(),
+            id,
+            &EventFilter {
+                event_type: query.event_type.as_deref(),
+                since: query.since,
+                after_id: None,
+                limit: query.limit.clamp(1, MAX_LIST),
+            },
+        )
+        .await?;
+        Ok(rows.iter().map(views::event).collect())
+    }
+
+    /// Assigns an agent (idempotent: assigning twice answers the first assignment).
+    pub async fn assign_agent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        agent_id: &str,
+        role: &str,
+    ) -> Result<Value> {
+        check_agent_id(agent_id)?;
+        let mut change = self.change(caller).await?;
+        change.intent(self.store(), id).await?;
+        let row = AssignmentRow {
+            intent_id: id.to_string(),
+            agent_id: agent_id.to_string(),
+            role: role.to_string(),
+            assigned_at: now_ms(),
+        };
+        if graph_rows::assign(change.tx(), caller.tenant.as_str(), &row).await? {
+            change
+                .record(NewEvent::new(
+                    id,
+                    "agent_assigned",
+                    json!({ "agent_id": agent_id, "role": role }),
+                ))
+                .await?;
+        }
+        change.commit().await?;
+        Ok(views::assignment(&row))
+    }
+
+    pub async fn unassign_agent(&self, caller: &Caller, id: &str, agent_id: &str) -> Result<()> {
+        let mut change = self.change(caller).await?;
+        change.intent(self.store(), id).await?;
+        if !graph_rows::unassign(change.tx(), caller.tenant.as_str(), id, agent_id).await? {
+            return Err(Error::NotFound { what: "assignment" });
+        }
+        change
+            .record(NewEvent::new(
+                id,
+                "agent_unassigned",
+                json!({ "agent_id": agent_id }),
+            ))
+            .await?;
+        change.commit().await
+    }
+
+    pub async fn list_agents(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+        self.intent(caller, id).await?;
+        let rows = graph_rows::assignments(self.store(), caller.tenant.as_str(), id).await?;
+        Ok(rows.iter().map(views::assignment).collect())
+    }
+}
+
+/// 409 with the current version unless `version` is it.
+pub(crate) fn expect_version(row: &IntentRow, version: Version) -> Result<()> {
+    match row.version == version.0 {
+        true => Ok(()),
+        false => Err(Error::VersionConflict {
+            current: row.version,
+        }),
+    }
+}
+
+/// A successful write moves the intent to its next version.
+pub(crate) fn bump(row: &mut IntentRow) {
+    row.version += 1;
+    row.updated_at = now_ms();
+}
+
+/// The scope a patch touches: its top-level key.
+fn top_level_key(path: &str) -> Option<String> {
+    let key = path.strip_prefix('/').unwrap_or(path).split('/').next()?;
+    (!key.is_empty()).then(|| key.replace("~1", "/").replace("~0", "~"))
+}
+
+pub fn check_agent_id(raw: &str) -> Result<()> {
+    match (1..=200).contains(&raw.len()) && !raw.chars().any(char::is_control) {
+        true => Ok(()),
+        false => Err(Error::invalid(
+            &["agent_id"],
+            "must be 1-200 printable characters",
+        )),
+    }
+}

@@ -1,0 +1,209 @@
+//! The OpenIntent Coordination Protocol core (RFCs 0001–0011, 0020, 0026): coordination
+//! intents with versioned state, their event log, graphs, leases, portfolios and per-intent
+//! records. The `/api/v1` face (`api::openintent`) translates HTTP to these calls.
+//!
+//! Every mutation is one [`Change`]: the row changes, one `oi_events` row per protocol event
+//! and one audit record each, committed together; the events are published on the bus only
+//! after the commit, so a subscriber never sees an event that was rolled back.
+
+pub mod access;
+pub mod graph;
+pub mod intents;
+pub mod leases;
+pub mod patch;
+pub mod portfolios;
+pub mod records;
+pub mod status;
+pub mod streams;
+pub mod views;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::{
+    audit::{self, AuditEvent},
+    auth::TenantId,
+    error::{Error, Result},
+    events::{BusEvent, EventBus},
+    ids,
+    store::{
+        openintent::{events::EventRow, intents as intent_rows, intents::IntentRow},
+        Store, Tx,
+    },
+    time::now_ms,
+};
+
+pub use status::IntentStatus;
+
+/// Id prefixes of the face's resources.
+pub mod prefixes {
+    pub const INTENT: &str = "oin";
+    pub const EVENT: &str = "oev";
+    pub const LEASE: &str = "lse";
+    pub const PORTFOLIO: &str = "pfo";
+    pub const MEMBERSHIP: &str = "pfm";
+}
+
+/// The caller of a protocol operation: tenant and agent (`X-Agent-ID`, else the key id).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub agent_id: String,
+    /// An admin-scope key: passes closed ACLs (RFC-0011).
+    pub admin: bool,
+}
+
+/// Optimistic-concurrency token from `If-Match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version(pub i64);
+
+/// The protocol core, cheap to clone.
+#[derive(Clone)]
+pub struct OpenIntent {
+    store: Store,
+    bus: Arc<dyn EventBus>,
+}
+
+impl OpenIntent {
+    pub fn new(store: Store, bus: Arc<dyn EventBus>) -> Self {
+        OpenIntent { store, bus }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
+    async fn change<'a>(&'a self, caller: &'a Caller) -> Result<Change<'a>> {
+        Ok(Change {
+            tx: self.store.begin().await?,
+            caller,
+            bus: self.bus.as_ref(),
+            published: Vec::new(),
+        })
+    }
+
+    /// An intent of the caller's tenant that the caller may read, or 404 / 403.
+    async fn intent(&self, caller: &Caller, id: &str) -> Result<IntentRow> {
+        let intent = intent_rows::get(&self.store, caller.tenant.as_str(), id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        access::check_access(&self.store, caller, &intent, false).await?;
+        Ok(intent)
+    }
+}
+
+/// One protocol event to record.
+pub struct NewEvent<'a> {
+    pub intent_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: Value,
+    /// RFC-0020 tracing.
+    pub trace_id: Option<String>,
+    pub parent_event_id: Option<String>,
+}
+
+impl<'a> NewEvent<'a> {
+    pub fn new(intent_id: &'a str, event_type: &'a str, payload: Value) -> Self {
+        NewEvent {
+            intent_id,
+            event_type,
+            payload,
+            trace_id: None,
+            parent_event_id: None,
+        }
+    }
+}
+
+/// A mutation in progress: its transaction and the events it will publish once committed.
+pub(crate) struct Change<'a> {
+    tx: Tx,
+    caller: &'a Caller,
+    bus: &'a dyn EventBus,
+    published: Vec<Arc<BusEvent>>,
+}
+
+impl Change<'_> {
+    fn tx(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    fn tenant(&self) -> &str {
+        self.caller.tenant.as_str()
+    }
+
+    /// An intent of the caller's tenant that the caller may change, read for update; or
+    /// 404 / 403.
+    async fn intent(&mut self, store: &Store, id: &str) -> Result<IntentRow> {
+        let tenant = self.caller.tenant.to_string();
+        let intent = intent_rows::get_for_update(&mut self.tx, store, &tenant, id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        access::check_access(store, self.caller, &intent, true).await?;
+        Ok(intent)
+    }
+
+    /// Appends the event to the intent's log and to the tenant's audit trail.
+    async fn record(&mut self, event: NewEvent<'_>) -> Result<EventRow> {
+        let row = EventRow {
+            tenant_id: self.tenant().to_string(),
+            id: ids::new_id(prefixes::EVENT),
+            intent_id: event.intent_id.to_string(),
+            event_type: event.event_type.to_string(),
+            actor: self.caller.agent_id.clone(),
+            payload: event.payload.to_string(),
+            trace_id: event.trace_id,
+            parent_event_id: event.parent_event_id,
+            created_at: now_ms(),
+        };
+        crate::store::openintent::events::insert(&mut self.tx, &row).await?;
+        audit::append(
+            &mut self.tx,
+            &self.caller.tenant,
+            AuditEvent {
+                event_type: &format!("openintent.{}", row.event_type),
+                actor: &row.actor,
+                subject: &row.intent_id,
+                data: json!({ "eventId": row.id, "payload": event.payload }),
+            },
+        )
+        .await?;
+        self.published.push(Arc::new(BusEvent {
+            tenant_id: row.tenant_id.clone(),
+            id: row.id.clone(),
+            intent_id: row.intent_id.clone(),
+            event_type: row.event_type.clone(),
+            actor: row.actor.clone(),
+            body: views::event(&row),
+        }));
+        Ok(row)
+    }
+
+    /// An audit record for a change that is not an intent event (portfolios, subscriptions).
+    async fn audit(&mut self, event_type: &str, subject: &str, data: Value) -> Result<()> {
+        audit::append(
+            &mut self.tx,
+            &self.caller.tenant,
+            AuditEvent {
+                event_type: &format!("openintent.{event_type}"),
+                actor: &self.caller.agent_id,
+                subject,
+                data,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        for event in self.published {
+            self.bus.publish(event);
+        }
+        Ok(())
+    }
+}

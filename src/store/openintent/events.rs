@@ -1,0 +1,99 @@
+//! The intent event log. Event ids are ULIDs: they sort by time, so "after id X" is both the
+//! `since`-style cursor of listings and the resume point of SSE streams.
+
+use sqlx::AnyConnection;
+
+use crate::{store::Store, time::Millis};
+
+const COLUMNS: &str =
+    "tenant_id, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub intent_id: String,
+    pub event_type: String,
+    pub actor: String,
+    /// JSON object.
+    pub payload: String,
+    pub trace_id: Option<String>,
+    pub parent_event_id: Option<String>,
+    pub created_at: Millis,
+}
+
+pub async fn insert(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO oi_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&row.tenant_id)
+    .bind(&row.id)
+    .bind(&row.intent_id)
+    .bind(&row.event_type)
+    .bind(&row.actor)
+    .bind(&row.payload)
+    .bind(&row.trace_id)
+    .bind(&row.parent_event_id)
+    .bind(row.created_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// What to list of an intent's events.
+#[derive(Debug, Default)]
+pub struct EventFilter<'a> {
+    pub event_type: Option<&'a str>,
+    /// Only events created at or after this instant.
+    pub since: Option<Millis>,
+    /// Only events whose id sorts after this one.
+    pub after_id: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// An intent's events, oldest first.
+pub async fn list(
+    store: &Store,
+    tenant_id: &str,
+    intent_id: &str,
+    filter: &EventFilter<'_>,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND intent_id = $2 \
+         AND ($3 IS NULL OR event_type = $3) AND ($4 IS NULL OR created_at >= $4) \
+         AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6"
+    ))
+    .bind(tenant_id)
+    .bind(intent_id)
+    .bind(filter.event_type)
+    .bind(filter.since)
+    .bind(filter.after_id)
+    .bind(filter.limit)
+    .fetch_all(store.reader())
+    .await
+}
+
+/// Events of several intents after `after_id`, oldest first: the replay of a portfolio or
+/// agent stream.
+pub async fn list_for_intents(
+    store: &Store,
+    tenant_id: &str,
+    intent_ids: &[String],
+    after_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    if intent_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = super::json_id_list(store, "$2");
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND intent_id IN ({ids}) \
+         AND id > $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(tenant_id)
+    .bind(super::json_ids(intent_ids))
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(store.reader())
+    .await
+}
