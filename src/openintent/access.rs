@@ -176,7 +176,7 @@ impl OpenIntent {
             entries.push(add_entry(&mut change, intent_id, entry).await?);
         }
         change
-            .record(NewEvent::new(
+            .announce(NewEvent::new(
                 intent_id,
                 "acl_updated",
                 json!({ "default_policy": input.default_policy, "entries": entries.len() }),

@@ -111,7 +111,9 @@ impl OpenIntent {
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
         if !intent_rows::exists(change.tx(), tenant, target).await? {
-            return Err(Error::invalid(&["dependency_id"], "no such intent"));
+            return Err(Error::NotFound {
+                what: "dependency intent",
+            });
         }
         if target == id || graph_rows::depends_transitively(change.tx(), tenant, target, id).await?
         {

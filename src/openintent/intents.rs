@@ -171,14 +171,17 @@ impl OpenIntent {
         let mut change = self.change(caller).await?;
         if let Some(parent) = &row.parent_id {
             if !intent_rows::exists(change.tx(), caller.tenant.as_str(), parent).await? {
-                return Err(Error::invalid(&["parent_intent_id"], "no such intent"));
+                return Err(Error::NotFound {
+                    what: "parent intent",
+                });
             }
         }
         intent_rows::insert(change.tx(), &row).await?;
-        for (index, target) in input.depends_on.iter().enumerate() {
+        for target in &input.depends_on {
             if !intent_rows::exists(change.tx(), caller.tenant.as_str(), target).await? {
-                let index = index.to_string();
-                return Err(Error::invalid(&["depends_on", &index], "no such intent"));
+                return Err(Error::NotFound {
+                    what: "dependency intent",
+                });
             }
             graph_rows::add_dependency(change.tx(), caller.tenant.as_str(), &row.id, target, now)
                 .await?;

@@ -144,7 +144,7 @@ impl OpenIntent {
         lease.expires_at = now + duration;
         lease_rows::update(change.tx(), &lease).await?;
         change
-            .record(NewEvent::new(
+            .announce(NewEvent::new(
                 intent_id,
                 "lease_renewed",
                 json!({ "lease_id": lease.id, "scope": lease.scope }),

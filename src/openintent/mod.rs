@@ -97,6 +97,31 @@ impl OpenIntent {
     }
 }
 
+/// Event types this server logs that the OpenIntent SDK (0.17) can list; others
+/// (`lease_renewed`, `cost_recorded`, …) are announced without a log row.
+const SDK_EVENT_TYPES: [&str; 20] = [
+    "intent_created",
+    "state_patched",
+    "status_changed",
+    "agent_assigned",
+    "agent_unassigned",
+    "dependency_added",
+    "dependency_removed",
+    "lease_acquired",
+    "lease_released",
+    "arbitration_requested",
+    "decision_recorded",
+    "attachment_added",
+    "added_to_portfolio",
+    "removed_from_portfolio",
+    "failure_recorded",
+    "access_granted",
+    "access_revoked",
+    "access_requested",
+    "access_request_approved",
+    "access_request_denied",
+];
+
 /// One protocol event to record.
 pub struct NewEvent<'a> {
     pub intent_id: &'a str,
@@ -172,15 +197,49 @@ impl Change<'_> {
             },
         )
         .await?;
+        self.publish_after_commit(&row);
+        Ok(row)
+    }
+
+    /// Records a protocol event in the log, or, for event types the OpenIntent SDK does not
+    /// know (it refuses to list an intent's events if one is among them), only announces it:
+    /// audit record and live streams, no log row.
+    async fn announce(&mut self, event: NewEvent<'_>) -> Result<()> {
+        if SDK_EVENT_TYPES.contains(&event.event_type) {
+            self.record(event).await?;
+            return Ok(());
+        }
+        let id = ids::new_id(prefixes::EVENT);
+        self.audit(
+            event.event_type,
+            event.intent_id,
+            json!({ "eventId": id, "payload": event.payload }),
+        )
+        .await?;
+        let row = EventRow {
+            tenant_id: self.tenant().to_string(),
+            id,
+            intent_id: event.intent_id.to_string(),
+            event_type: event.event_type.to_string(),
+            actor: self.caller.agent_id.clone(),
+            payload: event.payload.to_string(),
+            trace_id: None,
+            parent_event_id: None,
+            created_at: now_ms(),
+        };
+        self.publish_after_commit(&row);
+        Ok(())
+    }
+
+    fn publish_after_commit(&mut self, row: &EventRow) {
         self.published.push(Arc::new(BusEvent {
             tenant_id: row.tenant_id.clone(),
             id: row.id.clone(),
             intent_id: row.intent_id.clone(),
             event_type: row.event_type.clone(),
             actor: row.actor.clone(),
-            body: views::event(&row),
+            body: views::event(row),
         }));
-        Ok(row)
     }
 
     /// An audit record for a change that is not an intent event (portfolios, subscriptions).

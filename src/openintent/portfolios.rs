@@ -136,7 +136,7 @@ impl OpenIntent {
             return Err(Error::NotFound { what: "portfolio" });
         }
         if !intent_rows::exists(change.tx(), tenant, intent_id).await? {
-            return Err(Error::invalid(&["intent_id"], "no such intent"));
+            return Err(Error::NotFound { what: "intent" });
         }
         let row = MemberRow {
             portfolio_id: portfolio_id.to_string(),

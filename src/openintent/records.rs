@@ -107,8 +107,12 @@ pub struct DecisionIn {
 #[derive(Debug, Deserialize)]
 pub struct AttachmentIn {
     pub filename: String,
+    /// The async SDK client names the fields `content_type`, `url` and `size_bytes`.
+    #[serde(alias = "content_type")]
     pub mime_type: String,
+    #[serde(default, alias = "size_bytes")]
     pub size: u64,
+    #[serde(alias = "url")]
     pub storage_url: String,
     #[serde(default)]
     pub metadata: Value,
@@ -168,6 +172,8 @@ pub struct FailureIn {
     pub error_message: Option<String>,
     #[serde(default)]
     pub error_type: Option<String>,
+    #[serde(default)]
+    pub recoverable: Option<bool>,
     #[serde(default)]
     pub retry_scheduled_at: Option<String>,
     #[serde(default)]
@@ -253,7 +259,7 @@ impl OpenIntent {
             (Some(event_type), Some(intent_id)) => {
                 let payload = json!({ format!("{}_id", record.kind.name()): id, "record": body });
                 change
-                    .record(NewEvent::new(intent_id, event_type, payload))
+                    .announce(NewEvent::new(intent_id, event_type, payload))
                     .await?;
             }
             _ => {
@@ -312,7 +318,7 @@ impl OpenIntent {
             Some(intent_id) => {
                 let payload = json!({ format!("{}_id", kind.name()): id });
                 change
-                    .record(NewEvent::new(intent_id, event, payload))
+                    .announce(NewEvent::new(intent_id, event, payload))
                     .await?;
             }
             None => change.audit(event, id, json!({})).await?,
@@ -503,6 +509,7 @@ impl OpenIntent {
             "error_code": input.error_code,
             "error_message": input.error_message,
             "error_type": input.error_type.unwrap_or_else(|| "error".into()),
+            "recoverable": input.recoverable.unwrap_or(true),
             "retry_scheduled_at": input.retry_scheduled_at,
             "resolved_at": null,
             "metadata": object(input.metadata, "metadata")?,
@@ -525,7 +532,7 @@ impl OpenIntent {
                 .await?
                 .is_none()
             {
-                return Err(Error::invalid(&["intent_id"], "no such intent"));
+                return Err(Error::NotFound { what: "intent" });
             }
         }
         if let Some(portfolio_id) = &input.portfolio_id {
@@ -533,7 +540,7 @@ impl OpenIntent {
                 .await?
                 .is_none()
             {
-                return Err(Error::invalid(&["portfolio_id"], "no such portfolio"));
+                return Err(Error::NotFound { what: "portfolio" });
             }
         }
         if let Some(url) = &input.webhook_url {
