@@ -1,10 +1,13 @@
 //! The event bus: committed OpenIntent events fan out to live SSE subscribers.
 //!
-//! Publishers call [`EventBus::publish`] after their transaction commits; subscribers filter
-//! what they receive. The bus is a trait so that several instances can share one (a Redis or
-//! PostgreSQL channel implements the same two methods); the default is in-process. Delivery on
+//! Subscribers filter what they receive. With SQLite (one instance) the bus is in-process and
+//! writers publish after their transaction commits; with PostgreSQL it is `LISTEN`/`NOTIFY`
+//! ([`postgres::PgNotifyBus`]): writers add the notification to their transaction, and every
+//! instance's streams see every instance's events. Delivery on
 //! the bus is best-effort by design: every event is also in the database, and a subscriber
 //! that falls behind, or reconnects with `Last-Event-ID`, replays from there.
+
+pub mod postgres;
 
 use std::sync::Arc;
 
@@ -12,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 /// A committed event as subscribers see it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BusEvent {
     pub tenant_id: String,
     /// Sortable event id (a ULID): the SSE `id:` and resume point.
@@ -22,9 +25,24 @@ pub struct BusEvent {
     pub actor: String,
     /// The event as the API shows it.
     pub body: Value,
+    /// On the wire between instances: the payload was left out (too large); read it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// A bus carried by the database: events are sent inside the writing transaction.
+pub struct TransactionalChannel<'a> {
+    pub channel: &'a str,
+    pub encode: fn(&BusEvent) -> String,
 }
 
 pub trait EventBus: Send + Sync {
+    /// `Some` when events must be sent inside the writing transaction (they then reach
+    /// subscribers through the database, not through [`EventBus::publish`]).
+    fn in_transaction(&self) -> Option<TransactionalChannel<'_>> {
+        None
+    }
+    /// Delivers to this instance's subscribers.
     fn publish(&self, event: Arc<BusEvent>);
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>>;
 }
@@ -66,6 +84,7 @@ mod tests {
             event_type: "comment".into(),
             actor: "a".into(),
             body: Value::Null,
+            truncated: false,
         })
     }
 

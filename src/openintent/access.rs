@@ -16,7 +16,10 @@ use super::{
 use crate::{
     error::{Error, Result},
     store::{
-        openintent::{intents as intent_rows, intents::IntentRow, records as record_rows},
+        openintent::{
+            intents as intent_rows, intents::IntentRow, leases as lease_rows,
+            records as record_rows,
+        },
         Store,
     },
     time::{now_ms, parse_instant, rfc3339, DayBound},
@@ -217,7 +220,10 @@ impl OpenIntent {
         require_text(&input.principal_id, "principal_id", 200)?;
         check_permission(&input.requested_permission, "requested_permission")?;
         let mut change = self.change(caller).await?;
-        change.intent(self.store(), intent_id).await?;
+        // Asking needs no access to the intent (that is the point), only that it exists.
+        if !intent_rows::exists(change.tx(), caller.tenant.as_str(), intent_id).await? {
+            return Err(Error::NotFound { what: "intent" });
+        }
         let fields = json!({
             "principal_id": input.principal_id,
             "principal_type": input.principal_type,
@@ -313,6 +319,41 @@ impl OpenIntent {
             .await?;
         change.commit().await?;
         Ok(request)
+    }
+}
+
+impl OpenIntent {
+    /// Removes an ACL entry; the principal's active leases on the intent are revoked with it.
+    pub async fn revoke_access(
+        &self,
+        caller: &Caller,
+        intent_id: &str,
+        entry_id: &str,
+    ) -> Result<()> {
+        let tenant = caller.tenant.to_string();
+        let kind = RecordKind::AclEntry.name();
+        let mut change = self.change(caller).await?;
+        change.intent(self.store(), intent_id).await?;
+        let entry = record_rows::get_in(change.tx(), &tenant, kind, entry_id)
+            .await?
+            .filter(|row| row.intent_id.as_deref() == Some(intent_id))
+            .ok_or(Error::NotFound { what: "ACL entry" })?;
+        record_rows::delete(change.tx(), &tenant, kind, entry_id).await?;
+        let principal = parse_json(&entry.body)["principal_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let leases =
+            lease_rows::revoke_held_by(change.tx(), &tenant, intent_id, &principal, now_ms())
+                .await?;
+        change
+            .record(NewEvent::new(
+                intent_id,
+                "access_revoked",
+                json!({ "entry_id": entry_id, "principal_id": principal, "leases_revoked": leases }),
+            ))
+            .await?;
+        change.commit().await
     }
 }
 

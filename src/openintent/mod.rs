@@ -28,7 +28,7 @@ use crate::{
     events::{BusEvent, EventBus},
     ids,
     store::{
-        openintent::{events::EventRow, intents as intent_rows, intents::IntentRow},
+        openintent::{events, events::EventRow, intents as intent_rows, intents::IntentRow},
         Store, Tx,
     },
     time::now_ms,
@@ -239,6 +239,7 @@ impl Change<'_> {
             event_type: row.event_type.clone(),
             actor: row.actor.clone(),
             body: views::event(row),
+            truncated: false,
         }));
     }
 
@@ -258,7 +259,15 @@ impl Change<'_> {
         Ok(())
     }
 
-    async fn commit(self) -> Result<()> {
+    async fn commit(mut self) -> Result<()> {
+        if let Some(channel) = self.bus.in_transaction() {
+            for event in &self.published {
+                let payload = (channel.encode)(event);
+                events::notify(&mut self.tx, channel.channel, &payload).await?;
+            }
+            self.tx.commit().await?;
+            return Ok(());
+        }
         self.tx.commit().await?;
         for event in self.published {
             self.bus.publish(event);

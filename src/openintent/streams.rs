@@ -52,7 +52,11 @@ pub struct Subscription {
     event_types: Option<HashSet<String>>,
     receiver: Receiver<Arc<BusEvent>>,
     backlog: VecDeque<StreamItem>,
+    /// The newest id delivered or replayed: where a replay after lagging starts.
     last_id: String,
+    /// Ids replayed from the database, so the live feed does not deliver them again. (Live
+    /// events are not filtered by id order: concurrent commits can publish out of id order.)
+    replayed: HashSet<String>,
     greeted: bool,
 }
 
@@ -100,6 +104,7 @@ impl OpenIntent {
             receiver,
             backlog: VecDeque::new(),
             last_id: String::new(),
+            replayed: HashSet::new(),
             greeted: false,
         };
         if let Some(last) = last_event_id {
@@ -143,7 +148,7 @@ impl Subscription {
 
     /// Whether a live event belongs to this stream (updating followed intents on the way).
     fn accept(&mut self, event: &BusEvent) -> Option<StreamItem> {
-        if event.tenant_id != self.caller.tenant.as_str() || event.id <= self.last_id {
+        if event.tenant_id != self.caller.tenant.as_str() || self.replayed.contains(&event.id) {
             return None;
         }
         self.follow_membership(&event.event_type, &event.intent_id, &event.body["payload"]);
@@ -154,7 +159,9 @@ impl Subscription {
         {
             return None;
         }
-        self.last_id = event.id.clone();
+        if event.id > self.last_id {
+            self.last_id = event.id.clone();
+        }
         Some(item(&event.id, &event.event_type, event.body.clone()))
     }
 
@@ -206,7 +213,7 @@ impl Subscription {
             }
         };
         for row in rows {
-            if self.wanted(&row.event_type) {
+            if self.replayed.insert(row.id.clone()) && self.wanted(&row.event_type) {
                 self.backlog
                     .push_back(item(&row.id, &row.event_type, super::views::event(&row)));
             }

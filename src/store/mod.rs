@@ -140,6 +140,14 @@ impl Store {
         &self.read
     }
 
+    /// PostgreSQL's current schema (from the connection's `search_path`).
+    pub async fn current_schema(&self) -> sqlx::Result<String> {
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(schema)
+    }
+
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1")

@@ -13,6 +13,7 @@ mod errors;
 mod governance;
 mod intents;
 mod keys;
+mod openintent;
 mod ops;
 mod ratelimit;
 mod webhooks;

@@ -3,7 +3,7 @@
 The server is the binary at $INTENDEDOPS_BIN (default target/debug/intendedops), started with
 `serve` on a free port of 127.0.0.1 against a fresh database: a SQLite file in a temporary
 directory, or a fresh schema of $TEST_DATABASE_URL when that is a postgres:// URL. Before it
-starts, the CLI creates a second tenant (`other`) and an admin key for it.
+starts, the CLI creates a second tenant (`other`) with an admin key and a read-scope key.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ def _cli(binary: Path, env: dict[str, str], *args: str) -> str:
 class Server:
     base_url: str
     other_tenant_key: str
+    other_tenant_reader_key: str
     log_path: Path
 
 
@@ -183,6 +184,10 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         binary, env, "key", "create", "--tenant", OTHER_TENANT, "--name", "sdk", "--scope", "admin"
     ).strip()
     assert other_key and "\n" not in other_key, f"unexpected key output: {other_key!r}"
+    reader_key = _cli(
+        binary, env, "key", "create", "--tenant", OTHER_TENANT, "--name", "sdk-reader",
+        "--scope", "read",
+    ).strip()
 
     log_path = workdir / "server.log"
     _SERVER_LOG["path"] = log_path
@@ -209,7 +214,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):
                     returncode=2)
 
     try:
-        yield Server(base_url=base_url, other_tenant_key=other_key, log_path=log_path)
+        yield Server(
+            base_url=base_url,
+            other_tenant_key=other_key,
+            other_tenant_reader_key=reader_key,
+            log_path=log_path,
+        )
     finally:
         _stop(process)
         database.cleanup()
@@ -274,6 +284,14 @@ def admin_client(base_url: str):
 def other_tenant_client(server: Server):
     """An admin key of tenant `other`, created with the CLI."""
     c = _client(server.base_url, server.other_tenant_key, OTHER_AGENT)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def other_tenant_reader(server: Server):
+    """A read-scope key of tenant `other`, created with the CLI."""
+    c = _client(server.base_url, server.other_tenant_reader_key, "reader-agent")
     yield c
     c.close()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from openintent.exceptions import NotFoundError
-from openintent.models import AccessPolicy, AccessRequestStatus, EventType, Permission
+from openintent.exceptions import NotFoundError, OpenIntentError
+from openintent.models import AccessPolicy, AccessRequestStatus, EventType, LeaseStatus, Permission
 
 from sdkhelpers import event_types, ids, new_intent, unique
 
@@ -139,3 +139,86 @@ def test_unknown_access_request_is_not_found(client):
         client.approve_access_request(intent.id, "missing-request")
     with pytest.raises(NotFoundError):
         client.deny_access_request(intent.id, "missing-request")
+
+
+def test_closed_acl_is_enforced(client, client2, admin_client):
+    """RFC-0011: a closed intent admits its creator, admin keys and listed principals only."""
+    intent = new_intent(client)
+    client.set_acl(intent.id, default_policy=AccessPolicy.CLOSED, entries=[])
+
+    # The creator keeps access; an admin-scope key passes; another agent is refused.
+    assert client.get_intent(intent.id).id == intent.id
+    assert admin_client.get_intent(intent.id).id == intent.id
+    with pytest.raises(OpenIntentError) as caught:
+        client2.get_intent(intent.id)
+    assert caught.value.status_code == 403
+    with pytest.raises(OpenIntentError) as caught:
+        client2.update_state(intent.id, intent.version, {"x": 1})
+    assert caught.value.status_code == 403
+
+    read = client.grant_access(intent.id, "synth-agent", permission=Permission.READ)
+    assert client2.get_intent(intent.id).id == intent.id
+    with pytest.raises(OpenIntentError) as caught:
+        client2.update_state(intent.id, intent.version, {"x": 1})
+    assert caught.value.status_code == 403
+
+    write = client.grant_access(intent.id, "synth-agent", permission=Permission.WRITE)
+    patched = client2.update_state(intent.id, intent.version, {"x": 1})
+    assert patched.version == intent.version + 1
+
+    client.revoke_access(intent.id, write.id)
+    with pytest.raises(OpenIntentError) as caught:
+        client2.update_state(intent.id, patched.version, {"x": 2})
+    assert caught.value.status_code == 403
+    client.revoke_access(intent.id, read.id)
+    with pytest.raises(OpenIntentError) as caught:
+        client2.get_intent(intent.id)
+    assert caught.value.status_code == 403
+    assert client.get_intent(intent.id).version == patched.version
+
+
+def test_request_access_works_without_access(client, client2):
+    """The SDK documents request_access as working 'even without existing access'."""
+    intent = new_intent(client)
+    client.set_acl(intent.id, default_policy=AccessPolicy.CLOSED, entries=[])
+    with pytest.raises(OpenIntentError):
+        client2.get_intent(intent.id)
+    request = client2.request_access(
+        intent.id, "synth-agent", permission=Permission.WRITE, reason="let me in"
+    )
+    assert request.status == AccessRequestStatus.PENDING
+    assert request.principal_id == "synth-agent"
+    assert [r.id for r in client.list_access_requests(intent.id)] == [request.id]
+    client.approve_access_request(intent.id, request.id)
+    assert client2.update_state(intent.id, intent.version, {"in": True}).version == 2
+
+
+def test_revoke_access_releases_the_principals_leases(client, client2):
+    """The SDK documents revoke_access as 'removes ACL entry and cascades to leases'."""
+    intent = new_intent(client)
+    client.set_acl(intent.id, default_policy=AccessPolicy.CLOSED, entries=[])
+    entry = client.grant_access(intent.id, "synth-agent", permission=Permission.WRITE)
+    lease = client2.acquire_lease(intent.id, "drafting")
+    assert lease.agent_id == "synth-agent"
+
+    client.revoke_access(intent.id, entry.id)
+    active = [l for l in client.get_leases(intent.id) if l.status == LeaseStatus.ACTIVE]
+    assert lease.id not in ids(active)
+    # The scope is free again.
+    assert client.acquire_lease(intent.id, "drafting").agent_id == "research-agent"
+
+
+def test_read_scope_key_cannot_write(other_tenant_client, other_tenant_reader):
+    intent = other_tenant_client.create_intent(title=unique("read-scope"))
+    assert other_tenant_reader.get_intent(intent.id).id == intent.id
+    assert intent.id in ids(other_tenant_reader.list_intents(limit=100))
+    with pytest.raises(OpenIntentError) as caught:
+        other_tenant_reader.create_intent(title=unique("nope"))
+    assert caught.value.status_code == 403
+    with pytest.raises(OpenIntentError) as caught:
+        other_tenant_reader.update_state(intent.id, intent.version, {"x": 1})
+    assert caught.value.status_code == 403
+    with pytest.raises(OpenIntentError) as caught:
+        other_tenant_reader.log_event(intent.id, EventType.COMMENT, {})
+    assert caught.value.status_code == 403
+    assert other_tenant_client.get_intent(intent.id).version == 1

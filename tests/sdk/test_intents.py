@@ -333,6 +333,10 @@ def test_log_event_and_get_events_filters(client):
     after_all = client.get_events(intent.id, since=datetime.now(timezone.utc).replace(year=2100))
     assert after_all == []
 
+    # A naive datetime (Python's datetime.utcnow(), sent without an offset) is taken as UTC.
+    naive = client.get_events(intent.id, since=second.created_at.replace(tzinfo=None))
+    assert [e.id for e in naive] == since_ids
+
 
 def test_event_trace_id_and_parent_round_trip(client):
     intent = new_intent(client)
@@ -422,6 +426,22 @@ def test_other_tenant_cannot_touch_portfolios_or_leases(client, other_tenant_cli
     with pytest.raises(NotFoundError):
         other_tenant_client.add_intent_to_portfolio(portfolio.id, intent.id)
     assert portfolio.id not in ids(other_tenant_client.list_portfolios())
+
+
+def test_other_tenant_cannot_stream_or_list_subscriptions(client, other_tenant_client):
+    from sdkhelpers import SSECollector
+
+    mine = new_intent(client)
+    sub = client.subscribe(intent_id=mine.id)
+    assert sub.id not in ids(other_tenant_client.get_subscriptions())
+    with pytest.raises(NotFoundError):
+        other_tenant_client.unsubscribe(sub.id)
+    assert sub.id in ids(client.get_subscriptions(intent_id=mine.id))
+
+    with SSECollector(other_tenant_client.subscribe_sse(mine.id)) as stream:
+        first = stream.events.get(timeout=10)
+    assert first.type == "error", (first.type, first.data)
+    assert first.data.get("status_code") == 404
 
 
 def test_not_found_body_is_json(raw):

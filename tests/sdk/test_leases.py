@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from openintent.exceptions import ConflictError, LeaseConflictError, NotFoundError
+from openintent.exceptions import (
+    ConflictError,
+    LeaseConflictError,
+    NotFoundError,
+    OpenIntentError,
+    ValidationError,
+)
 from openintent.models import EventType, LeaseStatus
 
 from sdkhelpers import event_types, ids, is_utc, new_intent
@@ -107,3 +114,26 @@ def test_release_unknown_lease_is_not_found(client):
     intent = new_intent(client)
     with pytest.raises(NotFoundError):
         client.release_lease(intent.id, "missing-lease")
+
+
+def test_expired_lease_frees_the_scope(client, client2):
+    intent = new_intent(client)
+    lease = client.acquire_lease(intent.id, "short", duration_seconds=1)
+    with pytest.raises(LeaseConflictError):
+        client2.acquire_lease(intent.id, "short")
+    time.sleep(1.2)
+    assert lease.id not in ids(active_leases(client, intent.id))
+    taken = client2.acquire_lease(intent.id, "short")
+    assert taken.agent_id == "synth-agent"
+    # An expired lease cannot be renewed back to life.
+    with pytest.raises(OpenIntentError) as caught:
+        client.renew_lease(intent.id, lease.id, duration_seconds=60)
+    assert caught.value.status_code in (404, 409), caught.value.status_code
+
+
+def test_lease_duration_is_validated(client):
+    intent = new_intent(client)
+    with pytest.raises(ValidationError) as caught:
+        client.acquire_lease(intent.id, "bad", duration_seconds=0)
+    assert caught.value.errors, caught.value.response  # the 400 lists what is wrong
+    assert client.get_leases(intent.id) == []

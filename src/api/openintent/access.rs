@@ -63,17 +63,7 @@ impl AccessOi {
         entry_id: Path<String>,
     ) -> OiResult {
         let caller = writer(&key, req)?;
-        done(
-            self.0
-                .delete_record(
-                    &caller,
-                    RecordKind::AclEntry,
-                    Some(&id),
-                    &entry_id,
-                    "access_revoked",
-                )
-                .await,
-        )
+        done(self.0.revoke_access(&caller, &id, &entry_id).await)
     }
 
     /// Ask for access: `{"principal_id", "requested_permission", "reason", "capabilities"}`.

@@ -97,3 +97,23 @@ pub async fn list_for_intents(
     .fetch_all(store.reader())
     .await
 }
+
+pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(store.reader())
+    .await
+}
+
+/// PostgreSQL only: a notification on `channel`, delivered when the transaction commits.
+pub async fn notify(conn: &mut AnyConnection, channel: &str, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

@@ -117,3 +117,24 @@ pub async fn list(store: &Store, tenant_id: &str, intent_id: &str) -> sqlx::Resu
     .fetch_all(store.reader())
     .await
 }
+
+/// Revokes the agent's active leases on the intent (its access was withdrawn); answers how many.
+pub async fn revoke_held_by(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    intent_id: &str,
+    agent_id: &str,
+    now: Millis,
+) -> sqlx::Result<u64> {
+    let revoked = sqlx::query(
+        "UPDATE oi_leases SET status = 'revoked', released_at = $4 WHERE tenant_id = $1 \
+         AND intent_id = $2 AND agent_id = $3 AND status = 'active'",
+    )
+    .bind(tenant_id)
+    .bind(intent_id)
+    .bind(agent_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(revoked.rows_affected())
+}
