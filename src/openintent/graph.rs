@@ -108,6 +108,7 @@ impl OpenIntent {
     ) -> Result<Value> {
         let tenant = caller.tenant.as_str();
         let mut change = self.change(caller).await?;
+        graph_rows::lock_for_new_edges(change.tx(), self.store(), tenant).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
         if !intent_rows::exists(change.tx(), tenant, target).await? {
@@ -223,7 +224,7 @@ impl OpenIntent {
                 edges.push(json!({ "from": node["id"], "to": target, "type": "depends_on" }));
             }
         }
-        let aggregate = aggregate(rows.iter().map(|row| row.status.as_str()));
+        let aggregate = aggregate(nodes.iter().filter_map(|node| node["status"].as_str()));
         Ok(json!({ "root_id": id, "nodes": nodes, "edges": edges, "aggregate_status": aggregate }))
     }
 }

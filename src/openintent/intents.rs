@@ -121,11 +121,22 @@ pub fn check_event_type(raw: &str) -> Result<()> {
 
 impl OpenIntent {
     /// Views of intents with their dependency lists (one query for all of them).
+    /// Views of the intents the caller may read (closed ones it may not are left out), with
+    /// their dependency lists (one query for all of them).
     pub(crate) async fn intent_views(
         &self,
         caller: &Caller,
         rows: &[IntentRow],
     ) -> Result<Vec<Value>> {
+        let mut readable = Vec::with_capacity(rows.len());
+        for row in rows {
+            match super::access::check_access(self.store(), caller, row, false).await {
+                Ok(()) => readable.push(row),
+                Err(Error::Forbidden(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        let rows = readable;
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut depends: HashMap<String, Vec<String>> = HashMap::new();
         for (intent, target) in
@@ -223,6 +234,7 @@ impl OpenIntent {
     /// Deletes the intent with its events, edges, leases, memberships and records.
     pub async fn delete_intent(&self, caller: &Caller, id: &str) -> Result<()> {
         let mut change = self.change(caller).await?;
+        change.intent(self.store(), id).await?;
         if !intent_rows::delete_cascade(change.tx(), caller.tenant.as_str(), id).await? {
             return Err(Error::NotFound { what: "intent" });
         }

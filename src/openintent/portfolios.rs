@@ -135,9 +135,8 @@ impl OpenIntent {
         if !portfolio_rows::exists(change.tx(), tenant, portfolio_id).await? {
             return Err(Error::NotFound { what: "portfolio" });
         }
-        if !intent_rows::exists(change.tx(), tenant, intent_id).await? {
-            return Err(Error::NotFound { what: "intent" });
-        }
+        // Joining a portfolio exposes the intent to its readers: it takes write access.
+        change.intent(self.store(), intent_id).await?;
         let row = MemberRow {
             portfolio_id: portfolio_id.to_string(),
             intent_id: intent_id.to_string(),
@@ -165,6 +164,7 @@ impl OpenIntent {
         intent_id: &str,
     ) -> Result<()> {
         let mut change = self.change(caller).await?;
+        change.intent(self.store(), intent_id).await?;
         if !portfolio_rows::remove_member(
             change.tx(),
             caller.tenant.as_str(),
@@ -198,8 +198,9 @@ impl OpenIntent {
         let ids: Vec<String> = members.iter().map(|m| m.intent_id.clone()).collect();
         let mut rows = intent_rows::get_many(self.store(), caller.tenant.as_str(), &ids).await?;
         rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
-        let aggregate = aggregate(rows.iter().map(|row| row.status.as_str()));
-        Ok((self.intent_views(caller, &rows).await?, aggregate))
+        let views = self.intent_views(caller, &rows).await?;
+        let aggregate = aggregate(views.iter().filter_map(|view| view["status"].as_str()));
+        Ok((views, aggregate))
     }
 
     /// The ids of a portfolio's member intents (for portfolio streams).

@@ -11,10 +11,7 @@ use super::{views::parse_json, Caller, Change, NewEvent, OpenIntent};
 use crate::{
     error::{Error, Result},
     ids,
-    store::openintent::{
-        intents as intent_rows, portfolios as portfolio_rows, records as record_rows,
-        records::RecordRow,
-    },
+    store::openintent::{portfolios as portfolio_rows, records as record_rows, records::RecordRow},
     time::{now_ms, rfc3339},
 };
 
@@ -309,6 +306,9 @@ impl OpenIntent {
     ) -> Result<()> {
         let tenant = caller.tenant.as_str();
         let mut change = self.change(caller).await?;
+        if let Some(intent_id) = intent_id {
+            change.intent(self.store(), intent_id).await?;
+        }
         let found = record_rows::get_in(change.tx(), tenant, kind.name(), id).await?;
         if found.as_ref().map(|row| row.intent_id.as_deref()) != Some(intent_id) {
             return Err(Error::NotFound { what: "record" });
@@ -528,12 +528,8 @@ impl OpenIntent {
     pub async fn subscribe(&self, caller: &Caller, input: SubscriptionIn) -> Result<Value> {
         let tenant = caller.tenant.as_str();
         if let Some(intent_id) = &input.intent_id {
-            if intent_rows::get(self.store(), tenant, intent_id)
-                .await?
-                .is_none()
-            {
-                return Err(Error::NotFound { what: "intent" });
-            }
+            // 404 for unknown ids, 403 for a closed intent the caller may not read.
+            self.intent(caller, intent_id).await?;
         }
         if let Some(portfolio_id) = &input.portfolio_id {
             if portfolio_rows::get(self.store(), tenant, portfolio_id)

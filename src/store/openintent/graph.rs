@@ -41,6 +41,23 @@ pub async fn remove_dependency(
     Ok(deleted.rows_affected() == 1)
 }
 
+/// Serializes the tenant's dependency additions (PostgreSQL: a lock on the tenant row until
+/// commit). Without it two opposite edges added at once would each pass the cycle check,
+/// which cannot see the other's uncommitted edge. SQLite has one writer: nothing to do.
+pub async fn lock_for_new_edges(
+    conn: &mut AnyConnection,
+    store: &Store,
+    tenant_id: &str,
+) -> sqlx::Result<()> {
+    if store.backend() == crate::store::Backend::Postgres {
+        sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+            .bind(tenant_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Whether `from` depends on `to`, directly or through other intents. Run inside the
 /// writing transaction, so a cycle check sees every committed edge.
 pub async fn depends_transitively(
