@@ -11,7 +11,7 @@ use crate::{
     audit::AuditLog,
     auth::{keys::KeyService, KeyVerifier},
     config::AppConfig,
-    events::InProcessBus,
+    events::{postgres::PgNotifyBus, EventBus, InProcessBus},
     governance::{
         agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
         policies::PolicyService, stats::StatsService,
@@ -21,7 +21,7 @@ use crate::{
     openintent::OpenIntent,
     ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
-    store::Store,
+    store::{Backend, Store},
     tenants::TenantService,
     webhooks::{
         delivery::{Deliverer, DeliveryConfig},
@@ -59,6 +59,8 @@ pub struct Services {
     pub deliverer: Arc<Deliverer>,
     /// The OpenIntent protocol core, publishing to the event bus SSE streams read.
     pub openintent: OpenIntent,
+    /// With PostgreSQL: the listener that carries events between instances.
+    pub event_listener: Option<Arc<PgNotifyBus>>,
 }
 
 impl Services {
@@ -118,11 +120,21 @@ impl Services {
             poll: config.webhook_poll,
             targets,
         };
-        Ok(Services {
-            openintent: OpenIntent::new(
-                store.clone(),
-                Arc::new(InProcessBus::new(EVENT_BUS_CAPACITY)),
+        let event_listener = match store.backend() {
+            Backend::Postgres => Some(
+                PgNotifyBus::start(&config.database_url, store.clone(), EVENT_BUS_CAPACITY)
+                    .await
+                    .context("cannot listen for events on PostgreSQL")?,
             ),
+            Backend::Sqlite => None,
+        };
+        let bus: Arc<dyn EventBus> = match &event_listener {
+            Some(listener) => listener.clone(),
+            None => Arc::new(InProcessBus::new(EVENT_BUS_CAPACITY)),
+        };
+        Ok(Services {
+            openintent: OpenIntent::new(store.clone(), bus),
+            event_listener,
             webhooks: Arc::new(WebhookService::new(store.clone(), targets)),
             deliverer: Arc::new(Deliverer::new(store.clone(), delivery, metrics.clone())?),
             limiter,
@@ -231,6 +243,11 @@ impl App {
                 .run_checkpoints(SQLITE_CHECKPOINT_PERIOD, background.clone()),
         );
         let deliveries = tokio::spawn(self.services.deliverer.clone().run(background.clone()));
+        let events = self
+            .services
+            .event_listener
+            .clone()
+            .map(|listener| tokio::spawn(listener.run(background.clone())));
         let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(self.config.shutdown_grace))
@@ -240,6 +257,9 @@ impl App {
         let _ = checkpoints.await;
         let _ = expiry.await;
         let _ = deliveries.await;
+        if let Some(events) = events {
+            let _ = events.await;
+        }
         self.services.store.close().await;
         served.context("HTTP server failed")
     }

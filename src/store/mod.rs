@@ -142,7 +142,7 @@ impl Store {
 
     /// PostgreSQL's current schema (from the connection's `search_path`).
     pub async fn current_schema(&self) -> sqlx::Result<String> {
-        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
             .fetch_one(&self.read)
             .await?;
         Ok(schema)

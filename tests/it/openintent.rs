@@ -253,6 +253,11 @@ impl SseStream {
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
+        SseStream::connect(request, path).await
+    }
+
+    /// Sends the stream request and reads the `connected` greeting.
+    async fn connect(request: RequestBuilder, path: &str) -> SseStream {
         let response = request.send().await.expect("stream opened");
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response.headers()["content-type"].to_str().unwrap();
@@ -1301,4 +1306,33 @@ async fn malformed_requests_get_the_error_envelope_and_change_nothing() {
     assert_eq!(intent["state"], json!({}));
     assert_eq!(a.events(&id).await.len(), 1, "only intent_created");
     assert_eq!(list(&a.get("/intents").await, "intents").len(), 1);
+}
+
+#[tokio::test]
+async fn streams_on_one_instance_see_writes_made_through_another() {
+    let app = spawn_app().await;
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        // Several instances share events through PostgreSQL (LISTEN/NOTIFY); SQLite is one.
+        return;
+    }
+    let other = app.another_instance(|_| {}).await;
+    let writer = Oi::new(&app, &app.a.admin_key, "writer");
+    let id = writer.create_intent("shared").await;
+    let path = format!("/api/v1/intents/{id}/subscribe");
+    let request = app
+        .client
+        .get(other.url(&path))
+        .header("x-api-key", &app.a.admin_key)
+        .header("X-Agent-ID", "reader");
+    let mut stream = SseStream::connect(request, &path).await;
+
+    expect(writer.patch_state(&id, 1, "k", json!(1)).await, 200);
+    let message = stream.next().await;
+    assert_eq!(message.event, "state_patched", "{message:?}");
+    assert_eq!(message.data["intent_id"], id);
+    assert_eq!(message.version(), &json!(2));
+    assert_eq!(
+        message.id.as_deref(),
+        ids(&writer.events(&id).await).last().map(String::as_str)
+    );
 }
