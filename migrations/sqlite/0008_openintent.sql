@@ -14,6 +14,9 @@ CREATE TABLE oi_intents (
     constraints        TEXT NOT NULL,
     governance_policy  TEXT,
     parent_id          TEXT,
+    -- JSON array of the ids this intent depends on: a copy of its oi_dependencies rows, kept
+    -- in the same transactions, so reading an intent is one row.
+    depends_on         TEXT NOT NULL,
     confidence         BIGINT NOT NULL,
     version            BIGINT NOT NULL,
     -- RFC-0011 default policy: 'open' or 'closed'.

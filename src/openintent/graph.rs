@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{
     intents::{bump, expect_version, NewIntent},
-    Caller, NewEvent, OpenIntent, Version,
+    views, Caller, NewEvent, OpenIntent, Version,
 };
 use crate::{
     error::{Error, Result},
@@ -93,7 +93,8 @@ impl OpenIntent {
 
     pub async fn dependents(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
         self.intent(caller, id).await?;
-        let ids = graph_rows::dependents_of(self.store(), caller.tenant.as_str(), id).await?;
+        let mut conn = self.store().reader().acquire().await?;
+        let ids = graph_rows::dependents_of(&mut conn, caller.tenant.as_str(), id).await?;
         let rows = self.intents_by_id(caller, &ids).await?;
         self.intent_views(caller, &rows).await
     }
@@ -124,6 +125,10 @@ impl OpenIntent {
             ));
         }
         if graph_rows::add_dependency(change.tx(), tenant, id, target, now_ms()).await? {
+            let mut depends_on = views::depends_on(&row);
+            depends_on.push(target.to_string());
+            depends_on.sort();
+            row.depends_on = json!(depends_on).to_string();
             bump(&mut row);
             intent_rows::update(change.tx(), &row).await?;
             change
@@ -151,6 +156,11 @@ impl OpenIntent {
         if !graph_rows::remove_dependency(change.tx(), caller.tenant.as_str(), id, target).await? {
             return Err(Error::NotFound { what: "dependency" });
         }
+        let depends_on: Vec<String> = views::depends_on(&row)
+            .into_iter()
+            .filter(|d| d != target)
+            .collect();
+        row.depends_on = json!(depends_on).to_string();
         bump(&mut row);
         intent_rows::update(change.tx(), &row).await?;
         change

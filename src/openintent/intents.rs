@@ -1,8 +1,6 @@
 //! Intents (RFC-0001): create, read, list, delete, state patches, status transitions, the
 //! event log (with RFC-0020 trace ids) and agent assignment.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -121,8 +119,7 @@ pub fn check_event_type(raw: &str) -> Result<()> {
 
 impl OpenIntent {
     /// Views of intents with their dependency lists (one query for all of them).
-    /// Views of the intents the caller may read (closed ones it may not are left out), with
-    /// their dependency lists (one query for all of them).
+    /// Views of the intents the caller may read (closed ones it may not are left out).
     pub(crate) async fn intent_views(
         &self,
         caller: &Caller,
@@ -136,18 +133,7 @@ impl OpenIntent {
                 Err(err) => return Err(err),
             }
         }
-        let rows = readable;
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut depends: HashMap<String, Vec<String>> = HashMap::new();
-        for (intent, target) in
-            graph_rows::dependencies_of_many(self.store(), caller.tenant.as_str(), &ids).await?
-        {
-            depends.entry(intent).or_default().push(target);
-        }
-        Ok(rows
-            .iter()
-            .map(|row| views::intent(row, depends.get(&row.id).map_or(&[][..], |d| d)))
-            .collect())
+        Ok(readable.into_iter().map(views::intent).collect())
     }
 
     pub(crate) async fn intent_view(&self, caller: &Caller, row: &IntentRow) -> Result<Value> {
@@ -157,6 +143,9 @@ impl OpenIntent {
 
     pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Value> {
         input.check()?;
+        let mut depends_on = input.depends_on.clone();
+        depends_on.sort();
+        depends_on.dedup();
         let now = now_ms();
         let row = IntentRow {
             tenant_id: caller.tenant.to_string(),
@@ -173,6 +162,7 @@ impl OpenIntent {
             constraints: input.constraints.to_string(),
             governance_policy: input.governance_policy.map(|policy| policy.to_string()),
             parent_id: input.parent_intent_id,
+            depends_on: json!(depends_on).to_string(),
             confidence: input.confidence.unwrap_or(0),
             version: 1,
             acl_policy: "open".into(),
@@ -188,7 +178,7 @@ impl OpenIntent {
             }
         }
         intent_rows::insert(change.tx(), &row).await?;
-        for target in &input.depends_on {
+        for target in &depends_on {
             if !intent_rows::exists(change.tx(), caller.tenant.as_str(), target).await? {
                 return Err(Error::NotFound {
                     what: "dependency intent",
@@ -205,7 +195,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(views::intent(&row, &input.depends_on))
+        Ok(views::intent(&row))
     }
 
     pub async fn get_intent(&self, caller: &Caller, id: &str) -> Result<Value> {
@@ -235,6 +225,21 @@ impl OpenIntent {
     pub async fn delete_intent(&self, caller: &Caller, id: &str) -> Result<()> {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), id).await?;
+        let tenant = caller.tenant.to_string();
+        // Intents that depended on this one drop it from their lists (the edges go below).
+        for dependent in graph_rows::dependents_of(change.tx(), &tenant, id).await? {
+            let store = self.store();
+            if let Some(mut row) =
+                intent_rows::get_for_update(change.tx(), store, &tenant, &dependent).await?
+            {
+                let remaining: Vec<String> = views::depends_on(&row)
+                    .into_iter()
+                    .filter(|d| d != id)
+                    .collect();
+                row.depends_on = json!(remaining).to_string();
+                intent_rows::update(change.tx(), &row).await?;
+            }
+        }
         if !intent_rows::delete_cascade(change.tx(), caller.tenant.as_str(), id).await? {
             return Err(Error::NotFound { what: "intent" });
         }

@@ -15,7 +15,12 @@ pub(crate) fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-pub fn intent(row: &IntentRow, depends_on: &[String]) -> Value {
+/// The ids an intent depends on.
+pub fn depends_on(row: &IntentRow) -> Vec<String> {
+    serde_json::from_str(&row.depends_on).unwrap_or_default()
+}
+
+pub fn intent(row: &IntentRow) -> Value {
     json!({
         "id": row.id,
         "title": row.title,
@@ -26,7 +31,7 @@ pub fn intent(row: &IntentRow, depends_on: &[String]) -> Value {
         "constraints": parse_json(&row.constraints),
         "governance_policy": row.governance_policy.as_deref().map(parse_json),
         "parent_intent_id": row.parent_id,
-        "depends_on": depends_on,
+        "depends_on": parse_json(&row.depends_on),
         "confidence": row.confidence,
         "version": row.version,
         "created_at": rfc3339(row.created_at),

@@ -1336,3 +1336,29 @@ async fn streams_on_one_instance_see_writes_made_through_another() {
         ids(&writer.events(&id).await).last().map(String::as_str)
     );
 }
+
+#[tokio::test]
+async fn deleting_an_intent_removes_it_from_its_dependents() {
+    let app = spawn_app().await;
+    let a = Oi::new(&app, &app.a.admin_key, "agent-a");
+    let first = a.create_intent("first").await;
+    let second = a.create_intent("second").await;
+    let body = json!({ "title": "waits", "depends_on": [first, second, first] });
+    let waiting = a.create("/intents", body).await;
+    let waiting_id = id_of(&waiting);
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(
+        waiting["depends_on"],
+        json!(expected),
+        "sorted, without repeats"
+    );
+
+    let path = format!("/intents/{first}");
+    expect(a.call(Method::DELETE, &path, None, None).await, 204);
+
+    assert_eq!(a.intent(&waiting_id).await["depends_on"], json!([second]));
+    let dependencies = a.get(&format!("/intents/{waiting_id}/dependencies")).await;
+    assert_eq!(ids(&list(&dependencies, "dependencies")), vec![second]);
+    expect(a.call(Method::GET, &path, None, None).await, 404);
+}

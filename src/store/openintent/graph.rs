@@ -98,9 +98,9 @@ pub async fn dependencies_of(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// What depends on `intent_id`.
+/// What depends on `intent_id` (read on `conn`: a transaction's, or a reader's).
 pub async fn dependents_of(
-    store: &Store,
+    conn: &mut AnyConnection,
     tenant_id: &str,
     intent_id: &str,
 ) -> sqlx::Result<Vec<String>> {
@@ -109,7 +109,7 @@ pub async fn dependents_of(
     )
     .bind(tenant_id)
     .bind(intent_id)
-    .fetch_all(store.reader())
+    .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

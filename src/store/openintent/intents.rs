@@ -5,7 +5,8 @@ use sqlx::AnyConnection;
 use crate::{store::Store, time::Millis};
 
 const COLUMNS: &str = "tenant_id, id, title, description, created_by, status, state, constraints, \
-     governance_policy, parent_id, confidence, version, acl_policy, created_at, updated_at";
+     governance_policy, parent_id, depends_on, confidence, version, acl_policy, created_at, \
+     updated_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntentRow {
@@ -21,6 +22,8 @@ pub struct IntentRow {
     pub constraints: String,
     pub governance_policy: Option<String>,
     pub parent_id: Option<String>,
+    /// JSON array of intent ids (mirrors `oi_dependencies`).
+    pub depends_on: String,
     pub confidence: i64,
     pub version: i64,
     pub acl_policy: String,
@@ -31,7 +34,7 @@ pub struct IntentRow {
 pub async fn insert(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO oi_intents ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(&row.tenant_id)
     .bind(&row.id)
@@ -43,6 +46,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<(
     .bind(&row.constraints)
     .bind(&row.governance_policy)
     .bind(&row.parent_id)
+    .bind(&row.depends_on)
     .bind(row.confidence)
     .bind(row.version)
     .bind(&row.acl_policy)
@@ -150,7 +154,7 @@ pub async fn update(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<(
     sqlx::query(
         "UPDATE oi_intents SET title = $3, description = $4, status = $5, state = $6, \
          constraints = $7, governance_policy = $8, confidence = $9, version = $10, \
-         acl_policy = $11, updated_at = $12 WHERE tenant_id = $1 AND id = $2",
+         acl_policy = $11, updated_at = $12, depends_on = $13 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(&row.tenant_id)
     .bind(&row.id)
@@ -164,6 +168,7 @@ pub async fn update(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<(
     .bind(row.version)
     .bind(&row.acl_policy)
     .bind(row.updated_at)
+    .bind(&row.depends_on)
     .execute(conn)
     .await
     .map(|_| ())
