@@ -23,21 +23,30 @@ pub struct EventRow {
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO oi_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))
-    .bind(&row.tenant_id)
-    .bind(&row.id)
-    .bind(&row.intent_id)
-    .bind(&row.event_type)
-    .bind(&row.actor)
-    .bind(&row.payload)
-    .bind(&row.trace_id)
-    .bind(&row.parent_event_id)
-    .bind(row.created_at)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    let sql = format!("INSERT INTO oi_events ({COLUMNS}) VALUES ({VALUES})");
+    bind_event(sqlx::query(&sql), row)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// `$1`–`$9`, in [`COLUMNS`] order.
+const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9";
+
+fn bind_event<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    row: &'q EventRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&row.tenant_id)
+        .bind(&row.id)
+        .bind(&row.intent_id)
+        .bind(&row.event_type)
+        .bind(&row.actor)
+        .bind(&row.payload)
+        .bind(&row.trace_id)
+        .bind(&row.parent_event_id)
+        .bind(row.created_at)
 }
 
 /// What to list of an intent's events.
@@ -111,6 +120,25 @@ pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Optio
 /// PostgreSQL only: a notification on `channel`, delivered when the transaction commits.
 pub async fn notify(conn: &mut AnyConnection, channel: &str, payload: &str) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// PostgreSQL only: inserts the event and queues its notification in one statement.
+pub async fn insert_notifying(
+    conn: &mut AnyConnection,
+    row: &EventRow,
+    channel: &str,
+    payload: &str,
+) -> sqlx::Result<()> {
+    let sql = format!(
+        "WITH inserted AS (INSERT INTO oi_events ({COLUMNS}) VALUES ({VALUES}) RETURNING id) \
+         SELECT pg_notify($10, $11) FROM inserted"
+    );
+    bind_event(sqlx::query(&sql), row)
         .bind(channel)
         .bind(payload)
         .execute(conn)
