@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{
     intents::{bump, expect_version, NewIntent},
-    views, Caller, NewEvent, OpenIntent, Version,
+    views, Caller, IntentStatus, NewEvent, OpenIntent, Version,
 };
 use crate::{
     error::{Error, Result},
@@ -200,7 +200,9 @@ impl OpenIntent {
             .collect();
         let (blocked, ready): (Vec<IntentRow>, Vec<IntentRow>) = children
             .iter()
-            .filter(|child| !matches!(child.status.as_str(), "completed" | "abandoned"))
+            .filter(|child| {
+                !IntentStatus::parse(&child.status, "status").is_ok_and(IntentStatus::is_done)
+            })
             .cloned()
             .partition(|child| waiting.contains(child.id.as_str()));
         Ok((ready, blocked))

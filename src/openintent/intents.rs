@@ -57,6 +57,8 @@ pub struct LoggedEvent {
 
 pub const MAX_TITLE_CHARS: usize = 500;
 pub const MAX_LIST: i64 = 1000;
+/// Largest state an intent may hold, as JSON: patches add up, requests alone would not bound it.
+pub const MAX_STATE_BYTES: usize = 1 << 20;
 
 impl NewIntent {
     fn check(&mut self) -> Result<()> {
@@ -72,6 +74,8 @@ impl NewIntent {
         }
         if !self.state.is_object() {
             errors.push(FieldError::new(&["state"], "must be an object"));
+        } else if self.state.to_string().len() > MAX_STATE_BYTES {
+            errors.push(FieldError::new(&["state"], "must be at most 1 MiB"));
         }
         if !(self.constraints.is_object() || self.constraints.is_array()) {
             errors.push(FieldError::new(
@@ -270,6 +274,9 @@ impl OpenIntent {
         }
         patch::apply(&mut state, &patches)?;
         row.state = state.to_string();
+        if row.state.len() > MAX_STATE_BYTES {
+            return Err(Error::invalid(&["patches"], "the state would exceed 1 MiB"));
+        }
         bump(&mut row);
         intent_rows::update(change.tx(), &row).await?;
         let described: Vec<Value> = patches

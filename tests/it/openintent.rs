@@ -1362,3 +1362,17 @@ async fn deleting_an_intent_removes_it_from_its_dependents() {
     assert_eq!(ids(&list(&dependencies, "dependencies")), vec![second]);
     expect(a.call(Method::GET, &path, None, None).await, 404);
 }
+
+#[tokio::test]
+async fn state_is_capped_at_one_mebibyte_however_it_is_patched() {
+    let app = spawn_app().await;
+    let a = Oi::new(&app, &app.a.admin_key, "agent-a");
+    let id = a.create_intent("big").await;
+    let chunk = "x".repeat(600_000);
+    expect(a.patch_state(&id, 1, "first", json!(chunk)).await, 200);
+    let refused = expect(a.patch_state(&id, 2, "second", json!(chunk)).await, 400);
+    assert_envelope(&refused, "VALIDATION_ERROR");
+    let intent = a.intent(&id).await;
+    assert_eq!(intent["version"], 2);
+    assert_eq!(intent["state"].as_object().unwrap().len(), 1);
+}
