@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    records::{require_text, store_record, RecordKind},
+    records::{instant, require_text, store_record, RecordKind},
     views::parse_json,
     Caller, Change, NewEvent, OpenIntent,
 };
@@ -91,16 +91,6 @@ fn check_permission(raw: &str, field: &str) -> Result<()> {
             "must be one of read, write, admin",
         )),
     }
-}
-
-/// An optional ISO 8601 instant, normalized.
-fn instant(raw: Option<&str>, field: &str) -> Result<Option<String>> {
-    raw.map(|raw| {
-        parse_instant(raw, DayBound::Start)
-            .map(rfc3339)
-            .ok_or_else(|| Error::invalid(&[field], "must be an ISO 8601 date-time"))
-    })
-    .transpose()
 }
 
 /// Whether an entry lets its principal do what `write` asks, now.

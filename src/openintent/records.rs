@@ -12,7 +12,7 @@ use crate::{
     error::{Error, Result},
     ids,
     store::openintent::{portfolios as portfolio_rows, records as record_rows, records::RecordRow},
-    time::{now_ms, rfc3339},
+    time::{now_ms, parse_instant, rfc3339, DayBound},
 };
 
 /// The kinds of record, with their id prefix.
@@ -80,6 +80,16 @@ pub(crate) fn object(value: Value, field: &str) -> Result<Value> {
         Value::Object(_) => Ok(value),
         _ => Err(Error::invalid(&[field], "must be an object")),
     }
+}
+
+/// An optional ISO 8601 instant, normalized.
+pub(crate) fn instant(raw: Option<&str>, field: &str) -> Result<Option<String>> {
+    raw.map(|raw| {
+        parse_instant(raw, DayBound::Start)
+            .map(rfc3339)
+            .ok_or_else(|| Error::invalid(&[field], "must be an ISO 8601 date-time"))
+    })
+    .transpose()
 }
 
 #[derive(Debug, Deserialize)]
@@ -510,7 +520,7 @@ impl OpenIntent {
             "error_message": input.error_message,
             "error_type": input.error_type.unwrap_or_else(|| "error".into()),
             "recoverable": input.recoverable.unwrap_or(true),
-            "retry_scheduled_at": input.retry_scheduled_at,
+            "retry_scheduled_at": instant(input.retry_scheduled_at.as_deref(), "retry_scheduled_at")?,
             "resolved_at": null,
             "metadata": object(input.metadata, "metadata")?,
         });
@@ -554,7 +564,7 @@ impl OpenIntent {
             "event_types": input.event_types,
             "webhook_url": input.webhook_url,
             "active": true,
-            "expires_at": input.expires_at,
+            "expires_at": instant(input.expires_at.as_deref(), "expires_at")?,
         });
         let record = NewRecord {
             kind: RecordKind::Subscription,
