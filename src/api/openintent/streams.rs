@@ -22,6 +22,16 @@ use crate::{
     },
 };
 
+/// What a stream follows, from the path's `intents`, `portfolios` or `agents` (else no route).
+fn target(kind: &str, id: String) -> Result<StreamTarget, poem::Error> {
+    match kind {
+        "intents" => Ok(StreamTarget::Intent(id)),
+        "portfolios" => Ok(StreamTarget::Portfolio(id)),
+        "agents" => Ok(StreamTarget::Agent(id)),
+        _ => Err(poem::Error::from_status(poem::http::StatusCode::NOT_FOUND)),
+    }
+}
+
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -151,102 +161,41 @@ impl StreamsOi {
         )
     }
 
-    /// Stream an intent's events (SSE). `Last-Event-ID` resumes; `event_types=a,b` filters.
+    /// Stream events (SSE): an intent's, a portfolio's intents' (following members as they
+    /// join and leave), or those of the intents an agent is assigned to and the agent's own.
+    /// `Last-Event-ID` resumes; `event_types=a,b` filters.
     #[oai(
-        path = "/intents/:id/subscribe",
+        path = "/:kind/:id/subscribe",
         method = "get",
-        operation_id = "oi_stream_intent"
+        operation_id = "oi_stream"
     )]
-    async fn intent_stream(
+    async fn stream(
         &self,
         key: TenantKey,
         req: &Request,
+        kind: Path<String>,
         id: Path<String>,
         event_types: Query<Option<String>>,
     ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Intent(id.0), event_types.0)
+        self.open(&key, req, target(&kind, id.0)?, event_types.0)
             .await
     }
 
+    /// The reference server's spelling of the same streams.
     #[oai(
-        path = "/subscribe/intents/:id",
+        path = "/subscribe/:kind/:id",
         method = "get",
-        operation_id = "oi_stream_intent_ref"
+        operation_id = "oi_stream_ref"
     )]
-    async fn intent_stream_ref(
+    async fn stream_ref(
         &self,
         key: TenantKey,
         req: &Request,
+        kind: Path<String>,
         id: Path<String>,
         event_types: Query<Option<String>>,
     ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Intent(id.0), event_types.0)
-            .await
-    }
-
-    /// Stream the events of a portfolio's intents, following members as they join and leave.
-    #[oai(
-        path = "/portfolios/:id/subscribe",
-        method = "get",
-        operation_id = "oi_stream_portfolio"
-    )]
-    async fn portfolio_stream(
-        &self,
-        key: TenantKey,
-        req: &Request,
-        id: Path<String>,
-        event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Portfolio(id.0), event_types.0)
-            .await
-    }
-
-    #[oai(
-        path = "/subscribe/portfolios/:id",
-        method = "get",
-        operation_id = "oi_stream_portfolio_ref"
-    )]
-    async fn portfolio_stream_ref(
-        &self,
-        key: TenantKey,
-        req: &Request,
-        id: Path<String>,
-        event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Portfolio(id.0), event_types.0)
-            .await
-    }
-
-    /// Stream the events of the intents an agent is assigned to, and the agent's own events.
-    #[oai(
-        path = "/agents/:id/subscribe",
-        method = "get",
-        operation_id = "oi_stream_agent"
-    )]
-    async fn agent_stream(
-        &self,
-        key: TenantKey,
-        req: &Request,
-        id: Path<String>,
-        event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Agent(id.0), event_types.0)
-            .await
-    }
-
-    #[oai(
-        path = "/subscribe/agents/:id",
-        method = "get",
-        operation_id = "oi_stream_agent_ref"
-    )]
-    async fn agent_stream_ref(
-        &self,
-        key: TenantKey,
-        req: &Request,
-        id: Path<String>,
-        event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, StreamTarget::Agent(id.0), event_types.0)
+        self.open(&key, req, target(&kind, id.0)?, event_types.0)
             .await
     }
 }
