@@ -3,8 +3,9 @@
 //! records. The `/api/v1` face (`api::openintent`) translates HTTP to these calls.
 //!
 //! Every mutation is one [`Change`]: the row changes, one `oi_events` row per protocol event
-//! and one audit record each, committed together; the events are published on the bus only
-//! after the commit, so a subscriber never sees an event that was rolled back.
+//! and one audit record each, committed together. Subscribers never see an event that was
+//! rolled back: the in-process bus is told after the commit, and PostgreSQL delivers the
+//! notifications a transaction sent only when it commits.
 
 pub mod access;
 pub mod graph;
