@@ -1,6 +1,6 @@
 //! Intent graphs (RFC-0002): parent/child trees and dependency edges, kept acyclic.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Deepest parent chain walked for ancestors (trees are not expected to be near this).
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: i64 = 1000;
 
 /// `{"total", "by_status", "completion_percentage"}` over some intents' statuses.
 pub fn aggregate<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Value {
@@ -62,20 +62,16 @@ impl OpenIntent {
 
     /// The parent chain, nearest first.
     pub async fn ancestors(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
-        let mut current = self.intent(caller, id).await?;
+        let start = self.intent(caller, id).await?;
+        let above =
+            intent_rows::ancestors(self.store(), caller.tenant.as_str(), id, MAX_DEPTH).await?;
+        let mut by_id: HashMap<String, IntentRow> =
+            above.into_iter().map(|row| (row.id.clone(), row)).collect();
         let mut chain = Vec::new();
-        let mut seen = HashSet::new();
-        while let Some(parent_id) = current.parent_id.clone() {
-            if chain.len() >= MAX_DEPTH || !seen.insert(parent_id.clone()) {
-                break;
-            }
-            match intent_rows::get(self.store(), caller.tenant.as_str(), &parent_id).await? {
-                Some(parent) => {
-                    chain.push(parent.clone());
-                    current = parent;
-                }
-                None => break,
-            }
+        let mut next = start.parent_id;
+        while let Some(row) = next.and_then(|parent| by_id.remove(&parent)) {
+            next = row.parent_id.clone();
+            chain.push(row);
         }
         self.intent_views(caller, &chain).await
     }

@@ -345,7 +345,7 @@ impl OpenIntent {
         }
         let mut change = self.change(caller).await?;
         change.intent(self.store(), id).await?;
-        let row = change
+        let logged = change
             .record(NewEvent {
                 intent_id: id,
                 event_type: &event.event_type,
@@ -355,7 +355,7 @@ impl OpenIntent {
             })
             .await?;
         change.commit().await?;
-        Ok(views::event(&row))
+        Ok(logged)
     }
 
     pub async fn list_events(

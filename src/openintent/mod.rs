@@ -123,15 +123,15 @@ const SDK_EVENT_TYPES: [&str; 20] = [
     "access_request_denied",
 ];
 
-/// The bus form of a logged event.
-fn bus_event(row: &EventRow) -> BusEvent {
+/// The bus form of an event; `body` is the event as the API shows it.
+fn bus_event(row: &EventRow, body: Value) -> BusEvent {
     BusEvent {
         tenant_id: row.tenant_id.clone(),
         id: row.id.clone(),
         intent_id: row.intent_id.clone(),
         event_type: row.event_type.clone(),
         actor: row.actor.clone(),
-        body: views::event(row),
+        body,
         truncated: false,
     }
 }
@@ -187,7 +187,52 @@ impl Change<'_> {
     }
 
     /// Appends the event to the intent's log and to the tenant's audit trail.
-    async fn record(&mut self, event: NewEvent<'_>) -> Result<EventRow> {
+    /// Answers the event as the API shows it.
+    async fn record(&mut self, event: NewEvent<'_>) -> Result<Value> {
+        let (row, view) = self.event_row(event);
+        // With a database-carried bus the event row and its notification are one statement,
+        // sent before the audit append: the tenant's chain head stays locked for less time.
+        match self.bus.in_transaction() {
+            Some(channel) => {
+                let payload = (channel.encode)(&bus_event(&row, view.clone()));
+                events::insert_notifying(&mut self.tx, &row, channel.channel, &payload).await?
+            }
+            None => {
+                events::insert(&mut self.tx, &row).await?;
+                self.published.push(Arc::new(bus_event(&row, view.clone())));
+            }
+        }
+        audit::append(
+            &mut self.tx,
+            &self.caller.tenant,
+            AuditEvent {
+                event_type: &format!("openintent.{}", row.event_type),
+                actor: &row.actor,
+                subject: &row.intent_id,
+                data: json!({ "eventId": row.id, "payload": view["payload"] }),
+            },
+        )
+        .await?;
+        Ok(view)
+    }
+
+    /// Records a protocol event in the log, or, for event types the OpenIntent SDK does not
+    /// know (it refuses to list an intent's events if one is among them), only announces it:
+    /// audit record and live streams, no log row.
+    async fn announce(&mut self, event: NewEvent<'_>) -> Result<()> {
+        if SDK_EVENT_TYPES.contains(&event.event_type) {
+            self.record(event).await?;
+            return Ok(());
+        }
+        let (row, view) = self.event_row(event);
+        let data = json!({ "eventId": row.id, "payload": view["payload"] });
+        self.audit(&row.event_type, &row.intent_id, data).await?;
+        self.publish(&row, view).await
+    }
+
+    /// The stored form of an event and its view (the payload is serialized once, never
+    /// parsed back).
+    fn event_row(&self, event: NewEvent<'_>) -> (EventRow, Value) {
         let row = EventRow {
             tenant_id: self.tenant().to_string(),
             id: ids::new_id(prefixes::EVENT),
@@ -199,70 +244,19 @@ impl Change<'_> {
             parent_event_id: event.parent_event_id,
             created_at: now_ms(),
         };
-        // With a database-carried bus the event row and its notification are one statement,
-        // sent before the audit append: the tenant's chain head stays locked for less time.
-        match self.bus.in_transaction() {
-            Some(channel) => {
-                let payload = (channel.encode)(&bus_event(&row));
-                events::insert_notifying(&mut self.tx, &row, channel.channel, &payload).await?
-            }
-            None => {
-                events::insert(&mut self.tx, &row).await?;
-                self.published.push(Arc::new(bus_event(&row)));
-            }
-        }
-        audit::append(
-            &mut self.tx,
-            &self.caller.tenant,
-            AuditEvent {
-                event_type: &format!("openintent.{}", row.event_type),
-                actor: &row.actor,
-                subject: &row.intent_id,
-                data: json!({ "eventId": row.id, "payload": event.payload }),
-            },
-        )
-        .await?;
-        Ok(row)
-    }
-
-    /// Records a protocol event in the log, or, for event types the OpenIntent SDK does not
-    /// know (it refuses to list an intent's events if one is among them), only announces it:
-    /// audit record and live streams, no log row.
-    async fn announce(&mut self, event: NewEvent<'_>) -> Result<()> {
-        if SDK_EVENT_TYPES.contains(&event.event_type) {
-            self.record(event).await?;
-            return Ok(());
-        }
-        let id = ids::new_id(prefixes::EVENT);
-        self.audit(
-            event.event_type,
-            event.intent_id,
-            json!({ "eventId": id, "payload": event.payload }),
-        )
-        .await?;
-        let row = EventRow {
-            tenant_id: self.tenant().to_string(),
-            id,
-            intent_id: event.intent_id.to_string(),
-            event_type: event.event_type.to_string(),
-            actor: self.caller.agent_id.clone(),
-            payload: event.payload.to_string(),
-            trace_id: None,
-            parent_event_id: None,
-            created_at: now_ms(),
-        };
-        self.publish(&row).await
+        let view = views::event_with_payload(&row, event.payload);
+        (row, view)
     }
 
     /// Sends an event that has no log row: now if the bus is carried by the transaction,
     /// else after commit.
-    async fn publish(&mut self, row: &EventRow) -> Result<()> {
+    async fn publish(&mut self, row: &EventRow, view: Value) -> Result<()> {
         match self.bus.in_transaction() {
             Some(channel) => {
-                let payload = (channel.encode)(&bus_event(row));
+                let payload = (channel.encode)(&bus_event(row, view));
                 events::notify(&mut self.tx, channel.channel, &payload).await?;
             }
-            None => self.published.push(Arc::new(bus_event(row))),
+            None => self.published.push(Arc::new(bus_event(row, view))),
         }
         Ok(())
     }

@@ -40,12 +40,17 @@ pub fn intent(row: &IntentRow) -> Value {
 }
 
 pub fn event(row: &EventRow) -> Value {
+    event_with_payload(row, parse_json(&row.payload))
+}
+
+/// An event whose payload the caller holds already parsed (no second parse on writes).
+pub fn event_with_payload(row: &EventRow, payload: Value) -> Value {
     json!({
         "id": row.id,
         "intent_id": row.intent_id,
         "event_type": row.event_type,
         "actor": row.actor,
-        "payload": parse_json(&row.payload),
+        "payload": payload,
         "trace_id": row.trace_id,
         "parent_event_id": row.parent_event_id,
         "created_at": rfc3339(row.created_at),

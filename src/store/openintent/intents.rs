@@ -218,3 +218,26 @@ pub async fn descendants(store: &Store, tenant_id: &str, id: &str) -> sqlx::Resu
     .fetch_all(store.reader())
     .await
 }
+
+/// The intents above `id` in the parent/child tree (at most `max_depth` levels), in id order.
+pub async fn ancestors(
+    store: &Store,
+    tenant_id: &str,
+    id: &str,
+    max_depth: i64,
+) -> sqlx::Result<Vec<IntentRow>> {
+    sqlx::query_as(&format!(
+        "WITH RECURSIVE above(id, depth) AS ( \
+           SELECT parent_id, 1 FROM oi_intents WHERE tenant_id = $1 AND id = $2 \
+           UNION ALL \
+           SELECT i.parent_id, a.depth + 1 FROM oi_intents i JOIN above a ON i.id = a.id \
+           WHERE i.tenant_id = $1 AND a.depth < $3 \
+         ) SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 \
+         AND id IN (SELECT id FROM above) ORDER BY id"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .bind(max_depth)
+    .fetch_all(store.reader())
+    .await
+}
