@@ -25,6 +25,7 @@ use crate::{
     tenants::TenantService,
     webhooks::{
         delivery::{Deliverer, DeliveryConfig},
+        sender::Sender,
         target::TargetPolicy,
         WebhookService,
     },
@@ -118,8 +119,8 @@ impl Services {
             retry_window: config.webhook_retry_window,
             disable_after: config.webhook_disable_after,
             poll: config.webhook_poll,
-            targets,
         };
+        let sender = Arc::new(Sender::new(targets)?);
         let event_listener = match store.backend() {
             Backend::Postgres => Some(
                 PgNotifyBus::start(&config.database_url, store.clone(), EVENT_BUS_CAPACITY)
@@ -135,8 +136,13 @@ impl Services {
         Ok(Services {
             openintent: OpenIntent::new(store.clone(), bus),
             event_listener,
-            webhooks: Arc::new(WebhookService::new(store.clone(), targets)),
-            deliverer: Arc::new(Deliverer::new(store.clone(), delivery, metrics.clone())?),
+            webhooks: Arc::new(WebhookService::new(store.clone(), targets, sender.clone())),
+            deliverer: Arc::new(Deliverer::new(
+                store.clone(),
+                sender,
+                delivery,
+                metrics.clone(),
+            )),
             limiter,
             stats,
             approvals,

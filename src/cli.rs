@@ -1,7 +1,9 @@
 //! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`.
 
 use std::{
+    future::Future,
     io::{BufRead, Write},
+    pin::Pin,
     process::ExitCode,
 };
 
@@ -15,6 +17,7 @@ use crate::{
     config::{AppConfig, GlobalArgs, ServeArgs},
     error::Error,
     pagination::{PageRequest, MAX_PAGE_SIZE},
+    store::{describe_url, sqlite_file},
     time::rfc3339,
 };
 
@@ -56,11 +59,13 @@ pub enum Command {
 pub enum AuditCommand {
     /// Verify a tenant's chain in the database; exit status 1 when it is broken.
     Verify {
+        /// The tenant whose chain to verify.
         #[arg(long)]
         tenant: String,
     },
     /// Print a tenant's chain as JSON Lines (one record per line, oldest first).
     Export {
+        /// The tenant whose chain to export.
         #[arg(long)]
         tenant: String,
     },
@@ -83,6 +88,7 @@ pub enum TenantCommand {
     },
     /// Set a tenant's per-key request limit (requests per minute), or restore the default.
     RateLimit {
+        /// The tenant whose keys the limit applies to.
         tenant_id: String,
         /// Requests per minute per API key.
         #[arg(long, required_unless_present = "default", value_parser = clap::value_parser!(u32).range(1..))]
@@ -97,8 +103,10 @@ pub enum TenantCommand {
 pub enum KeyCommand {
     /// Create an API key and print it, alone, on stdout.
     Create {
+        /// The tenant the key authenticates as (created with `tenant create`).
         #[arg(long)]
         tenant: String,
+        /// A label for the key, shown in listings and the audit trail.
         #[arg(long)]
         name: String,
         /// admin, agent, approver or read; repeat for several.
@@ -107,11 +115,15 @@ pub enum KeyCommand {
     },
     /// List a tenant's API keys.
     List {
+        /// The tenant whose keys to list.
         #[arg(long)]
         tenant: String,
     },
     /// Revoke an API key by id.
-    Revoke { key_id: String },
+    Revoke {
+        /// The key's id (`key_…`, as `key list` shows it), not the key itself.
+        key_id: String,
+    },
 }
 
 fn parse_scope(raw: &str) -> Result<Scope, String> {
@@ -121,29 +133,66 @@ fn parse_scope(raw: &str) -> Result<Scope, String> {
 
 /// Runs the parsed command; the exit status says whether what was checked holds.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let serve_args = match cli.command {
-        None => cli.serve,
-        Some(Command::Serve(args)) => args,
-        Some(Command::Migrate) => {
-            Services::connect(&AppConfig::new(&cli.global.database_url)).await?;
-            eprintln!("migrations applied");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(Command::Tenant(command)) => return tenant(&cli.global, command).await,
-        Some(Command::Key(command)) => return key(&cli.global, command).await,
-        Some(Command::Audit(command)) => return audit_command(&cli.global, command).await,
+    let global = &cli.global;
+    let operation: Pin<Box<dyn Future<Output = anyhow::Result<ExitCode>> + '_>> = match cli.command
+    {
+        None => return serve(global, cli.serve).await,
+        Some(Command::Serve(args)) => return serve(global, args).await,
+        Some(Command::Audit(AuditCommand::VerifyFile { path })) => return verify_file(&path),
+        Some(Command::Migrate) => Box::pin(migrate(global)),
+        Some(Command::Tenant(command)) => Box::pin(tenant(global, command)),
+        Some(Command::Key(command)) => Box::pin(key(global, command)),
+        Some(Command::Audit(command)) => Box::pin(audit_command(global, command)),
     };
-    let config = AppConfig::from_args(&cli.global, &serve_args);
-    let app = App::build(config).await?;
-    let addr = format!("{}:{}", serve_args.host, serve_args.port);
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "intendedops listening (docs at /docs)");
+    // Every error names the database: a relative SQLite path opened from another directory
+    // is the usual reason a tenant or key "does not exist".
+    let database = describe_url(&global.database_url);
+    operation
+        .await
+        .with_context(|| format!("database {database}"))
+}
+
+async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = AppConfig::from_args(global, &args);
+    let database = describe_url(&config.database_url);
+    let app = App::build(config)
+        .await
+        .with_context(|| format!("database {database}"))?;
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--host, --port)"))?;
+    tracing::info!(%addr, %database, "intendedops listening (docs at /docs)");
     app.serve(listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
+async fn migrate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    open_database(global, true).await?;
+    eprintln!("migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the database of an operator command. Only a command that can start from nothing
+/// (`migrate`, `tenant create`) may create a SQLite file: for any other, a missing file means
+/// the wrong directory or URL, and saying so beats "tenant not found" from a new empty file.
+async fn open_database(global: &GlobalArgs, may_create: bool) -> anyhow::Result<Services> {
+    if let Some(file) = sqlite_file(&global.database_url) {
+        if !file.exists() {
+            anyhow::ensure!(
+                may_create,
+                "no database file there; run this where the server runs (a relative sqlite:// \
+                 path is resolved from the current directory) or pass --database-url"
+            );
+            eprintln!("note: creating a new database at {}", file.display());
+        }
+    }
+    Services::connect(&AppConfig::new(&global.database_url)).await
+}
+
 async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<ExitCode> {
-    let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+    let may_create = matches!(command, TenantCommand::Create { .. });
+    let services = open_database(global, may_create).await?;
     match command {
         TenantCommand::Create { tenant_id, name } => {
             let id = TenantId::parse(&tenant_id)?;
@@ -167,7 +216,7 @@ async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<E
 }
 
 async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCode> {
-    let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+    let services = open_database(global, false).await?;
     match command {
         KeyCommand::Create {
             tenant,
@@ -221,11 +270,11 @@ async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCod
 async fn audit_command(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<ExitCode> {
     let verification = match command {
         AuditCommand::Verify { tenant } => {
-            let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+            let services = open_database(global, false).await?;
             services.audit.verify(&TenantId::parse(&tenant)?).await?
         }
         AuditCommand::Export { tenant } => {
-            let services = Services::connect(&AppConfig::new(&global.database_url)).await?;
+            let services = open_database(global, false).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             services
                 .audit
@@ -239,16 +288,29 @@ async fn audit_command(global: &GlobalArgs, command: AuditCommand) -> anyhow::Re
             out.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
-        AuditCommand::VerifyFile { path } => {
-            let reader: Box<dyn BufRead> = if path == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(std::fs::File::open(&path)?))
-            };
-            verify_export(reader)?
-        }
+        AuditCommand::VerifyFile { path } => verify_export(open_export(&path)?)?,
     };
-    println!("{}", serde_json::to_string(&verification)?);
+    report(&verification)
+}
+
+/// `audit verify-file`: needs no database.
+fn verify_file(path: &str) -> anyhow::Result<ExitCode> {
+    report(&verify_export(open_export(path)?)?)
+}
+
+/// An export to read: a file, or stdin for `-`.
+fn open_export(path: &str) -> anyhow::Result<Box<dyn BufRead>> {
+    Ok(if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
+        Box::new(std::io::BufReader::new(file))
+    })
+}
+
+/// Prints a verification as JSON; the exit status says whether the chain holds.
+fn report(verification: &Verification) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string(verification)?);
     Ok(if verification.valid {
         ExitCode::SUCCESS
     } else {
@@ -269,4 +331,34 @@ fn verify_export(reader: impl BufRead) -> anyhow::Result<Verification> {
         check.feed(&record);
     }
     Ok(check.finish(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_command_and_flag_explains_itself() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut undocumented = Vec::new();
+        let mut pending = vec![(String::from("intendedops"), command)];
+        while let Some((path, command)) = pending.pop() {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !matches!(id, "help" | "version") && arg.get_help().is_none() {
+                    undocumented.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    undocumented.push(format!("{path} {}", sub.get_name()));
+                }
+                pending.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(undocumented.is_empty(), "no help text: {undocumented:?}");
+    }
 }

@@ -19,6 +19,18 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// Every error as `path: message`, joined by `; ` (the envelope's `message`, the CLI's).
+    pub fn summary(errors: &[FieldError]) -> String {
+        errors
+            .iter()
+            .map(|e| match e.path.is_empty() {
+                true => e.message.clone(),
+                false => format!("{}: {}", e.path.join("."), e.message),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +69,7 @@ pub enum Error {
         lease: serde_json::Value,
     },
     /// The request is well-formed but its content is invalid; every failing field is listed.
-    #[error("validation failed")]
+    #[error("{}", FieldError::summary(.0))]
     Validation(Vec<FieldError>),
     /// Anything unexpected: logged with the request id, shown to clients as `INTERNAL_ERROR`.
     #[error(transparent)]

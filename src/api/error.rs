@@ -77,14 +77,7 @@ impl ApiError {
 
     /// `VALIDATION_ERROR` listing every failing field; the message joins them as `path: message; …`.
     pub fn validation(errors: &[FieldError]) -> Self {
-        let message = errors
-            .iter()
-            .map(|e| match e.path.is_empty() {
-                true => e.message.clone(),
-                false => format!("{}: {}", e.path.join("."), e.message),
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let message = FieldError::summary(errors);
         ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR, message)
             .with_details(serde_json::to_value(errors).unwrap_or_default())
     }

@@ -17,7 +17,8 @@ impl TenantId {
         } else {
             Err(Error::invalid(
                 &["tenantId"],
-                "must be 1-64 characters of letters, digits and '-'",
+                "must be 1-64 characters of letters, digits and '-' (no '_': in an API key it \
+                 separates the tenant id from the secret)",
             ))
         }
     }

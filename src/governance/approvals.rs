@@ -7,15 +7,16 @@
 //! approvals are resolved by [`ApprovalService::expire_due`], run periodically by every
 //! instance: each expiry is a conditional update, so instances never double-apply one.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::{json, Value};
 
 use super::{
     agents::record_trust_event,
-    catalog::Catalog,
+    catalog::{Catalog, Risk},
     intents::{apply_transition, Intent, Moved, Transition},
     lifecycle::IntentStatus,
+    summary,
     trust::TrustEvent,
 };
 use crate::{
@@ -25,7 +26,7 @@ use crate::{
     pagination::{Page, PageRequest},
     store::{
         self,
-        approvals::{self, ApprovalRow, DecisionRow},
+        approvals::{self, ApprovalRow, DecisionRow, QueuedRow},
         intents::StatusChange,
         Store,
     },
@@ -38,6 +39,8 @@ pub mod events {
     pub const APPROVAL_RECORDED: &str = "approval.recorded";
 }
 
+/// An approval's statuses: `cancelled` when its intent was withdrawn while it waited.
+pub const STATUSES: [&str; 5] = ["pending", "approved", "rejected", "expired", "cancelled"];
 const MAX_NOTE_LEN: usize = 2_000;
 /// Expired approvals resolved per sweep round.
 const SWEEP_BATCH: i64 = 100;
@@ -46,6 +49,8 @@ const SWEEP_BATCH: i64 = 100;
 #[derive(Debug, Clone)]
 pub struct ApprovalDecision {
     pub approver: String,
+    /// The approver's display name (its key's name), when it has one.
+    pub approver_name: Option<String>,
     pub approve: bool,
     pub comment: Option<String>,
     pub created_at: Millis,
@@ -88,10 +93,26 @@ impl From<DecisionRow> for ApprovalDecision {
         ApprovalDecision {
             approve: row.decision == "approve",
             approver: row.approver,
+            approver_name: row.approver_name,
             comment: row.comment,
             created_at: row.created_at,
         }
     }
+}
+
+/// An approval in the queue with what an approver triages by: the intent it decides.
+#[derive(Debug, Clone)]
+pub struct QueuedApproval {
+    pub approval: Approval,
+    pub intent_type: String,
+    pub domain: String,
+    pub agent_id: String,
+    /// The intent type's risk (none if the type left the catalog since).
+    pub risk: Option<Risk>,
+    /// The params on one short line.
+    pub params_summary: String,
+    /// Why policy sent the intent to the queue (its decision's reason).
+    pub routing_reason: Option<String>,
 }
 
 /// An approver's choice.
@@ -127,17 +148,17 @@ impl ApprovalService {
             .intent_decided(&facts, intent.status.as_str(), decider);
     }
 
-    /// Approvals with `status` (`pending` by default), oldest first.
+    /// Approvals with `status` (`pending` by default), oldest first, with their intents' facts.
     pub async fn list(
         &self,
         tenant: &TenantId,
         status: &str,
         page: PageRequest,
-    ) -> Result<Page<Approval>> {
-        if !["pending", "approved", "rejected", "expired"].contains(&status) {
+    ) -> Result<Page<QueuedApproval>> {
+        if !STATUSES.contains(&status) {
             return Err(Error::invalid(
                 &["status"],
-                "must be one of pending, approved, rejected, expired",
+                format!("must be one of {}", STATUSES.join(", ")),
             ));
         }
         let (rows, total) = approvals::list(
@@ -148,12 +169,20 @@ impl ApprovalService {
             page.offset(),
         )
         .await?;
-        let mut conn = self.store.reader().acquire().await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let decisions = approvals::decisions(&mut conn, tenant.as_str(), &row.id).await?;
-            items.push(Approval::from_rows(row, decisions));
+        let ids: Vec<&str> = rows.iter().map(|row| row.approval.id.as_str()).collect();
+        let mut decisions: HashMap<String, Vec<DecisionRow>> = HashMap::new();
+        for (approval_id, decision) in
+            approvals::decisions_of(&self.store, tenant.as_str(), &ids).await?
+        {
+            decisions.entry(approval_id).or_default().push(decision);
         }
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let decided = decisions.remove(&row.approval.id).unwrap_or_default();
+                self.queued(row, decided)
+            })
+            .collect();
         Ok(Page {
             items,
             total,
@@ -179,6 +208,7 @@ impl ApprovalService {
             let decision = match (row.approver, row.decision, row.decided_at) {
                 (Some(approver), Some(decision), Some(created_at)) => Some(DecisionRow {
                     approver,
+                    approver_name: row.approver_name,
                     decision,
                     comment: row.comment,
                     created_at,
@@ -196,6 +226,23 @@ impl ApprovalService {
             }
         }
         Ok(found)
+    }
+
+    fn queued(&self, row: QueuedRow, decisions: Vec<DecisionRow>) -> QueuedApproval {
+        let params = serde_json::from_str(&row.params).unwrap_or_default();
+        let routing_reason = row
+            .decision
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|decision| decision.get("reason")?.as_str().map(str::to_string));
+        QueuedApproval {
+            risk: self.catalog.intent_type(&row.intent_type).map(|t| t.risk),
+            params_summary: summary::one_line(&params),
+            routing_reason,
+            intent_type: row.intent_type,
+            domain: row.domain,
+            agent_id: row.agent_id,
+            approval: Approval::from_rows(row.approval, decisions),
+        }
     }
 
     /// Records `approver`'s decision and resolves the approval when it settles it.
@@ -241,6 +288,7 @@ impl ApprovalService {
         }
         let decision = DecisionRow {
             approver: approver.to_string(),
+            approver_name: None,
             decision: if choice == Choice::Approve {
                 "approve"
             } else {
@@ -334,20 +382,34 @@ impl ApprovalService {
         let due = approvals::expired(&self.store, now, SWEEP_BATCH).await?;
         let mut expired = 0;
         for (tenant, id) in due {
-            let tenant = TenantId::parse(&tenant)?;
-            let mut tx = self.store.begin().await?;
-            // Another instance may have resolved it meanwhile: the lock says.
-            if !approvals::lock_pending(&mut tx, tenant.as_str(), &id, now).await? {
-                continue;
-            }
-            if let Some(row) = approvals::get(&mut tx, tenant.as_str(), &id).await? {
-                let intent = expire(&mut tx, &tenant, &row, now).await?;
-                tx.commit().await?;
-                self.record_settled(&tenant, &intent, Decider::Expiry);
-                expired += 1;
+            // One approval that cannot be expired must not hold up the others behind it.
+            match self.expire_one(&tenant, &id, now).await {
+                Ok(true) => expired += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(tenant = %tenant, approval = %id, error = %err,
+                        "cannot expire approval; skipping it");
+                }
             }
         }
         Ok(expired)
+    }
+
+    /// Expires one due approval; false when another instance resolved it first.
+    async fn expire_one(&self, tenant: &str, id: &str, now: Millis) -> Result<bool> {
+        let tenant = TenantId::parse(tenant)?;
+        let mut tx = self.store.begin().await?;
+        // Another instance may have resolved it meanwhile: the lock says.
+        if !approvals::lock_pending(&mut tx, tenant.as_str(), id, now).await? {
+            return Ok(false);
+        }
+        let Some(row) = approvals::get(&mut tx, tenant.as_str(), id).await? else {
+            return Ok(false);
+        };
+        let intent = expire(&mut tx, &tenant, &row, now).await?;
+        tx.commit().await?;
+        self.record_settled(&tenant, &intent, Decider::Expiry);
+        Ok(true)
     }
 
     /// Sweeps expired approvals every `period` until `shutdown`.

@@ -27,8 +27,8 @@ use crate::{
     metrics::{IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
-        self, approvals::ApprovalRow, intents, intents::IntentFilter, intents::IntentRow,
-        intents::StatusChange, Store,
+        self, approvals, approvals::ApprovalRow, intents, intents::IntentFilter,
+        intents::IntentRow, intents::StatusChange, Store,
     },
     time::{now_ms, Millis, TimeRange},
     webhooks,
@@ -298,7 +298,8 @@ impl IntentService {
                 webhooks::enqueue(&mut tx, tenant, approval_events::INTENT_APPROVED, &notice)
                     .await?;
             }
-            Outcome::Block { .. } => {
+            Outcome::Block { reason } => {
+                notice["reason"] = json!(reason);
                 webhooks::enqueue(&mut tx, tenant, events::INTENT_BLOCKED, &notice).await?;
             }
             Outcome::RequireApproval { .. } => {}
@@ -554,6 +555,24 @@ pub(crate) async fn apply_transition(
             from: "no longer ".to_string() + from.as_str(),
         });
     }
+    let mut data = transition.data;
+    if from == IntentStatus::PendingApproval {
+        // However the intent leaves the queue (a decision, a cancellation, an expiry), no
+        // approval of it may stay pending: the queue, the stats and the gauge count them.
+        let (status, reason) = approval_closure(transition.to);
+        let closed = approvals::resolve_pending_of_intent(
+            &mut *tx,
+            tenant.as_str(),
+            id,
+            status,
+            reason,
+            now,
+        )
+        .await?;
+        if closed > 0 {
+            data["closedApprovals"] = json!(closed);
+        }
+    }
     let mut notice = intent_notice(
         id,
         &current.intent_type,
@@ -566,12 +585,11 @@ pub(crate) async fn apply_transition(
         // The seed's shape of `intent.approved`.
         notice["approvedBy"] = json!(actor);
     }
-    if let Value::Object(details) = &transition.data {
+    if let Value::Object(details) = &data {
         for (key, value) in details {
             notice[key.as_str()] = value.clone();
         }
     }
-    let mut data = transition.data;
     data["from"] = json!(from.as_str());
     data["to"] = json!(transition.to.as_str());
     let event = AuditEvent {
@@ -589,6 +607,17 @@ pub(crate) async fn apply_transition(
         intent: Intent::from_row(updated)?,
         entered_previous_at: current.updated_at,
     })
+}
+
+/// The status and reason an approval still pending gets when its intent moves to `to` (the
+/// state machine lets `pending_approval` become only these four).
+fn approval_closure(to: IntentStatus) -> (&'static str, &'static str) {
+    match to {
+        IntentStatus::Approved => ("approved", "approved"),
+        IntentStatus::Expired => ("expired", "expired"),
+        IntentStatus::Cancelled => ("cancelled", "intent cancelled"),
+        _ => ("rejected", "rejected"),
+    }
 }
 
 /// The common part of an intent's webhook `data`.

@@ -10,4 +10,5 @@ pub mod policies;
 pub mod policy;
 pub mod stats;
 pub mod submission;
+pub mod summary;
 pub mod trust;

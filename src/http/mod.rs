@@ -4,6 +4,7 @@
 
 mod body_limit;
 mod rate_limit;
+mod rejected_requests;
 mod request_context;
 
 use std::{any::Any, sync::Arc};

@@ -81,6 +81,9 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
                     .await
                     .map_err(ApiError::from)?;
                 self.metrics.rate_limit_ruled("key", quota.allowed);
+                let span = tracing::Span::current();
+                span.record("tenant", tracing::field::display(&principal.tenant_id));
+                span.record("key_id", tracing::field::display(&principal.key_id));
                 req.extensions_mut().insert(VerifiedKey(principal));
                 quota
             }

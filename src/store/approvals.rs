@@ -22,9 +22,23 @@ pub struct ApprovalRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DecisionRow {
     pub approver: String,
+    /// The approver's display name (its API key's name), when it has one.
+    pub approver_name: Option<String>,
     pub decision: String,
     pub comment: Option<String>,
     pub created_at: Millis,
+}
+
+/// An approval of the queue with what an approver triages by: the intent it decides.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueuedRow {
+    #[sqlx(flatten)]
+    pub approval: ApprovalRow,
+    pub intent_type: String,
+    pub domain: String,
+    pub agent_id: String,
+    pub params: String,
+    pub decision: Option<String>,
 }
 
 const COLUMNS: &str = "id, intent_id, status, required_approvals, roles, reason, expires_at, \
@@ -73,6 +87,7 @@ pub struct ApprovalWithDecision {
     #[sqlx(flatten)]
     pub approval: ApprovalRow,
     pub approver: Option<String>,
+    pub approver_name: Option<String>,
     pub decision: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<Millis>,
@@ -87,9 +102,11 @@ pub async fn for_intent(
     sqlx::query_as(
         "SELECT a.id, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, a.expires_at, \
                 a.created_at, a.updated_at, a.resolved_at, \
-                d.approver, d.decision, d.comment, d.created_at AS decided_at \
+                d.approver, k.name AS approver_name, d.decision, d.comment, \
+                d.created_at AS decided_at \
          FROM approvals a LEFT JOIN approval_decisions d \
            ON d.tenant_id = a.tenant_id AND d.approval_id = a.id \
+         LEFT JOIN api_keys k ON k.tenant_id = d.tenant_id AND k.id = d.approver \
          WHERE a.tenant_id = $1 AND a.intent_id = $2 \
          ORDER BY a.created_at, a.id, d.created_at, d.approver",
     )
@@ -99,18 +116,23 @@ pub async fn for_intent(
     .await
 }
 
-/// One page of approvals with `status`, oldest first (the queue's order), and the total.
+/// One page of approvals with `status`, oldest first (the queue's order), each with its
+/// intent's facts, and the total.
 pub async fn list(
     store: &Store,
     tenant_id: &str,
     status: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<ApprovalRow>, i64)> {
-    let counted = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM approvals \
-         WHERE tenant_id = $1 AND status = $2 ORDER BY created_at, id LIMIT $3 OFFSET $4"
-    ))
+) -> sqlx::Result<(Vec<QueuedRow>, i64)> {
+    let counted = sqlx::query_as(
+        "SELECT a.id, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, \
+                a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
+                i.type AS intent_type, i.domain, i.agent_id, i.params, i.decision, \
+                COUNT(*) OVER () AS total_count \
+         FROM approvals a JOIN intents i ON i.tenant_id = a.tenant_id AND i.id = a.intent_id \
+         WHERE a.tenant_id = $1 AND a.status = $2 ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4",
+    )
     .bind(tenant_id)
     .bind(status)
     .bind(limit)
@@ -126,15 +148,52 @@ pub async fn list(
     Ok((rows, page_total(total, offset, count).await?))
 }
 
+/// The decisions of several approvals, in one query: `(approval id, decision)`, oldest first.
+pub async fn decisions_of(
+    store: &Store,
+    tenant_id: &str,
+    approval_ids: &[&str],
+) -> sqlx::Result<Vec<(String, DecisionRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Keyed {
+        approval_id: String,
+        #[sqlx(flatten)]
+        decision: DecisionRow,
+    }
+    if approval_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT d.approval_id, {DECISION_COLUMNS} FROM approval_decisions d {DECISION_NAMES} \
+         WHERE d.tenant_id = $1 AND d.approval_id IN ({}) ORDER BY d.created_at, d.approver",
+        super::placeholders(2, approval_ids.len())
+    );
+    let mut query = sqlx::query_as::<_, Keyed>(&sql).bind(tenant_id);
+    for id in approval_ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(store.reader()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.approval_id, row.decision))
+        .collect())
+}
+
+/// A decision's columns, with the approver's key name (`d` decisions, `k` keys).
+const DECISION_COLUMNS: &str =
+    "d.approver, k.name AS approver_name, d.decision, d.comment, d.created_at";
+const DECISION_NAMES: &str =
+    "LEFT JOIN api_keys k ON k.tenant_id = d.tenant_id AND k.id = d.approver";
+
 pub async fn decisions(
     conn: &mut AnyConnection,
     tenant_id: &str,
     approval_id: &str,
 ) -> sqlx::Result<Vec<DecisionRow>> {
-    sqlx::query_as(
-        "SELECT approver, decision, comment, created_at FROM approval_decisions \
-         WHERE tenant_id = $1 AND approval_id = $2 ORDER BY created_at, approver",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {DECISION_COLUMNS} FROM approval_decisions d {DECISION_NAMES} \
+         WHERE d.tenant_id = $1 AND d.approval_id = $2 ORDER BY d.created_at, d.approver"
+    ))
     .bind(tenant_id)
     .bind(approval_id)
     .fetch_all(conn)
@@ -203,6 +262,30 @@ pub async fn resolve(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Resolves every still-pending approval of an intent (the intent left `pending_approval` by
+/// another way than a decision); returns how many.
+pub async fn resolve_pending_of_intent(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    intent_id: &str,
+    status: &str,
+    reason: &str,
+    at: Millis,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE approvals SET status = $3, reason = $4, resolved_at = $5, updated_at = $5 \
+         WHERE tenant_id = $1 AND intent_id = $2 AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(intent_id)
+    .bind(status)
+    .bind(reason)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Pending approvals past their expiry, any tenant: `(tenant, approval id)`, at most `limit`.

@@ -191,6 +191,36 @@ impl Store {
 }
 
 /// sqlx opens existing SQLite files only; `mode=rwc` lets `cargo run` start on a fresh clone.
+/// The file a `sqlite:` URL names, made absolute against the current directory; `None` for an
+/// in-memory database or another backend.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::absolute(path).ok()
+}
+
+/// `url` fit for messages: the password of a PostgreSQL URL is hidden, and a SQLite URL is
+/// followed by the absolute path of its file (a relative path depends on the directory).
+pub fn describe_url(url: &str) -> String {
+    if let Some(file) = sqlite_file(url) {
+        return format!("{url} ({})", file.display());
+    }
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 fn sqlite_url_creating_file(url: &str) -> String {
     if url.contains(":memory:") || url.contains("mode=") {
         url.to_string()
@@ -224,6 +254,14 @@ async fn sqlite_pool(url: &str, max_connections: u32) -> anyhow::Result<AnyPool>
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open SQLite database {url}"))
+}
+
+/// `$first, $first+1, …`: `count` bind placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A listed row with the number of rows matching the query, from `COUNT(*) OVER () AS total_count`:
@@ -295,4 +333,35 @@ pub(crate) type AnyQueryAs<'q, O> =
 /// True when `err` is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_described_without_secrets_and_with_their_file() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            sqlite_file("sqlite://intendedops.db"),
+            Some(cwd.join("intendedops.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/x.db?mode=rwc"),
+            Some("/var/lib/x.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+        assert!(
+            describe_url("sqlite://a.db").ends_with(&format!("({})", cwd.join("a.db").display()))
+        );
+        assert_eq!(
+            describe_url("postgres://app:s3cr@t@db:5432/prod"),
+            "postgres://app:***@db:5432/prod"
+        );
+        assert_eq!(
+            describe_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
 }

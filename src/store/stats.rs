@@ -69,8 +69,10 @@ pub async fn gauge_state(store: &Store) -> sqlx::Result<crate::metrics::StoredSt
     )
     .fetch_all(store.reader())
     .await?;
+    // A pinned tier is the agent's tier in force, whatever its earned one.
     let agents_by_tier = sqlx::query_as(
-        "SELECT tenant_id, trust_tier, COUNT(*) FROM agents GROUP BY tenant_id, trust_tier",
+        "SELECT tenant_id, COALESCE(pinned_tier, trust_tier) AS tier, COUNT(*) FROM agents \
+         GROUP BY tenant_id, COALESCE(pinned_tier, trust_tier)",
     )
     .fetch_all(store.reader())
     .await?;

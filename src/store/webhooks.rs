@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{tenant_page, Backend, Store};
+use super::{placeholders, tenant_page, Backend, Store};
 use crate::time::Millis;
 
 const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, events, description, secret, previous_secret, \
@@ -307,13 +307,6 @@ pub struct AttemptRow {
 }
 
 /// `IN ($first, …)` over `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Inserts a batch of attempts in one statement.
 pub async fn insert_attempts(
     conn: &mut AnyConnection,

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use super::{payload::sign, target::TargetPolicy};
+use super::sender::{previous_secret_at, Message, Outcome, Sender};
 use crate::{
     error::Result,
     metrics::Metrics,
@@ -25,8 +25,6 @@ use crate::{
     time::{now_ms, rfc3339, Millis},
 };
 
-/// Per-attempt timeout.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is reserved for the instance sending it.
 const LEASE_MS: Millis = 15_000;
 const SEND_BATCH: i64 = 64;
@@ -48,12 +46,11 @@ pub struct DeliveryConfig {
     pub disable_after: Duration,
     /// How often the worker looks for work.
     pub poll: Duration,
-    pub targets: TargetPolicy,
 }
 
 pub struct Deliverer {
     store: Store,
-    client: reqwest::Client,
+    sender: Arc<Sender>,
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
 }
@@ -65,38 +62,19 @@ struct Settled {
     attempt: AttemptRow,
 }
 
-/// What one attempt produced.
-struct Outcome {
-    status_code: Option<u16>,
-    error: Option<String>,
-    latency: Duration,
-}
-
-impl Outcome {
-    fn delivered(&self) -> bool {
-        self.status_code
-            .is_some_and(|code| (200..300).contains(&code))
-    }
-}
-
 impl Deliverer {
     pub fn new(
         store: Store,
+        sender: Arc<Sender>,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(config.targets.resolver())
-            .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
-            client,
+            sender,
             config,
             metrics,
-        })
+        }
     }
 
     /// Works until `shutdown`. A delivery in flight at shutdown is sent again after its lease.
@@ -208,46 +186,21 @@ impl Deliverer {
     }
 
     async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
-        let started = Instant::now();
-        let mut request = self
-            .client
-            .post(&delivery.url)
-            .header("content-type", "application/json")
-            .header(
-                "x-intendedops-signature",
-                sign(&delivery.secret, delivery.body.as_bytes()),
-            )
-            .header("x-intendedops-id", &delivery.event_id)
-            .header(
-                "x-intendedops-timestamp",
-                rfc3339(delivery.event_created_at),
-            )
-            .header("x-intendedops-event", &delivery.event);
-        if let (Some(previous), Some(until)) =
-            (&delivery.previous_secret, delivery.previous_secret_until)
-        {
-            if now_ms() < until {
-                let signature = sign(previous, delivery.body.as_bytes());
-                request = request.header("x-intendedops-signature-previous", signature);
-            }
-        }
-        let result = request.body(delivery.body.clone()).send().await;
-        let latency = started.elapsed();
-        match result {
-            Ok(response) => {
-                let status = response.status();
-                Outcome {
-                    status_code: Some(status.as_u16()),
-                    error: (!status.is_success()).then(|| format!("HTTP {status}")),
-                    latency,
-                }
-            }
-            Err(err) => Outcome {
-                status_code: None,
-                error: Some(describe(&err)),
-                latency,
-            },
-        }
+        let previous_secret = previous_secret_at(
+            delivery.previous_secret.as_deref(),
+            delivery.previous_secret_until,
+            now_ms(),
+        );
+        let message = Message {
+            url: &delivery.url,
+            event_id: &delivery.event_id,
+            event: &delivery.event,
+            created_at: delivery.event_created_at,
+            body: &delivery.body,
+            secret: &delivery.secret,
+            previous_secret,
+        };
+        self.sender.send(&message).await
     }
 
     /// What an attempt's outcome makes of the delivery.
@@ -321,23 +274,4 @@ impl Deliverer {
         let jitter = rand::thread_rng().gen_range(0.8..1.2);
         (plain as f64 * jitter) as Millis
     }
-}
-
-/// A transport error without the URL (which the tenant knows) but with its cause chain.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut message = kind.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

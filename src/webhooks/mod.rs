@@ -6,9 +6,10 @@
 pub mod delivery;
 pub mod outbox;
 pub mod payload;
+pub mod sender;
 pub mod target;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::json;
 
@@ -25,6 +26,7 @@ use crate::{
     time::{now_ms, Millis},
 };
 pub use outbox::enqueue;
+use sender::{previous_secret_at, Message, Sender};
 use target::TargetPolicy;
 
 /// Id prefixes: endpoints, events (the body's `id`), deliveries.
@@ -45,6 +47,10 @@ pub const EVENTS: [&str; 9] = [
     "agent.registered",
     "agent.trust.changed",
 ];
+
+/// The event of an endpoint's test ping (`POST /v1/webhooks/{id}/test`); never subscribed to,
+/// never queued.
+pub const PING_EVENT: &str = "ping";
 
 /// How long the secret replaced by a rotation keeps signing (in a second header).
 pub const ROTATION_GRACE_MS: Millis = 24 * 3600 * 1000;
@@ -117,14 +123,72 @@ pub struct Delivery {
     pub attempts: Vec<AttemptRow>,
 }
 
+/// What a test ping to an endpoint got back.
+#[derive(Debug, Clone)]
+pub struct PingResult {
+    /// The `id` of the ping's body (and its `x-intendedops-id`).
+    pub event_id: String,
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+}
+
 pub struct WebhookService {
     store: Store,
     targets: TargetPolicy,
+    sender: Arc<Sender>,
 }
 
 impl WebhookService {
-    pub fn new(store: Store, targets: TargetPolicy) -> Self {
-        Self { store, targets }
+    pub fn new(store: Store, targets: TargetPolicy, sender: Arc<Sender>) -> Self {
+        Self {
+            store,
+            targets,
+            sender,
+        }
+    }
+
+    /// Sends the endpoint a signed `ping` now, as a delivery would be sent (same headers,
+    /// secrets and address checks), and reports what came back. Nothing is queued or retried,
+    /// and a disabled endpoint can be pinged too: that is how to check it before re-enabling.
+    pub async fn ping(&self, tenant: &TenantId, id: &str) -> Result<PingResult> {
+        let mut conn = self.store.reader().acquire().await?;
+        let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
+        drop(conn);
+        let event_id = ids::new_id(EVENT_ID_PREFIX);
+        let now = now_ms();
+        let data = json!({
+            "endpointId": row.id,
+            "message": "A test event from IntendedOps: the endpoint is reachable and can verify \
+                        signatures. No action is needed.",
+        });
+        let body = payload::envelope(&event_id, now, tenant, PING_EVENT, &data);
+        let outcome = self
+            .sender
+            .send(&Message {
+                url: &row.url,
+                event_id: &event_id,
+                event: PING_EVENT,
+                created_at: now,
+                body: &body,
+                secret: &row.secret,
+                previous_secret: previous_secret_at(
+                    row.previous_secret.as_deref(),
+                    row.previous_secret_until,
+                    now,
+                ),
+            })
+            .await;
+        tracing::info!(tenant = %tenant, endpoint = %row.id, delivered = outcome.delivered(),
+            status = outcome.status_code, "webhook test ping sent");
+        Ok(PingResult {
+            event_id,
+            delivered: outcome.delivered(),
+            status_code: outcome.status_code,
+            latency_ms: u64::try_from(outcome.latency.as_millis()).unwrap_or(u64::MAX),
+            error: outcome.error,
+        })
     }
 
     pub async fn create(

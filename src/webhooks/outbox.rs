@@ -5,13 +5,13 @@
 
 use serde_json::Value;
 
-use super::{payload::to_js_json, DELIVERY_ID_PREFIX, EVENT_ID_PREFIX};
+use super::{payload::envelope, DELIVERY_ID_PREFIX, EVENT_ID_PREFIX};
 use crate::{
     auth::TenantId,
     error::Result,
     ids,
     store::webhooks::{self, DeliveryRow, EventRow},
-    time::{now_ms, rfc3339},
+    time::now_ms,
 };
 
 /// Puts `event` with `data` in the outbox of `tenant`, in the caller's transaction, with a
@@ -30,15 +30,7 @@ pub async fn enqueue(
     }
     let id = ids::new_id(EVENT_ID_PREFIX);
     let now = now_ms();
-    // The seed's member order: id, timestamp, tenantId, event, data.
-    let body = format!(
-        "{{\"id\":{},\"timestamp\":{},\"tenantId\":{},\"event\":{},\"data\":{}}}",
-        Value::from(id.as_str()),
-        Value::from(rfc3339(now)),
-        Value::from(tenant.as_str()),
-        Value::from(event),
-        to_js_json(data),
-    );
+    let body = envelope(&id, now, tenant, event, data);
     let row = EventRow {
         id,
         tenant_id: tenant.to_string(),

@@ -11,6 +11,11 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Number, Value};
 use sha2::Sha256;
 
+use crate::{
+    auth::TenantId,
+    time::{rfc3339, Millis},
+};
+
 /// Lowercase hex HMAC-SHA256 of `body` with `secret`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac =
@@ -21,6 +26,25 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The body of a webhook: `{"id","timestamp","tenantId","event","data"}`, in the seed's member
+/// order.
+pub fn envelope(
+    id: &str,
+    created_at: Millis,
+    tenant: &TenantId,
+    event: &str,
+    data: &Value,
+) -> String {
+    format!(
+        "{{\"id\":{},\"timestamp\":{},\"tenantId\":{},\"event\":{},\"data\":{}}}",
+        Value::from(id),
+        Value::from(rfc3339(created_at)),
+        Value::from(tenant.as_str()),
+        Value::from(event),
+        to_js_json(data),
+    )
 }
 
 /// `value` as `JSON.stringify(JSON.parse(text))` would print it.

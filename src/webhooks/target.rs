@@ -22,7 +22,11 @@ pub enum UnsafeTarget {
     Credentials,
     #[error("host {0} does not resolve")]
     Unresolvable(String),
-    #[error("{0} is a private, loopback, link-local or metadata address")]
+    #[error(
+        "{0} is a private, loopback, link-local or metadata address; for development the \
+         operator can allow such targets with --outbound-allow-private \
+         (INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE=true)"
+    )]
     Private(IpAddr),
 }
 

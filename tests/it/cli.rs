@@ -77,6 +77,11 @@ async fn cli_errors_are_clear_and_fail_the_command() {
     let underscore = cli(&app, &["tenant", "create", "my_tenant"]);
     assert!(!underscore.status.success());
     assert!(underscore.stdout.is_empty());
+    let why = String::from_utf8_lossy(&underscore.stderr);
+    assert!(
+        why.contains("letters, digits and '-'") && why.contains("no '_'"),
+        "{why}"
+    );
 
     let bad_scope = cli(
         &app,
@@ -94,7 +99,10 @@ async fn cli_errors_are_clear_and_fail_the_command() {
         ],
     );
     assert!(!no_tenant.status.success());
-    assert!(String::from_utf8_lossy(&no_tenant.stderr).contains("tenant not found"));
+    let why = String::from_utf8_lossy(&no_tenant.stderr);
+    assert!(why.contains("tenant not found"), "{why}");
+    // The error names the database it looked in.
+    assert!(why.contains(&format!("database {}", app.db.url)), "{why}");
 
     let unknown_key = cli(&app, &["key", "revoke", "key_nope"]);
     assert!(!unknown_key.status.success());
@@ -135,4 +143,41 @@ async fn a_tenant_rate_limit_set_on_the_cli_reaches_the_running_server() {
         &app,
         &["tenant", "rate-limit", "tenant-a", "--default"],
     ));
+}
+
+/// The binary with the default database URL, run in `dir` (no `DATABASE_URL`).
+fn cli_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_intendedops"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("OPENINTENT_LOG_LEVEL", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn the_default_database_from_another_directory_is_named_not_silently_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("intendedops.db");
+    // A command that needs existing data refuses a missing file, naming where it looked.
+    let listed = cli_in(dir.path(), &["key", "list", "--tenant", "acme"]);
+    assert!(!listed.status.success());
+    let why = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        why.contains("sqlite://intendedops.db") && why.contains(&file.display().to_string()),
+        "{why}"
+    );
+    assert!(why.contains("no database file"), "{why}");
+    assert!(!file.exists(), "no empty database was left behind");
+    // Creating a tenant may start a database, and says where.
+    let created = cli_in(dir.path(), &["tenant", "create", "acme"]);
+    assert!(created.status.success());
+    assert_eq!(String::from_utf8_lossy(&created.stdout), "acme\n");
+    let note = String::from_utf8_lossy(&created.stderr);
+    assert!(note.contains(&file.display().to_string()), "{note}");
+    assert!(file.exists());
+    assert!(cli_in(dir.path(), &["key", "list", "--tenant", "acme"])
+        .status
+        .success());
 }

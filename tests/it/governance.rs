@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{detail_paths, expect_error, metric, send, spawn_app, TestApp};
 
-async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
+pub(crate) async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
     let key = &app.a.admin_key;
     let (status, body) = send(
         app.with_key(Method::POST, "/v1/agents", key)
@@ -26,7 +26,7 @@ async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
 }
 
 /// Submits and returns the stored intent (with decision and approvals).
-async fn submit(app: &TestApp, agent: &str, intent_type: &str, params: Value) -> Value {
+pub(crate) async fn submit(app: &TestApp, agent: &str, intent_type: &str, params: Value) -> Value {
     let domain = intent_type.split('.').next().unwrap();
     let body = json!({"type": intent_type, "domain": domain, "agentId": agent, "params": params});
     let (status, created) = send(
@@ -42,7 +42,7 @@ async fn submit(app: &TestApp, agent: &str, intent_type: &str, params: Value) ->
     intent["data"].clone()
 }
 
-fn invoice(amount: f64) -> Value {
+pub(crate) fn invoice(amount: f64) -> Value {
     json!({"customerId": "cust_1", "amount": amount})
 }
 
@@ -169,7 +169,17 @@ async fn a_tenant_policy_with_a_cel_condition_decides_and_simulation_agrees() {
         assert_eq!(intent["decision"]["rule"].as_str(), rule);
         assert_eq!(intent["decision"]["policyVersion"], 1);
         assert!(!simulated["data"]["trace"].as_array().unwrap().is_empty());
+        // A block says the rule's reason (simulate equals submit, checked above); no other
+        // outcome has one.
+        let block_reason = (status == "blocked").then_some("over the automation limit");
+        assert_eq!(intent["decision"]["blockReason"].as_str(), block_reason);
     }
+    let (_, submitted) =
+        send(app.with_key(Method::GET, "/v1/audit?eventType=intent.submitted", key)).await;
+    assert_eq!(
+        submitted["data"]["items"][0]["data"]["decision"]["blockReason"],
+        "over the automation limit"
+    );
     // Simulation stores nothing.
     let (_, list) = send(app.with_key(Method::GET, "/v1/intents", key)).await;
     assert_eq!(list["data"]["total"], 3);
@@ -682,6 +692,8 @@ async fn governance_metrics_move_by_exactly_the_scenarios_amounts() {
             .0,
         200
     );
+    // A pinned agent counts in its pinned tier.
+    agent(&app, "Pinned", Some("T1")).await;
     // Tenant B's traffic is labelled apart.
     let (status, _) = send(
         app.with_key(Method::POST, "/v1/agents", &app.b.admin_key)
@@ -773,6 +785,8 @@ async fn governance_metrics_move_by_exactly_the_scenarios_amounts() {
         metric(&text, "intendedops_agents_by_tier", &t0("tenant-a")),
         1.0
     );
+    let t1 = [tenant, ("trustTier", "T1")];
+    assert_eq!(metric(&text, "intendedops_agents_by_tier", &t1), 1.0);
     assert_eq!(
         metric(&text, "intendedops_agents_by_tier", &t0("tenant-b")),
         1.0
@@ -786,7 +800,7 @@ async fn governance_metrics_move_by_exactly_the_scenarios_amounts() {
     let created = [("method", "POST"), ("status", "201")];
     assert_eq!(
         metric(&text, "intendedops_http_requests_total", &created),
-        6.0
+        7.0
     );
 
     // The stored-state gauges are right on a fresh instance (as after a restart).

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod agents;
+mod approval_queue;
 mod audit;
 mod auth;
 mod cli;
@@ -16,4 +17,5 @@ mod keys;
 mod openintent;
 mod ops;
 mod ratelimit;
+mod server_log;
 mod webhooks;

@@ -119,6 +119,9 @@ impl Receiver {
     }
 }
 
+/// A loopback URL nothing listens on (the discard port), for endpoints that never get events.
+const UNUSED_LOOPBACK_URL: &str = "http://127.0.0.1:9/hook";
+
 fn fast_delivery(config: &mut AppConfig) {
     config.outbound_allow_private = true;
     config.webhook_poll = Duration::from_millis(50);
@@ -260,20 +263,21 @@ for d in json.load(sys.stdin):
     print("ok" if hmac.compare_digest(expected, d["signature"]) else "mismatch")
 "#;
 
-/// Runs `program` with `args` on `input`; `None` when the program is not installed.
-fn run_verifier(program: &str, args: &[&str], input: &Value) -> Option<Vec<String>> {
-    let mut child = match Command::new(program)
+/// Runs `program` with `args` on `input`. A missing program fails the test with what to
+/// install: skipping would let the seed's verifier recipe go unproven (`.ci/run` installs it).
+fn run_verifier(program: &str, args: &[&str], input: &Value) -> Vec<String> {
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-    {
-        Ok(child) => child,
-        Err(_) => {
-            eprintln!("{program} is not installed: its verification is skipped");
-            return None;
-        }
-    };
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot run `{program}` ({err}): the webhook signature test verifies deliveries \
+                 with it; install it (Debian: apt-get install nodejs python3) or run .ci/run, \
+                 which does"
+            )
+        });
     use std::io::Write;
     child
         .stdin
@@ -283,13 +287,11 @@ fn run_verifier(program: &str, args: &[&str], input: &Value) -> Option<Vec<Strin
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{program} failed");
-    Some(
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect(),
-    )
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test]
@@ -358,16 +360,22 @@ async fn every_event_arrives_signed_and_verifies_with_the_seeds_node_recipe() {
         })
         .collect();
     let cases = Value::Array(cases);
-    if let Some(lines) = run_verifier("node", &["-e", NODE_VERIFIER], &cases) {
-        assert_eq!(lines.len(), received.len());
-        assert!(lines.iter().all(|l| l == "ok"), "{lines:?}");
+    for (program, args) in [
+        ("node", ["-e", NODE_VERIFIER]),
+        ("python3", ["-c", PYTHON_VERIFIER]),
+    ] {
+        let lines = run_verifier(program, &args, &cases);
+        assert_eq!(lines.len(), received.len(), "{program}");
+        assert!(lines.iter().all(|l| l == "ok"), "{program}: {lines:?}");
     }
-    if let Some(lines) = run_verifier("python3", &["-c", PYTHON_VERIFIER], &cases) {
-        assert!(
-            lines.len() == received.len() && lines.iter().all(|l| l == "ok"),
-            "{lines:?}"
-        );
-    }
+    // A block carries the rule's reason, at the top of the data and in the decision.
+    let blocked = received
+        .iter()
+        .map(Received::json)
+        .find(|b| b["event"] == "intent.blocked")
+        .unwrap();
+    assert_eq!(blocked["data"]["reason"], "too large");
+    assert_eq!(blocked["data"]["decision"]["blockReason"], "too large");
     let text = app.scrape().await;
     let received_metric = [("tenantId", "tenant-a"), ("event", "intent.failed")];
     assert_eq!(
@@ -523,9 +531,26 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
             "{url}: {body}"
         );
     }
+    // The refusal of a private address names the development switch that allows it.
     let body = expect_error(
         app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-            .json(&json!({"url": "https://8.8.8.8/hook", "events": ["intent.exploded"]})),
+            .json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["intent.submitted"]})),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--outbound-allow-private")
+            && message.contains("INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE=true"),
+        "{message}"
+    );
+
+    // The rest needs a registrable URL; tests only ever register loopback ones.
+    let app = spawn_app_with(|config| config.outbound_allow_private = true).await;
+    let body = expect_error(
+        app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
+            .json(&json!({"url": UNUSED_LOOPBACK_URL, "events": ["intent.exploded"]})),
         400,
         "VALIDATION_ERROR",
     )
@@ -533,7 +558,7 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
     assert_eq!(crate::helpers::detail_paths(&body), ["events.0"]);
     expect_error(
         app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-            .json(&json!({"url": "https://8.8.8.8/hook", "events": []})),
+            .json(&json!({"url": UNUSED_LOOPBACK_URL, "events": []})),
         400,
         "VALIDATION_ERROR",
     )
@@ -549,7 +574,7 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
     let created = post(
         &app,
         "/v1/webhooks",
-        json!({"url": "https://8.8.8.8/hook", "events": ["intent.failed"]}),
+        json!({"url": UNUSED_LOOPBACK_URL, "events": ["intent.failed"]}),
     )
     .await;
     let id = created["id"].as_str().unwrap();
@@ -894,4 +919,64 @@ async fn pruning_removes_finished_deliveries_only() {
         (kept.len(), kept[0]["status"].as_str()),
         (1, Some("pending"))
     );
+}
+
+#[tokio::test]
+async fn a_test_ping_is_sent_signed_and_its_answer_reported() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(fast_delivery).await;
+    let (id, secret) = register(&app, &receiver.url(), &["intent.failed"]).await;
+    let path = format!("/v1/webhooks/{id}/test");
+
+    let ping = post(&app, &path, json!({})).await;
+    assert_eq!(ping["delivered"], true, "{ping}");
+    assert_eq!(ping["statusCode"], 200);
+    assert_eq!(ping["error"], Value::Null);
+    let received = receiver.wait_for("the ping", |got| !got.is_empty()).await;
+    let sent = &received[0];
+    let body = sent.json();
+    assert_eq!(sent.header("x-intendedops-event"), "ping");
+    assert_eq!(body["event"], "ping");
+    assert_eq!(body["data"]["endpointId"], id.as_str());
+    assert_eq!(body["id"], ping["eventId"]);
+    assert_eq!(sent.header("x-intendedops-id"), ping["eventId"]);
+    assert_eq!(
+        sent.header("x-intendedops-signature"),
+        hmac_hex(&secret, sent.body.as_bytes())
+    );
+
+    // What a failing endpoint answered is reported, not hidden.
+    receiver.answer_with(&[503]);
+    let ping = post(&app, &path, json!({})).await;
+    assert_eq!(
+        (&ping["delivered"], &ping["statusCode"]),
+        (&json!(false), &json!(503))
+    );
+    assert!(ping["error"].as_str().unwrap().contains("503"), "{ping}");
+
+    // An endpoint nobody listens on: no status, the connection error.
+    let (closed, _) = register(&app, UNUSED_LOOPBACK_URL, &["intent.failed"]).await;
+    let ping = post(&app, &format!("/v1/webhooks/{closed}/test"), json!({})).await;
+    assert_eq!(ping["delivered"], false);
+    assert_eq!(ping["statusCode"], Value::Null);
+    assert!(
+        ping["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{ping}"
+    );
+
+    // A ping is not an event: nothing queued, nothing retried.
+    assert!(deliveries(&app, &id).await.is_empty());
+    // Another tenant's endpoint does not exist for B; a non-admin key may not ping.
+    expect_error(
+        app.with_key(Method::POST, &path, &app.b.admin_key),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let reader = app.create_key("tenant-a", &[Scope::Read]).await;
+    expect_error(app.with_key(Method::POST, &path, &reader), 403, "FORBIDDEN").await;
+    assert_eq!(receiver.received().len(), 2);
 }

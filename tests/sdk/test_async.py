@@ -187,10 +187,10 @@ async def test_async_subscriptions(async_client):
     c = async_client
     intent = await c.create_intent(unique("async-subs"), "")
     sub = await c.subscribe(
-        "https://hooks.example.com/openintent", event_types=["comment"], intent_id=intent.id
+        "http://127.0.0.1:9/openintent", event_types=["comment"], intent_id=intent.id
     )
     assert sub.intent_id == intent.id
-    assert sub.webhook_url == "https://hooks.example.com/openintent"
+    assert sub.webhook_url == "http://127.0.0.1:9/openintent"
     assert sub.event_types == ["comment"]
     assert sub.subscriber_id == "research-agent"
     assert [s.id for s in await c.get_subscriptions(intent_id=intent.id)] == [sub.id]

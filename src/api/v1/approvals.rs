@@ -18,7 +18,7 @@ use crate::{
     },
     auth::Scope,
     governance::{
-        approvals::{Approval, ApprovalService, Choice},
+        approvals::{Approval, ApprovalService, Choice, QueuedApproval},
         intents::IntentService,
     },
     pagination::PageRequest,
@@ -30,6 +30,8 @@ use crate::{
 pub struct DecisionOut {
     /// The approver (an API key id or console user id).
     approver: String,
+    /// The approver's name (its API key's name), when it has one.
+    approver_name: Option<String>,
     /// `approve` or `reject`.
     decision: String,
     comment: Option<String>,
@@ -41,12 +43,12 @@ pub struct DecisionOut {
 pub struct ApprovalOut {
     id: String,
     intent_id: String,
-    /// `pending`, `approved`, `rejected` or `expired`.
+    /// `pending`, `approved`, `rejected`, `expired`, or `cancelled` (the intent was withdrawn).
     status: String,
     /// Distinct approvers needed.
     required_approvals: i64,
     roles: Vec<String>,
-    /// Why it was rejected (`expired` for an expiry).
+    /// Why it was resolved so: the rejecter's reason, `expired`, or `intent cancelled`.
     reason: Option<String>,
     decisions: Vec<DecisionOut>,
     created_at: String,
@@ -68,6 +70,7 @@ impl From<Approval> for ApprovalOut {
                 .into_iter()
                 .map(|d| DecisionOut {
                     approver: d.approver,
+                    approver_name: d.approver_name,
                     decision: if d.approve { "approve" } else { "reject" }.into(),
                     comment: d.comment,
                     created_at: rfc3339(d.created_at),
@@ -76,6 +79,38 @@ impl From<Approval> for ApprovalOut {
             created_at: rfc3339(approval.created_at),
             expires_at: approval.expires_at.map(rfc3339),
             resolved_at: approval.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+/// An approval of the queue, with what to triage it by: the intent's type, domain, agent and
+/// risk, its params on one line and why policy asked for approval.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueuedApprovalOut {
+    #[oai(flatten)]
+    approval: ApprovalOut,
+    intent_type: String,
+    domain: String,
+    agent_id: String,
+    /// The intent type's risk: `low`, `medium`, `high` or `critical`.
+    risk: Option<String>,
+    /// The params' top-level fields on one line (cut at 160 characters).
+    params_summary: String,
+    /// Why policy sent the intent to the queue: the rule that matched.
+    routing_reason: Option<String>,
+}
+
+impl From<QueuedApproval> for QueuedApprovalOut {
+    fn from(queued: QueuedApproval) -> Self {
+        QueuedApprovalOut {
+            approval: queued.approval.into(),
+            intent_type: queued.intent_type,
+            domain: queued.domain,
+            agent_id: queued.agent_id,
+            risk: queued.risk.map(|risk| risk.as_str().to_string()),
+            params_summary: queued.params_summary,
+            routing_reason: queued.routing_reason,
         }
     }
 }
@@ -121,7 +156,7 @@ impl ApprovalsApi {
         status: Query<Option<String>>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
-    ) -> ApiResult<Json<Data<ListPage<ApprovalOut>>>> {
+    ) -> ApiResult<Json<Data<ListPage<QueuedApprovalOut>>>> {
         let caller = auth.require(Scope::Approver)?;
         let request = PageRequest::parse(page.0, page_size.0)?;
         let status = status.0.unwrap_or_else(|| "pending".into());
@@ -131,7 +166,7 @@ impl ApprovalsApi {
             .await?;
         Ok(Json(Data::new(ListPage::from_page(
             approvals,
-            ApprovalOut::from,
+            QueuedApprovalOut::from,
         ))))
     }
 

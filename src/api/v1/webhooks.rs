@@ -15,7 +15,7 @@ use crate::{
     pagination::PageRequest,
     store::webhooks::AttemptRow,
     time::rfc3339,
-    webhooks::{Delivery, Endpoint, EndpointInput, WebhookService, WithSecret},
+    webhooks::{Delivery, Endpoint, EndpointInput, PingResult, WebhookService, WithSecret},
 };
 
 /// A webhook endpoint (the secret is shown only at creation and rotation).
@@ -70,6 +70,33 @@ impl From<WithSecret> for WebhookWithSecretOut {
         WebhookWithSecretOut {
             endpoint: created.endpoint.into(),
             secret: created.secret,
+        }
+    }
+}
+
+/// What the endpoint answered a test ping.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PingOut {
+    /// The ping's `id` (also in `x-intendedops-id`).
+    event_id: String,
+    /// The endpoint answered 2xx.
+    delivered: bool,
+    /// The HTTP status it answered; null when no response came.
+    status_code: Option<u16>,
+    /// Why it did not count as delivered (status, timeout, connection or address refusal).
+    error: Option<String>,
+    latency_ms: u64,
+}
+
+impl From<PingResult> for PingOut {
+    fn from(ping: PingResult) -> Self {
+        PingOut {
+            event_id: ping.event_id,
+            delivered: ping.delivered,
+            status_code: ping.status_code,
+            error: ping.error,
+            latency_ms: ping.latency_ms,
         }
     }
 }
@@ -299,6 +326,21 @@ impl WebhooksApi {
             .rotate(&caller.tenant_id, &caller.key_id, &id)
             .await?;
         Ok(Json(Data::new(rotated.into())))
+    }
+
+    /// Send the endpoint a signed `ping` event now and report what it answered. The ping has
+    /// the body shape and headers of every delivery, signed with the current secret (and the
+    /// previous one during a rotation); it is not queued or retried. Works on a disabled
+    /// endpoint too, to check it before re-enabling.
+    #[oai(
+        path = "/webhooks/:id/test",
+        method = "post",
+        operation_id = "test_webhook"
+    )]
+    async fn test(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<PingOut>>> {
+        let caller = auth.require(Scope::Admin)?;
+        let ping = self.webhooks.ping(&caller.tenant_id, &id).await?;
+        Ok(Json(Data::new(ping.into())))
     }
 
     /// The endpoint's deliveries, newest first, each with every attempt.

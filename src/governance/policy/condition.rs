@@ -5,9 +5,15 @@
 //! its inputs. Two defences make hostile expressions harmless: a length and nesting-depth limit
 //! checked before parsing (the parser recurses per nesting level, and a stack overflow cannot
 //! be caught), and `catch_unwind` around parsing and evaluation (the parser panics on some
-//! malformed input instead of returning an error).
+//! malformed input instead of returning an error). Those caught panics are kept out of the
+//! log: an operator reading `panicked at … entered unreachable code` would think the server
+//! crashed, when a caller only sent a bad expression and got a 400.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::{
+    cell::Cell,
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::Once,
+};
 
 use cel_interpreter::{Context, Program, Value as CelValue};
 use serde_json::Value;
@@ -49,7 +55,7 @@ impl Condition {
         if nesting_depth(source) > MAX_DEPTH {
             return Err(format!("nests brackets deeper than {MAX_DEPTH} levels"));
         }
-        match catch_unwind(|| Program::compile(source)) {
+        match catch_quietly(|| Program::compile(source)) {
             Ok(Ok(program)) => Ok(Condition {
                 source: source.to_string(),
                 program,
@@ -66,7 +72,7 @@ impl Condition {
     /// Evaluates the condition: `Ok(true/false)`, or why it could not be decided (a missing
     /// field, a type mismatch, a non-boolean result).
     pub fn evaluate(&self, inputs: &Inputs<'_>) -> Result<bool, String> {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let outcome = catch_quietly(|| {
             let mut context = Context::default();
             for (name, value) in [
                 ("params", inputs.params),
@@ -83,9 +89,34 @@ impl Condition {
                 Ok(other) => Err(format!("evaluated to {other:?}, not a boolean")),
                 Err(err) => Err(format!("failed: {err}")),
             }
-        }));
+        });
         outcome.unwrap_or_else(|_| Err("failed unexpectedly".into()))
     }
+}
+
+thread_local! {
+    /// Set while this thread runs CEL code whose panics [`catch_quietly`] catches.
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into `Err` without the process-wide panic hook printing it; any
+/// other panic, anywhere else, is reported as before.
+fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(Cell::get) {
+                tracing::debug!(panic = %info, "the CEL library panicked; the expression is refused");
+            } else {
+                report(info);
+            }
+        }));
+    });
+    let was_catching = CATCHING.with(|catching| catching.replace(true));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    CATCHING.with(|catching| catching.set(was_catching));
+    outcome
 }
 
 /// The deepest nesting of `(`, `[` and `{` outside string literals.

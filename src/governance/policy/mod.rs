@@ -161,12 +161,16 @@ impl Decision {
             "reason": self.reason,
             "policyVersion": self.policy_version,
         });
-        if let Outcome::RequireApproval {
-            approvers, roles, ..
-        } = &self.outcome
-        {
-            decision["requiredApprovals"] = json!(approvers);
-            decision["roles"] = json!(roles);
+        match &self.outcome {
+            Outcome::RequireApproval {
+                approvers, roles, ..
+            } => {
+                decision["requiredApprovals"] = json!(approvers);
+                decision["roles"] = json!(roles);
+            }
+            // The rule's own words: what the agent and the tenant are told.
+            Outcome::Block { reason } => decision["blockReason"] = json!(reason),
+            Outcome::AutoApprove => {}
         }
         decision
     }

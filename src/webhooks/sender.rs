@@ -1,0 +1,115 @@
+//! One signed POST to an endpoint, with the headers every webhook carries, through the client
+//! whose resolver refuses addresses the target policy forbids. Used by the delivery worker and
+//! by an endpoint's test ping.
+
+use std::time::{Duration, Instant};
+
+use super::{payload::sign, target::TargetPolicy};
+use crate::time::{rfc3339, Millis};
+
+/// Per-attempt timeout.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to send: a rendered body and how to sign it.
+pub struct Message<'a> {
+    pub url: &'a str,
+    pub event_id: &'a str,
+    pub event: &'a str,
+    pub created_at: Millis,
+    pub body: &'a str,
+    pub secret: &'a str,
+    /// The secret a rotation replaced, while it still signs.
+    pub previous_secret: Option<&'a str>,
+}
+
+/// What one attempt produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub latency: Duration,
+}
+
+impl Outcome {
+    pub fn delivered(&self) -> bool {
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+/// The secret a rotation replaced, if it still signs at `now`.
+pub fn previous_secret_at(
+    previous: Option<&str>,
+    until: Option<Millis>,
+    now: Millis,
+) -> Option<&str> {
+    previous.filter(|_| until.is_some_and(|until| now < until))
+}
+
+pub struct Sender {
+    client: reqwest::Client,
+}
+
+impl Sender {
+    pub fn new(targets: TargetPolicy) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(targets.resolver())
+            .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    pub async fn send(&self, message: &Message<'_>) -> Outcome {
+        let started = Instant::now();
+        let body = message.body.as_bytes();
+        let mut request = self
+            .client
+            .post(message.url)
+            .header("content-type", "application/json")
+            .header("x-intendedops-signature", sign(message.secret, body))
+            .header("x-intendedops-id", message.event_id)
+            .header("x-intendedops-timestamp", rfc3339(message.created_at))
+            .header("x-intendedops-event", message.event);
+        if let Some(previous) = message.previous_secret {
+            request = request.header("x-intendedops-signature-previous", sign(previous, body));
+        }
+        let result = request.body(message.body.to_string()).send().await;
+        let latency = started.elapsed();
+        match result {
+            Ok(response) => {
+                let status = response.status();
+                Outcome {
+                    status_code: Some(status.as_u16()),
+                    error: (!status.is_success()).then(|| format!("HTTP {status}")),
+                    latency,
+                }
+            }
+            Err(err) => Outcome {
+                status_code: None,
+                error: Some(describe(&err)),
+                latency,
+            },
+        }
+    }
+}
+
+/// A transport error without the URL (which the tenant knows) but with its cause chain.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut message = kind.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
