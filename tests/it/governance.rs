@@ -80,12 +80,37 @@ async fn the_default_policy_decides_by_tier_and_risk() {
             Some(1),
         ),
         (&veteran, DSAR, dsar(), "pending_approval", Some(2)),
+        // Large sums need an agent of T2 or above: below, they are blocked outright.
+        (
+            &new,
+            "billing.send_invoice",
+            invoice(10_000.01),
+            "blocked",
+            None,
+        ),
+        (
+            &trusted,
+            "billing.send_invoice",
+            invoice(50_000.0),
+            "approved",
+            None,
+        ),
     ];
     for (agent, intent_type, params, status, approvers) in cases {
         let intent = submit(&app, agent, intent_type, params).await;
         assert_eq!(intent["status"], status, "{agent} {intent_type}: {intent}");
         assert_eq!(intent["decision"]["policyVersion"], 0);
         assert!(intent["decision"]["reason"].is_string());
+        if status == "blocked" {
+            assert_eq!(
+                intent["decision"]["rule"],
+                "large-sums-need-a-trusted-agent"
+            );
+            assert!(intent["decision"]["blockReason"]
+                .as_str()
+                .unwrap()
+                .contains("10,000"));
+        }
         match approvers {
             Some(n) => {
                 assert_eq!(intent["approvals"][0]["requiredApprovals"], n);
