@@ -250,18 +250,8 @@ pub async fn resolve(
     reason: Option<&str>,
     at: Millis,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE approvals SET status = $3, reason = $4, resolved_at = $5, updated_at = $5 \
-         WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(status)
-    .bind(reason)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let resolved = resolve_pending(conn, tenant_id, "id", id, status, reason, at).await?;
+    Ok(resolved == 1)
 }
 
 /// Resolves every still-pending approval of an intent (the intent left `pending_approval` by
@@ -274,12 +264,35 @@ pub async fn resolve_pending_of_intent(
     reason: &str,
     at: Millis,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "UPDATE approvals SET status = $3, reason = $4, resolved_at = $5, updated_at = $5 \
-         WHERE tenant_id = $1 AND intent_id = $2 AND status = 'pending'",
+    resolve_pending(
+        conn,
+        tenant_id,
+        "intent_id",
+        intent_id,
+        status,
+        Some(reason),
+        at,
     )
+    .await
+}
+
+/// Resolves the tenant's pending approvals whose `column` (a fixed column name, never input)
+/// is `value`.
+async fn resolve_pending(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    column: &'static str,
+    value: &str,
+    status: &str,
+    reason: Option<&str>,
+    at: Millis,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(&format!(
+        "UPDATE approvals SET status = $3, reason = $4, resolved_at = $5, updated_at = $5 \
+         WHERE tenant_id = $1 AND {column} = $2 AND status = 'pending'"
+    ))
     .bind(tenant_id)
-    .bind(intent_id)
+    .bind(value)
     .bind(status)
     .bind(reason)
     .bind(at)
