@@ -13,7 +13,8 @@ if [[ $DATABASE_URL == postgres* ]]; then
   admin_url=$DATABASE_URL
   DATABASE_URL="$DATABASE_URL?options=-c%20search_path%3D$schema"
 fi
-export OPENINTENT_LOG_LEVEL=warn
+# The level the product ships with (every request line logged); LOG_LEVEL=warn drops them.
+export OPENINTENT_LOG_LEVEL=${LOG_LEVEL:-info}
 bin=target/release/intendedops
 tenant="bench-$(date +%s)"
 $bin tenant create "$tenant" >/dev/null
@@ -32,10 +33,21 @@ trap cleanup EXIT
 for _ in $(seq 50); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
 echo "database: ${DATABASE_URL%%\?*}  redis: ${REDIS_URL:-none}  server RSS before: $(ps -o rss= -p $server) KiB"
 
+# The server's CPU time so far (user + system), in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+
 # loadgen <path> [loadgen flags...]: drive the server with the admin key (RATE=n: open loop).
+# Besides the generator's figures it prints the server's CPU time per request, which other load
+# on the machine disturbs far less than throughput does.
 loadgen() {
   local path=$1; shift
-  target/release/examples/loadgen --url "$base$path" --header "x-api-key: $key" \
-    --concurrency "${CONCURRENCY:-32}" --seconds "${SECONDS_RUN:-10}" ${RATE:+--rate "$RATE"} "$@"
+  local ticks_before output requests
+  ticks_before=$(server_ticks)
+  output=$(target/release/examples/loadgen --url "$base$path" --header "x-api-key: $key" \
+    --concurrency "${CONCURRENCY:-32}" --seconds "${SECONDS_RUN:-10}" ${RATE:+--rate "$RATE"} "$@")
+  echo "$output"
+  requests=$(awk '/^requests/ {print $2}' <<<"$output")
+  awk -v ticks=$(($(server_ticks) - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { printf "server CPU %.1f s = %.0f us per request\n", ticks / hz, n ? ticks / hz * 1e6 / n : 0 }'
   echo "server RSS after: $(ps -o rss= -p $server) KiB"
 }

@@ -6,10 +6,14 @@ use intendedops::{cli, telemetry};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    if let Err(err) = telemetry::init(&cli.global.log_level, cli.global.log_format) {
-        eprintln!("error: {err:#}");
-        return std::process::ExitCode::from(2);
-    }
+    // Held to the end: dropping it flushes the log lines still queued.
+    let _log_flush = match telemetry::init(&cli.global.log_level, cli.global.log_format) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     match cli::run(cli).await {
         Ok(status) => status,
         Err(err) => {
