@@ -198,7 +198,7 @@ impl App {
                 openintent.around(api::openintent::error::envelope),
             )
             .at("/openapi.json", api.spec_endpoint())
-            .nest("/docs", api.swagger_ui())
+            .nest("/docs", api::docs::swagger_ui(&api))
             .nest("/redoc", api.redoc())
             .at("/metrics", api::ops::metrics)
             .nest("/", api)
