@@ -5,6 +5,7 @@ pub mod docs;
 pub mod error;
 pub mod openintent;
 pub mod ops;
+pub mod schema;
 pub mod security;
 pub mod types;
 pub mod v1;

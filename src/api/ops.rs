@@ -8,6 +8,7 @@ use poem_openapi::{payload::Json, Object, OpenApi};
 use super::{
     error::{codes, ApiError, ApiResult},
     types::Data,
+    v1::vocab::{HealthStatus, ReadinessStatus},
     Tag,
 };
 use crate::{
@@ -20,17 +21,14 @@ use crate::{
 
 #[derive(Debug, Object)]
 pub struct Health {
-    /// Always `healthy` when the process answers.
-    status: String,
+    status: HealthStatus,
     timestamp: String,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Readiness {
-    /// `ready`, or `degraded` while a configured Redis is unreachable (the instance still
-    /// serves, counting rate limits in process).
-    status: String,
+    status: ReadinessStatus,
     /// `ok`.
     database: String,
     /// `ok`, `disabled` when no `REDIS_URL` is configured, or `unavailable: …`.
@@ -61,7 +59,7 @@ impl OpsApi {
     #[oai(path = "/health", method = "get", operation_id = "get_health")]
     async fn health(&self) -> Json<Data<Health>> {
         Json(Data::new(Health {
-            status: "healthy".into(),
+            status: HealthStatus::Healthy,
             timestamp: time::rfc3339(time::now_ms()),
         }))
     }
@@ -90,7 +88,11 @@ impl OpsApi {
             let degraded =
                 redis.starts_with("unavailable") || self.limiter.backend() == Backend::Degraded;
             return Ok(Json(Data::new(Readiness {
-                status: if degraded { "degraded" } else { "ready" }.into(),
+                status: if degraded {
+                    ReadinessStatus::Degraded
+                } else {
+                    ReadinessStatus::Ready
+                },
                 database,
                 redis,
                 rate_limiter: rate_limiter.into(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::Example,
     Object, OpenApi,
 };
 
@@ -12,8 +13,10 @@ use crate::{
     api::v1::intents::IntentOut,
     api::{
         error::ApiResult,
+        schema::Word,
         security::TenantKey,
         types::{Data, ListPage, OptionalJson},
+        v1::vocab::{ApprovalChoice, ApprovalStatus},
         Tag,
     },
     auth::Scope,
@@ -30,19 +33,17 @@ use crate::{
 pub struct DecisionOut {
     /// The approver (an API key id or console user id).
     approver: String,
-    /// `approve` or `reject`.
-    decision: String,
+    decision: Word<ApprovalChoice>,
     comment: Option<String>,
     created_at: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ApprovalOut {
     id: String,
     intent_id: String,
-    /// `pending`, `approved`, `rejected` or `expired`.
-    status: String,
+    status: Word<ApprovalStatus>,
     /// Distinct approvers needed.
     required_approvals: i64,
     roles: Vec<String>,
@@ -59,7 +60,7 @@ impl From<Approval> for ApprovalOut {
         ApprovalOut {
             id: approval.id,
             intent_id: approval.intent_id,
-            status: approval.status,
+            status: Word::new(approval.status),
             required_approvals: approval.required_approvals,
             roles: approval.roles,
             reason: approval.reason,
@@ -68,7 +69,7 @@ impl From<Approval> for ApprovalOut {
                 .into_iter()
                 .map(|d| DecisionOut {
                     approver: d.approver,
-                    decision: if d.approve { "approve" } else { "reject" }.into(),
+                    decision: Word::new(if d.approve { "approve" } else { "reject" }.into()),
                     comment: d.comment,
                     created_at: rfc3339(d.created_at),
                 })
@@ -76,6 +77,29 @@ impl From<Approval> for ApprovalOut {
             created_at: rfc3339(approval.created_at),
             expires_at: approval.expires_at.map(rfc3339),
             resolved_at: approval.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+/// One approver of two has approved a critical intent.
+impl Example for ApprovalOut {
+    fn example() -> Self {
+        ApprovalOut {
+            id: "apr_01HN4X8M2R7T9V3W5X6Y7Z8A9B".into(),
+            intent_id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            status: Word::new("pending".into()),
+            required_approvals: 2,
+            roles: Vec::new(),
+            reason: None,
+            decisions: vec![DecisionOut {
+                approver: "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3".into(),
+                decision: Word::new("approve".into()),
+                comment: Some("Amount matches the signed order".into()),
+                created_at: "2024-01-15T10:42:00.000Z".into(),
+            }],
+            created_at: "2024-01-15T10:30:00.000Z".into(),
+            expires_at: Some("2024-01-18T10:30:00.000Z".into()),
+            resolved_at: None,
         }
     }
 }
@@ -89,15 +113,31 @@ pub struct ApprovalDetailOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 pub struct ApproveIn {
     comment: Option<String>,
 }
 
+impl Example for ApproveIn {
+    fn example() -> Self {
+        ApproveIn {
+            comment: Some("Amount matches the signed order".into()),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 pub struct RejectIn {
     reason: Option<String>,
+}
+
+impl Example for RejectIn {
+    fn example() -> Self {
+        RejectIn {
+            reason: Some("Amount exceeds approved limit".into()),
+        }
+    }
 }
 
 pub struct ApprovalsApi {
@@ -118,13 +158,13 @@ impl ApprovalsApi {
     async fn list(
         &self,
         auth: TenantKey,
-        status: Query<Option<String>>,
+        status: Query<Option<Word<ApprovalStatus>>>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<ApprovalOut>>>> {
         let caller = auth.require(Scope::Approver)?;
         let request = PageRequest::parse(page.0, page_size.0)?;
-        let status = status.0.unwrap_or_else(|| "pending".into());
+        let status = status.0.map_or_else(|| "pending".into(), |s| s.value);
         let approvals = self
             .approvals
             .list(&caller.tenant_id, &status, request)

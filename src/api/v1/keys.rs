@@ -5,6 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::Example,
     ApiResponse, Object, OpenApi,
 };
 
@@ -44,12 +45,22 @@ impl From<KeyInfo> for ApiKeyOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct CreateKeyIn {
     /// A label for people: what uses this key.
     name: String,
     /// What the key may do.
     scopes: Vec<Scope>,
+}
+
+/// A key for the billing agent of the `POST /v1/agents` example.
+impl Example for CreateKeyIn {
+    fn example() -> Self {
+        CreateKeyIn {
+            name: "billing-agent".into(),
+            scopes: vec![Scope::Agent],
+        }
+    }
 }
 
 /// The new key, including `key`: copy it now, it is not shown again.

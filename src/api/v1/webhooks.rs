@@ -5,12 +5,19 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    types::MaybeUndefined,
+    types::{Example, MaybeUndefined},
     ApiResponse, Object, OpenApi,
 };
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::patch, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult,
+        schema::Word,
+        security::TenantKey,
+        types::{patch, Data, ListPage},
+        v1::vocab::{DeliveryStatus, WebhookEvent},
+        Tag,
+    },
     auth::Scope,
     pagination::PageRequest,
     store::webhooks::AttemptRow,
@@ -24,7 +31,7 @@ use crate::{
 pub struct WebhookOut {
     id: String,
     url: String,
-    events: Vec<String>,
+    events: Vec<Word<WebhookEvent>>,
     description: Option<String>,
     enabled: bool,
     /// Why the endpoint is disabled (by an admin, or automatically after failing for days).
@@ -43,7 +50,7 @@ impl From<Endpoint> for WebhookOut {
         WebhookOut {
             id: endpoint.id,
             url: endpoint.url,
-            events: endpoint.events,
+            events: endpoint.events.into_iter().map(Word::new).collect(),
             description: endpoint.description,
             enabled: endpoint.enabled,
             disabled_reason: endpoint.disabled_reason,
@@ -75,28 +82,61 @@ impl From<WithSecret> for WebhookWithSecretOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct CreateWebhookIn {
     /// Where to POST events: a public http(s) URL.
     url: String,
-    /// Events to receive: `intent.submitted`, `intent.approved`, `intent.rejected`,
-    /// `intent.blocked`, `intent.cancelled`, `intent.completed`, `intent.failed`,
-    /// `agent.registered`, `agent.trust.changed`.
-    events: Vec<String>,
+    /// Events to receive.
+    events: Vec<Word<WebhookEvent>>,
     description: Option<String>,
     /// Defaults to true.
     enabled: Option<bool>,
 }
 
+impl Example for CreateWebhookIn {
+    fn example() -> Self {
+        CreateWebhookIn {
+            url: "https://example.com/webhooks/intendedops".into(),
+            events: ["intent.submitted", "intent.approved", "intent.rejected"]
+                .map(|event| Word::new(event.into()))
+                .into(),
+            description: Some("Approvals channel".into()),
+            enabled: None,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct UpdateWebhookIn {
     url: Option<String>,
-    events: Option<Vec<String>>,
+    events: Option<Vec<Word<WebhookEvent>>>,
     /// null clears it.
     description: MaybeUndefined<String>,
     /// Re-enabling clears the disabled reason and the failing run.
     enabled: Option<bool>,
+}
+
+/// Re-enables an endpoint that was disabled after failing.
+impl Example for UpdateWebhookIn {
+    fn example() -> Self {
+        UpdateWebhookIn {
+            url: None,
+            events: None,
+            description: MaybeUndefined::Undefined,
+            enabled: Some(true),
+        }
+    }
 }
 
 /// One attempt to deliver.
@@ -130,9 +170,8 @@ pub struct DeliveryOut {
     id: String,
     /// The event's id: the body's `id` and the `x-intendedops-id` header.
     event_id: String,
-    event: String,
-    /// `pending` (an attempt is due at `nextAttemptAt`), `delivered` or `dead` (retries ran out).
-    status: String,
+    event: Word<WebhookEvent>,
+    status: Word<DeliveryStatus>,
     next_attempt_at: Option<String>,
     last_status_code: Option<i64>,
     last_error: Option<String>,
@@ -148,8 +187,8 @@ impl From<Delivery> for DeliveryOut {
             next_attempt_at: (row.status == "pending").then(|| rfc3339(row.next_attempt_at)),
             id: row.id,
             event_id: row.event_id,
-            event: row.event,
-            status: row.status,
+            event: Word::new(row.event),
+            status: Word::new(row.status),
             last_status_code: row.last_status_code,
             last_error: row.last_error,
             attempts: delivery
@@ -207,7 +246,11 @@ impl WebhooksApi {
     }
 
     /// Register an endpoint. The URL must be public http(s); the response holds the signing
-    /// secret, shown only now.
+    /// secret, shown only now. Each event is POSTed as compact JSON, signed in
+    /// `x-intendedops-signature` (hex HMAC-SHA256 of the body with the secret):
+    /// `{"id":"whk_01HN4X7KQZ8Y1A2B3C4D5E6F7G","timestamp":"2024-01-15T10:30:00.000Z",
+    /// "tenantId":"tenant123","event":"intent.approved","data":{"intentId":"int_abc123",
+    /// "type":"billing.send_invoice","status":"approved","approvedBy":"user_456"}}`.
     #[oai(path = "/webhooks", method = "post", operation_id = "create_webhook")]
     async fn create(
         &self,
@@ -218,7 +261,7 @@ impl WebhooksApi {
         let body = body.0;
         let input = EndpointInput {
             url: Some(body.url),
-            events: Some(body.events),
+            events: Some(words(body.events)),
             description: Some(body.description),
             enabled: body.enabled,
         };
@@ -255,7 +298,7 @@ impl WebhooksApi {
         let body = body.0;
         let input = EndpointInput {
             url: body.url,
-            events: body.events,
+            events: body.events.map(words),
             description: patch(body.description, |d| d),
             enabled: body.enabled,
         };
@@ -345,4 +388,9 @@ impl WebhooksApi {
             .await?;
         Ok(RetryResponse::Accepted(Json(Data::new(delivery.into()))))
     }
+}
+
+/// The event names as the service reads them (it reports unknown ones with their path).
+fn words(events: Vec<Word<WebhookEvent>>) -> Vec<String> {
+    events.into_iter().map(|event| event.value).collect()
 }
