@@ -7,6 +7,7 @@ use poem_openapi::{payload::Json, Object, OpenApi};
 
 use super::{
     error::{codes, ApiError, ApiResult},
+    schema::examples,
     types::Data,
     v1::vocab::{HealthStatus, ReadinessStatus},
     Tag,
@@ -20,13 +21,14 @@ use crate::{
 };
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Health {
     status: HealthStatus,
     timestamp: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Readiness {
     status: ReadinessStatus,
     /// `ok`.
@@ -35,6 +37,12 @@ pub struct Readiness {
     redis: String,
     /// Where rate limits are counted: `redis`, `in-process`, or `in-process (Redis unreachable)`.
     rate_limiter: String,
+}
+
+examples! {
+    /// The seed's answer.
+    Health => {"status": "healthy", "timestamp": "2024-01-15T10:30:00.000Z"}
+    Readiness => {"status": "ready", "database": "ok", "redis": "disabled", "rateLimiter": "in-process"}
 }
 
 pub struct OpsApi {

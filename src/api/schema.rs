@@ -148,6 +148,26 @@ impl<A: Type, B: Type> Type for AnyOf<A, B> {
     }
 }
 
+/// Implements [`Example`](poem_openapi::types::Example) for documentation types from the JSON
+/// they document.
+macro_rules! examples {
+    ($($(#[$doc:meta])* $name:ident => $json:tt)*) => {$(
+        $(#[$doc])*
+        impl poem_openapi::types::Example for $name {
+            fn example() -> Self {
+                $crate::api::schema::example(serde_json::json!($json))
+            }
+        }
+    )*};
+}
+pub(crate) use examples;
+
+/// The JSON of `T`'s example, to build larger examples from.
+pub fn example_json<T: poem_openapi::types::Example + poem_openapi::types::ToJSON>(
+) -> serde_json::Value {
+    T::example().to_json().unwrap_or_default()
+}
+
 /// An example written as the JSON it documents, read into its documentation type: a value
 /// of the wrong type fails every test that builds the document.
 pub fn example<T: ParseFromJSON>(value: serde_json::Value) -> T {

@@ -105,6 +105,30 @@ fn untyped(schema: &Value, at: &str, found: &mut Vec<String>) {
     }
 }
 
+/// Whether Swagger UI can show an example answer: the schema has one, or the envelope around
+/// it leads to one (`data`, a page's `items`, a list body's single array, array items).
+fn exemplified(doc: &Value, schema: &Value) -> bool {
+    let schema = resolve(doc, schema);
+    if !schema["example"].is_null() {
+        return true;
+    }
+    if schema["items"].is_object() {
+        return exemplified(doc, &schema["items"]);
+    }
+    let Some(properties) = schema["properties"].as_object() else {
+        return false;
+    };
+    let wrapped = ["data", "items"]
+        .into_iter()
+        .find_map(|key| properties.get(key))
+        .or_else(|| {
+            (properties.len() == 1)
+                .then(|| properties.values().next())
+                .flatten()
+        });
+    wrapped.is_some_and(|inner| exemplified(doc, inner))
+}
+
 fn operations(doc: &Value) -> impl Iterator<Item = (String, &Value)> {
     doc["paths"]
         .as_object()
@@ -120,7 +144,8 @@ fn operations(doc: &Value) -> impl Iterator<Item = (String, &Value)> {
         })
 }
 
-/// Every complaint about one document: request bodies without an example, untyped schemas.
+/// Every complaint about one document: request bodies and success answers without an example,
+/// untyped schemas.
 fn violations(doc: &Value) -> Vec<String> {
     let mut found = Vec::new();
     for (name, schema) in doc["components"]["schemas"]
@@ -153,6 +178,9 @@ fn violations(doc: &Value) -> Vec<String> {
             for (media_type, media) in response["content"].as_object().into_iter().flatten() {
                 let at = format!("{operation_name} response {status} {media_type}");
                 untyped(&media["schema"], &at, &mut found);
+                if status.starts_with('2') && !exemplified(doc, &media["schema"]) {
+                    found.push(format!("{at}: no example"));
+                }
             }
         }
     }
@@ -160,7 +188,7 @@ fn violations(doc: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn every_request_body_has_an_example_and_every_schema_a_type() {
+async fn every_body_has_an_example_and_every_schema_a_type() {
     let app = spawn_app().await;
     let mut all = Vec::new();
     for path in DOCUMENTS {
@@ -186,11 +214,16 @@ async fn the_checks_catch_untyped_schemas_and_missing_examples() {
     let doc = serde_json::json!({
         "paths": {"/x": {"post": {
             "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/In"}}}},
-            "responses": {"200": {"content": {"application/json": {"schema": {
-                "type": "object", "properties": {"anything": {}}
-            }}}}}
+            "responses": {
+                "200": {"content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"anything": {}}
+                }}}},
+                "201": {"content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"data": {"$ref": "#/components/schemas/Out"}}
+                }}}}
+            }
         }}},
-        "components": {"schemas": {"In": {
+        "components": {"schemas": {"Out": {"type": "string", "example": "x"}, "In": {
             "type": "object",
             "properties": {
                 "list": {"type": "array", "items": {"description": "no type"}},
@@ -203,7 +236,9 @@ async fn the_checks_catch_untyped_schemas_and_missing_examples() {
         }}}
     });
     let found = violations(&doc);
-    assert_eq!(found.len(), 7, "{found:#?}");
+    // The 200 answer: an untyped property and no example; the request: no example; `In`:
+    // list items, map values, `either` and its second member, `only_described`.
+    assert_eq!(found.len(), 8, "{found:#?}");
 }
 
 #[tokio::test]

@@ -620,3 +620,18 @@ fn the_fit_check_catches_what_does_not_fit() {
     // neither, `extra` undocumented.
     assert_eq!(misfits.len(), 6, "{misfits:#?}");
 }
+
+#[tokio::test]
+async fn every_documented_example_fits_its_schema() {
+    let app = spawn_app().await;
+    for document in ["/openapi.json", "/api/v1/openapi.json"] {
+        let (_, doc) = send(app.request(Method::GET, document)).await;
+        let mut misfits = Vec::new();
+        for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+            if !schema["example"].is_null() {
+                fit(&doc, schema, &schema["example"], name, &mut misfits);
+            }
+        }
+        assert!(misfits.is_empty(), "{document}:\n{}", misfits.join("\n"));
+    }
+}

@@ -2,29 +2,16 @@
 //! Swagger UI sends. Handlers receive the raw JSON and the core parses it into its own inputs
 //! (`crate::openintent`), so unknown fields sent by newer SDKs stay ignored.
 
-use poem_openapi::{types::Example, Object};
-use serde_json::json;
+use poem_openapi::Object;
 
 use super::{
     resources::Constraints,
     vocab::{AclPolicy, IntentStatus, MembershipRole, PatchOp, Permission, PortfolioStatus},
 };
 use crate::api::{
-    schema::{example, JsonValue, Word},
+    schema::{examples, JsonValue, Word},
     types::{Documented, JsonObject},
 };
-
-/// Implements [`Example`] for documentation types from the JSON they document.
-macro_rules! examples {
-    ($($(#[$doc:meta])* $name:ident => $json:tt)*) => {$(
-        $(#[$doc])*
-        impl Example for $name {
-            fn example() -> Self {
-                example(json!($json))
-            }
-        }
-    )*};
-}
 
 /// A new intent (`status` defaults to `draft`).
 #[derive(Debug, Object)]

@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use poem_openapi::{types::Example, Object};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::vocab::{
     AccessRequestStatus, AclPolicy, ArbitrationStatus, EdgeType, IntentStatus, LeaseStatus,
     MembershipRole, Permission, PortfolioStatus, RetryStrategy,
 };
 use crate::api::{
-    schema::{example, AnyOf, Word},
+    schema::{example, example_json, examples, AnyOf, Word},
     types::{Documented, JsonObject},
 };
 
@@ -43,28 +43,6 @@ pub struct Intent {
     updated_at: String,
 }
 
-/// The seed client's research intent, half done.
-impl Example for Intent {
-    fn example() -> Self {
-        example(json!({
-            "id": "oin_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
-            "title": "Research market trends",
-            "description": "Analyze Q4 market data and identify patterns",
-            "created_by": "research-agent",
-            "status": "active",
-            "state": {"progress": 0.5},
-            "constraints": ["Use public data only"],
-            "governance_policy": null,
-            "parent_intent_id": null,
-            "depends_on": [],
-            "confidence": null,
-            "version": 3,
-            "created_at": "2024-01-15T10:30:00.000Z",
-            "updated_at": "2024-01-15T10:42:00.000Z"
-        }))
-    }
-}
-
 /// One entry of an intent's event log (RFC-0001, RFC-0020 tracing).
 #[derive(Debug, Object)]
 #[oai(example)]
@@ -81,23 +59,9 @@ pub struct IntentEvent {
     created_at: String,
 }
 
-impl Example for IntentEvent {
-    fn example() -> Self {
-        example(json!({
-            "id": "oev_01HN4X9A1B2C3D4E5F6G7H8J9K",
-            "intent_id": "oin_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
-            "event_type": "state_patched",
-            "actor": "research-agent",
-            "payload": {"patches": [{"op": "set", "path": "progress", "value": 0.5}], "version": 3},
-            "trace_id": null,
-            "parent_event_id": null,
-            "created_at": "2024-01-15T10:42:00.000Z"
-        }))
-    }
-}
-
 /// An agent assigned to an intent.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Assignment {
     intent_id: String,
     agent_id: String,
@@ -122,22 +86,6 @@ pub struct Lease {
     released_at: Option<String>,
 }
 
-impl Example for Lease {
-    fn example() -> Self {
-        example(json!({
-            "id": "lse_01HN4XA2B3C4D5E6F7G8H9J0K1",
-            "intent_id": "oin_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
-            "agent_id": "research-agent",
-            "scope": "analysis",
-            "status": "active",
-            "expires_at": "2024-01-15T10:47:00.000Z",
-            "acquired_at": "2024-01-15T10:42:00.000Z",
-            "created_at": "2024-01-15T10:42:00.000Z",
-            "released_at": null
-        }))
-    }
-}
-
 /// How far a set of intents is: counts per status, share completed.
 #[derive(Debug, Object)]
 pub struct AggregateStatus {
@@ -150,6 +98,7 @@ pub struct AggregateStatus {
 
 /// A portfolio of intents (RFC-0007).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Portfolio {
     id: String,
     name: String,
@@ -165,6 +114,7 @@ pub struct Portfolio {
 
 /// A portfolio with its member intents (highest priority first) and their aggregate status.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct PortfolioDetail {
     #[oai(flatten)]
     portfolio: Portfolio,
@@ -173,6 +123,7 @@ pub struct PortfolioDetail {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct PortfolioIntents {
     intents: Vec<Intent>,
     aggregate_status: AggregateStatus,
@@ -180,6 +131,7 @@ pub struct PortfolioIntents {
 
 /// An intent's membership of a portfolio.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Membership {
     id: String,
     portfolio_id: String,
@@ -200,6 +152,7 @@ pub struct GraphEdge {
 
 /// The tree under an intent (RFC-0002).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Graph {
     root_id: String,
     /// The root and every descendant the caller may read.
@@ -210,6 +163,7 @@ pub struct Graph {
 
 /// A request for arbitration (RFC-0004).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Arbitration {
     id: String,
     intent_id: String,
@@ -222,6 +176,7 @@ pub struct Arbitration {
 
 /// A recorded decision (RFC-0004).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct DecisionRecord {
     id: String,
     intent_id: String,
@@ -234,6 +189,7 @@ pub struct DecisionRecord {
 
 /// A file attached by reference (RFC-0005).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Attachment {
     id: String,
     intent_id: String,
@@ -249,6 +205,7 @@ pub struct Attachment {
 
 /// A cost incurred for an intent (RFC-0009).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Cost {
     id: String,
     intent_id: String,
@@ -269,6 +226,7 @@ pub struct CostSummary {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Costs {
     costs: Vec<Cost>,
     summary: CostSummary,
@@ -276,6 +234,7 @@ pub struct Costs {
 
 /// An intent's retry policy (RFC-0010).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct RetryPolicy {
     id: String,
     intent_id: String,
@@ -290,6 +249,7 @@ pub struct RetryPolicy {
 
 /// A failed attempt (RFC-0010).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Failure {
     id: String,
     intent_id: String,
@@ -307,6 +267,7 @@ pub struct Failure {
 
 /// A subscription record (RFC-0006); events are delivered over the SSE streams.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Subscription {
     id: String,
     intent_id: Option<String>,
@@ -322,6 +283,7 @@ pub struct Subscription {
 
 /// An intent's access control list (RFC-0011).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Acl {
     intent_id: String,
     default_policy: Word<AclPolicy>,
@@ -329,6 +291,7 @@ pub struct Acl {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct AclEntry {
     id: String,
     intent_id: String,
@@ -344,6 +307,7 @@ pub struct AclEntry {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct AccessRequest {
     id: String,
     intent_id: String,
@@ -361,6 +325,7 @@ pub struct AccessRequest {
 
 /// RFC-0026: what the server runs with.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ServerConfig {
     /// The OpenIntent protocol version spoken.
     protocol_version: String,
@@ -371,6 +336,239 @@ pub struct ServerConfig {
 pub struct SuspensionConfig {
     /// The platform's default human retry policy; null when none is configured.
     default_retry_policy: Option<JsonObject>,
+}
+
+const INTENT: &str = "oin_01HN4X7KQZ8Y1A2B3C4D5E6F7G";
+
+examples! {
+    /// The seed client's research intent, half done.
+    Intent => {
+        "id": INTENT,
+        "title": "Research market trends",
+        "description": "Analyze Q4 market data and identify patterns",
+        "created_by": "research-agent",
+        "status": "active",
+        "state": {"progress": 0.5},
+        "constraints": ["Use public data only"],
+        "governance_policy": null,
+        "parent_intent_id": null,
+        "depends_on": [],
+        "confidence": null,
+        "version": 3,
+        "created_at": "2024-01-15T10:30:00.000Z",
+        "updated_at": "2024-01-15T10:42:00.000Z"
+    }
+    IntentEvent => {
+        "id": "oev_01HN4X9A1B2C3D4E5F6G7H8J9K",
+        "intent_id": INTENT,
+        "event_type": "state_patched",
+        "actor": "research-agent",
+        "payload": {"patches": [{"op": "set", "path": "progress", "value": 0.5}], "version": 3},
+        "trace_id": null,
+        "parent_event_id": null,
+        "created_at": "2024-01-15T10:42:00.000Z"
+    }
+    Assignment => {
+        "intent_id": INTENT,
+        "agent_id": "research-agent",
+        "role": "worker",
+        "assigned_at": "2024-01-15T10:31:00.000Z"
+    }
+    /// The seed client's `client.lease(intent_id, "analysis")`.
+    Lease => {
+        "id": "lse_01HN4XA2B3C4D5E6F7G8H9J0K1",
+        "intent_id": INTENT,
+        "agent_id": "research-agent",
+        "scope": "analysis",
+        "status": "active",
+        "expires_at": "2024-01-15T10:47:00.000Z",
+        "acquired_at": "2024-01-15T10:42:00.000Z",
+        "created_at": "2024-01-15T10:42:00.000Z",
+        "released_at": null
+    }
+    Portfolio => {
+        "id": "pfo_01HN4XB3C4D5E6F7G8H9J0K1L2",
+        "name": "Q4 market research",
+        "description": "Every intent of the Q4 research effort",
+        "created_by": "research-agent",
+        "status": "active",
+        "metadata": {},
+        "governance_policy": {"require_all_completed": true},
+        "created_at": "2024-01-15T10:35:00.000Z",
+        "updated_at": "2024-01-15T10:35:00.000Z"
+    }
+    Membership => {
+        "id": "pfm_01HN4XC4D5E6F7G8H9J0K1L2M3",
+        "portfolio_id": "pfo_01HN4XB3C4D5E6F7G8H9J0K1L2",
+        "intent_id": INTENT,
+        "role": "primary",
+        "priority": 10,
+        "added_at": "2024-01-15T10:36:00.000Z"
+    }
+    Arbitration => {
+        "id": "arb_01HN4XD5E6F7G8H9J0K1L2M3N4",
+        "intent_id": INTENT,
+        "requester_id": "research-agent",
+        "reason": "Agents disagree on the Q4 growth estimate",
+        "context": {"estimates": {"research-agent": 0.12, "synth-agent": 0.08}},
+        "status": "pending",
+        "created_at": "2024-01-15T10:50:00.000Z"
+    }
+    DecisionRecord => {
+        "id": "dec_01HN4XE6F7G8H9J0K1L2M3N4P5",
+        "intent_id": INTENT,
+        "decision_maker_id": "lead-agent",
+        "decision_type": "arbitration",
+        "outcome": "use 0.10",
+        "reasoning": "Midpoint of both estimates; both sources are credible",
+        "created_at": "2024-01-15T10:55:00.000Z"
+    }
+    Attachment => {
+        "id": "att_01HN4XF7G8H9J0K1L2M3N4P5Q6",
+        "intent_id": INTENT,
+        "filename": "q4-report.pdf",
+        "mime_type": "application/pdf",
+        "size": 482113,
+        "storage_url": "https://files.example.com/q4-report.pdf",
+        "metadata": {"pages": 12},
+        "uploaded_by": "research-agent",
+        "created_at": "2024-01-15T11:00:00.000Z"
+    }
+    Cost => {
+        "id": "cst_01HN4XG8H9J0K1L2M3N4P5Q6R7",
+        "intent_id": INTENT,
+        "agent_id": "research-agent",
+        "cost_type": "tokens",
+        "amount": 1523.0,
+        "unit": "tokens",
+        "provider": "openai",
+        "metadata": {"model": "gpt-4o"},
+        "created_at": "2024-01-15T10:45:00.000Z"
+    }
+    RetryPolicy => {
+        "id": "rtp_01HN4XH9J0K1L2M3N4P5Q6R7S8",
+        "intent_id": INTENT,
+        "strategy": "exponential",
+        "max_retries": 3,
+        "base_delay_ms": 1000,
+        "max_delay_ms": 60000,
+        "fallback_agent_id": null,
+        "failure_threshold": 3,
+        "created_at": "2024-01-15T10:32:00.000Z"
+    }
+    Failure => {
+        "id": "fail_01HN4XJ0K1L2M3N4P5Q6R7S8T9",
+        "intent_id": INTENT,
+        "agent_id": "research-agent",
+        "attempt_number": 1,
+        "error_code": "TIMEOUT",
+        "error_message": "search API timed out after 30 s",
+        "error_type": "error",
+        "recoverable": true,
+        "retry_scheduled_at": null,
+        "resolved_at": null,
+        "metadata": {},
+        "created_at": "2024-01-15T10:40:00.000Z"
+    }
+    Subscription => {
+        "id": "sub_01HN4XK1L2M3N4P5Q6R7S8T9U0",
+        "intent_id": INTENT,
+        "portfolio_id": null,
+        "subscriber_id": "watcher",
+        "event_types": ["state_patched", "status_changed"],
+        "webhook_url": null,
+        "active": true,
+        "expires_at": null,
+        "created_at": "2024-01-15T10:33:00.000Z"
+    }
+    AclEntry => {
+        "id": "ace_01HN4XL2M3N4P5Q6R7S8T9U0V1",
+        "intent_id": INTENT,
+        "principal_id": "synth-agent",
+        "principal_type": "agent",
+        "permission": "write",
+        "granted_by": "research-agent",
+        "granted_at": "2024-01-15T10:34:00.000Z",
+        "expires_at": null,
+        "reason": "writes the synthesis",
+        "created_at": "2024-01-15T10:34:00.000Z"
+    }
+    AccessRequest => {
+        "id": "acr_01HN4XM3N4P5Q6R7S8T9U0V1W2",
+        "intent_id": INTENT,
+        "principal_id": "synth-agent",
+        "principal_type": "agent",
+        "requested_permission": "write",
+        "reason": "needs to record the synthesis",
+        "capabilities": ["synthesis"],
+        "status": "pending",
+        "decided_by": null,
+        "decided_at": null,
+        "decision_reason": null,
+        "created_at": "2024-01-15T10:37:00.000Z"
+    }
+    ServerConfig => {"protocol_version": "0.1", "suspension": {"default_retry_policy": null}}
+}
+
+/// One intent of two completed.
+fn half_done() -> Value {
+    json!({"total": 2, "by_status": {"active": 1, "completed": 1}, "completion_percentage": 50})
+}
+
+impl Example for PortfolioDetail {
+    fn example() -> Self {
+        let mut detail = example_json::<Portfolio>();
+        detail["intents"] = json!([example_json::<Intent>()]);
+        detail["aggregate_status"] = half_done();
+        example(detail)
+    }
+}
+
+impl Example for PortfolioIntents {
+    fn example() -> Self {
+        example(json!({ "intents": [example_json::<Intent>()], "aggregate_status": half_done() }))
+    }
+}
+
+/// A root with one child.
+impl Example for Graph {
+    fn example() -> Self {
+        let root = example_json::<Intent>();
+        let mut child = root.clone();
+        child["id"] = json!("oin_01HN4X8B2C3D4E5F6G7H8J9K0L");
+        child["title"] = json!("Collect Q4 sales data");
+        child["parent_intent_id"] = json!(INTENT);
+        child["status"] = json!("completed");
+        example(json!({
+            "root_id": INTENT,
+            "nodes": [root, child],
+            "edges": [{"from": INTENT, "to": child["id"], "type": "parent_child"}],
+            "aggregate_status": half_done()
+        }))
+    }
+}
+
+impl Example for Costs {
+    fn example() -> Self {
+        example(json!({
+            "costs": [example_json::<Cost>()],
+            "summary": {
+                "total": 1523.0,
+                "by_type": {"tokens": 1523.0},
+                "by_agent": {"research-agent": 1523.0}
+            }
+        }))
+    }
+}
+
+impl Example for Acl {
+    fn example() -> Self {
+        example(json!({
+            "intent_id": INTENT,
+            "default_policy": "closed",
+            "entries": [example_json::<AclEntry>()]
+        }))
+    }
 }
 
 /// A list answered wrapped in an object under [`Listing::KEY`], as the SDK reads it.

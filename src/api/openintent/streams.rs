@@ -6,12 +6,16 @@ use std::time::Duration;
 use super::{
     bodies::SubscriptionIn,
     created, done, listed, parse, reader,
-    resources::{Subscription, SubscriptionList},
+    resources::{IntentEvent, Subscription, SubscriptionList},
     vocab::StreamKind,
     writer, Answer, Body, Created, Done, OiResult, OiTag,
 };
 use crate::{
-    api::{schema::Word, security::TenantKey, types::JsonObject},
+    api::{
+        schema::{example_json, Word},
+        security::TenantKey,
+        types::JsonObject,
+    },
     openintent::{
         records::RecordKind,
         streams::{StreamItem, StreamTarget},
@@ -23,6 +27,7 @@ use poem::{web::sse::Event, Request};
 use poem_openapi::{
     param::{Path, Query},
     payload::EventStream,
+    types::Example,
     ApiResponse, Object, OpenApi,
 };
 
@@ -44,11 +49,24 @@ pub struct StreamsOi(pub OpenIntent);
 /// One SSE message: `event:` the event type, `id:` its id (none on the first, `connected`,
 /// message), `data:` the event as JSON.
 #[derive(Object)]
+#[oai(example)]
 struct SseMessage {
     id: Option<String>,
     event: String,
     /// The event as `GET /intents/{id}/events` lists it; `{"status": "connected"}` first.
     data: JsonObject,
+}
+
+/// A state patch as the stream carries it (`id:` and `event:` lines, `data:` the event).
+impl Example for SseMessage {
+    fn example() -> Self {
+        let event = example_json::<IntentEvent>();
+        SseMessage {
+            id: event["id"].as_str().map(str::to_string),
+            event: "state_patched".into(),
+            data: JsonObject(event),
+        }
+    }
 }
 
 impl From<StreamItem> for SseMessage {

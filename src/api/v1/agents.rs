@@ -12,7 +12,7 @@ use poem_openapi::{
 use crate::{
     api::{
         error::ApiResult,
-        schema::Word,
+        schema::{examples, Word},
         security::TenantKey,
         types::{patch, Data, Documented, ListPage},
         v1::vocab::{AgentStatus, TrustTier},
@@ -51,7 +51,7 @@ pub struct CountsByStatus {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct AgentOut {
     id: String,
     name: String,
@@ -90,6 +90,24 @@ impl From<Agent> for AgentOut {
             created_at: rfc3339(agent.created_at),
             updated_at: rfc3339(agent.updated_at),
         }
+    }
+}
+
+examples! {
+    /// The seed's billing agent after its first completed invoice.
+    AgentOut => {
+        "id": "billing-agent",
+        "name": "Billing Agent",
+        "description": "Handles billing operations",
+        "domains": ["billing"],
+        "intentTypes": ["billing.send_invoice", "billing.collect_payment"],
+        "trustTier": "T0",
+        "pinnedTier": null,
+        "trustScore": 0.05,
+        "status": "active",
+        "intentCounts": {"total": 2, "byStatus": {"completed": 1, "pending_approval": 1}},
+        "createdAt": "2024-01-15T10:00:00.000Z",
+        "updatedAt": "2024-01-15T11:00:00.000Z"
     }
 }
 

@@ -106,10 +106,20 @@ impl Example for ApprovalOut {
 
 /// An approval with the intent it decides.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ApprovalDetailOut {
     #[oai(flatten)]
     approval: ApprovalOut,
     intent: IntentOut,
+}
+
+impl Example for ApprovalDetailOut {
+    fn example() -> Self {
+        ApprovalDetailOut {
+            approval: ApprovalOut::example(),
+            intent: IntentOut::example(),
+        }
+    }
 }
 
 #[derive(Debug, Object)]

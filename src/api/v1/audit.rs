@@ -7,6 +7,7 @@ use poem_openapi::{param::Query, payload::Json, types::Example, Object, OpenApi}
 use crate::{
     api::{
         error::ApiResult,
+        schema::examples,
         security::TenantKey,
         types::{Data, JsonObject, ListPage},
         Tag,
@@ -84,7 +85,7 @@ impl Example for AuditRecordOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct VerificationOut {
     valid: bool,
     event_count: i64,
@@ -102,6 +103,15 @@ impl From<Verification> for VerificationOut {
             head_hash: result.head_hash,
             first_invalid_sequence: result.first_invalid_sequence,
         }
+    }
+}
+
+examples! {
+    VerificationOut => {
+        "valid": true,
+        "eventCount": 42,
+        "headHash": "3b7e1f9a5c2d8e4b6a0f1c3e5d7b9a2c4e6f8a0b1d3c5e7f9a2b4c6d8e0f1a3b",
+        "firstInvalidSequence": null
     }
 }
 

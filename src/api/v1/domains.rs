@@ -7,6 +7,7 @@ use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use crate::{
     api::{
         error::ApiResult,
+        schema::examples,
         schema::Word,
         security::TenantKey,
         types::{Data, JsonObject, ListPage},
@@ -45,7 +46,7 @@ impl From<&IntentType> for IntentTypeSummary {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DomainOut {
     domain: String,
     description: String,
@@ -70,7 +71,7 @@ impl From<&Domain> for DomainOut {
 
 /// One intent type with the JSON Schema its `params` must satisfy.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct IntentTypeOut {
     #[oai(rename = "type")]
     intent_type: String,
@@ -82,6 +83,46 @@ pub struct IntentTypeOut {
     risk_rationale: String,
     /// Draft 2020-12 JSON Schema of `params`.
     params_schema: JsonObject,
+}
+
+examples! {
+    /// The seed's billing domain (two of its ten types).
+    DomainOut => {
+        "domain": "billing",
+        "description": "Invoice, payment, subscription management",
+        "agentPackage": "@intendedops/billing-agent",
+        "intentTypes": [
+            {
+                "type": "billing.send_invoice",
+                "description": "Generate and send invoice",
+                "valueCategory": "efficiency",
+                "risk": "low"
+            },
+            {
+                "type": "billing.process_refund",
+                "description": "Issue refund to customer",
+                "valueCategory": null,
+                "risk": "high"
+            }
+        ]
+    }
+    IntentTypeOut => {
+        "type": "billing.send_invoice",
+        "domain": "billing",
+        "description": "Generate and send invoice",
+        "valueCategory": "efficiency",
+        "risk": "low",
+        "riskRationale": "Sends a document the customer can dispute; moves no money",
+        "paramsSchema": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "required": ["customerId", "amount"],
+            "properties": {
+                "customerId": {"type": "string"},
+                "amount": {"type": "number", "exclusiveMinimum": 0}
+            }
+        }
+    }
 }
 
 pub struct DomainsApi {

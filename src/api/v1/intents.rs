@@ -214,11 +214,22 @@ impl Example for IntentOut {
 
 /// An intent with its approvals.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct IntentDetailOut {
     #[oai(flatten)]
     intent: IntentOut,
     /// The approvals policy asked for, oldest first.
     approvals: Vec<ApprovalOut>,
+}
+
+/// The seed's invoice waiting for its approver.
+impl Example for IntentDetailOut {
+    fn example() -> Self {
+        IntentDetailOut {
+            intent: IntentOut::example(),
+            approvals: vec![ApprovalOut::example()],
+        }
+    }
 }
 
 #[derive(Debug, Object)]

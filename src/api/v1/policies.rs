@@ -7,11 +7,12 @@ use poem_openapi::{
     types::{Example, ParseFromJSON},
     Object, OpenApi,
 };
+use serde_json::json;
 
 use crate::{
     api::{
         error::ApiResult,
-        schema::Word,
+        schema::{example, example_json, Word},
         security::TenantKey,
         types::{Data, Documented},
         v1::intents::{PolicyDecision, SubmitIntentIn},
@@ -28,7 +29,7 @@ use crate::{
 };
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct PolicyOut {
     /// 0 for the shipped default; 1, 2, … for the tenant's stored versions.
     version: i64,
@@ -129,7 +130,7 @@ pub struct TraceStepOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct SimulationOut {
     /// The decision a submission would get.
     decision: Documented<PolicyDecision>,
@@ -159,6 +160,35 @@ impl From<Decision> for SimulationOut {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The shipped default in force.
+impl Example for PolicyOut {
+    fn example() -> Self {
+        let document = example_json::<PolicyDocument>();
+        example(json!({
+            "version": 0,
+            "source": "default",
+            "description": document["description"],
+            "document": document,
+            "createdBy": null,
+            "createdAt": null
+        }))
+    }
+}
+
+/// The seed's invoice from a new (`T0`) agent under the shipped default.
+impl Example for SimulationOut {
+    fn example() -> Self {
+        example(json!({
+            "decision": example_json::<PolicyDecision>(),
+            "status": "pending_approval",
+            "trace": [
+                {"rule": "critical-needs-two-approvers", "matched": false, "detail": "risk low is not one of critical"},
+                {"rule": "new-agents-are-reviewed", "matched": true, "detail": "matched"}
+            ]
+        }))
     }
 }
 

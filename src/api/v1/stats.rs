@@ -7,7 +7,7 @@ use poem_openapi::{param::Path, payload::Json, types::Example, Object, OpenApi};
 use crate::{
     api::{
         error::ApiResult,
-        schema::Word,
+        schema::{examples, Word},
         security::TenantKey,
         types::{Data, Documented},
         v1::agents::CountsByStatus,
@@ -66,7 +66,7 @@ pub struct TrustChange {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct AgentMetricsOut {
     agent_id: String,
     trust_tier: Word<TrustTier>,
@@ -78,6 +78,30 @@ pub struct AgentMetricsOut {
     success_rate: Option<f64>,
     value_generated: f64,
     trust_history: Vec<TrustChangeOut>,
+}
+
+examples! {
+    AgentMetricsOut => {
+        "agentId": "billing-agent",
+        "trustTier": "T0",
+        "trustScore": 0.05,
+        "intentsByStatus": {"completed": 1, "pending_approval": 1},
+        "approvalRate": 1.0,
+        "successRate": 1.0,
+        "valueGenerated": 99.99,
+        "trustHistory": [{
+            "at": "2024-01-15T11:00:00.000Z",
+            "change": {
+                "cause": "completed",
+                "intentId": "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
+                "tierBefore": "T0",
+                "tier": "T0",
+                "scoreBefore": 0.0,
+                "score": 0.05,
+                "completed": 1
+            }
+        }]
+    }
 }
 
 pub struct StatsApi {

@@ -8,11 +8,12 @@ use poem_openapi::{
     types::{Example, MaybeUndefined},
     ApiResponse, Object, OpenApi,
 };
+use serde_json::json;
 
 use crate::{
     api::{
         error::ApiResult,
-        schema::Word,
+        schema::{example, example_json, Word},
         security::TenantKey,
         types::{patch, Data, ListPage},
         v1::vocab::{DeliveryStatus, WebhookEvent},
@@ -27,7 +28,7 @@ use crate::{
 
 /// A webhook endpoint (the secret is shown only at creation and rotation).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct WebhookOut {
     id: String,
     url: String,
@@ -64,7 +65,7 @@ impl From<Endpoint> for WebhookOut {
 
 /// The endpoint with its signing secret: store it now, it is not shown again.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct WebhookWithSecretOut {
     #[oai(flatten)]
     endpoint: WebhookOut,
@@ -165,7 +166,7 @@ impl From<AttemptRow> for AttemptOut {
 
 /// One event's delivery to the endpoint.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DeliveryOut {
     id: String,
     /// The event's id: the body's `id` and the `x-intendedops-id` header.
@@ -199,6 +200,52 @@ impl From<Delivery> for DeliveryOut {
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
         }
+    }
+}
+
+impl Example for WebhookOut {
+    fn example() -> Self {
+        example(json!({
+            "id": "whe_01HN4X0A1B2C3D4E5F6G7H8J9K",
+            "url": "https://example.com/webhooks/intendedops",
+            "events": ["intent.submitted", "intent.approved", "intent.rejected"],
+            "description": "Approvals channel",
+            "enabled": true,
+            "disabledReason": null,
+            "failingSince": null,
+            "previousSecretValidUntil": null,
+            "createdAt": "2024-01-15T09:00:00.000Z",
+            "updatedAt": "2024-01-15T09:00:00.000Z"
+        }))
+    }
+}
+
+impl Example for WebhookWithSecretOut {
+    fn example() -> Self {
+        let mut created = example_json::<WebhookOut>();
+        created["secret"] = json!("whsec_4f9a1c7e2b8d3f6a0c5e9b1d7f3a8c2e");
+        example(created)
+    }
+}
+
+/// The seed's approval event, delivered at the second attempt.
+impl Example for DeliveryOut {
+    fn example() -> Self {
+        example(json!({
+            "id": "dlv_01HN4X7M8N9P0Q1R2S3T4V5W6X",
+            "eventId": "whk_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
+            "event": "intent.approved",
+            "status": "delivered",
+            "nextAttemptAt": null,
+            "lastStatusCode": 200,
+            "lastError": null,
+            "attempts": [
+                {"attempt": 1, "startedAt": "2024-01-15T10:30:00.100Z", "statusCode": 503, "error": "HTTP 503", "latencyMs": 112},
+                {"attempt": 2, "startedAt": "2024-01-15T10:30:02.300Z", "statusCode": 200, "error": null, "latencyMs": 87}
+            ],
+            "createdAt": "2024-01-15T10:30:00.000Z",
+            "updatedAt": "2024-01-15T10:30:02.400Z"
+        }))
     }
 }
 
