@@ -183,6 +183,7 @@ impl App {
         let services = &self.services;
         let api = api::openapi(services);
         let openintent = api::openintent::openapi(&services.openintent);
+        let openintent_redoc = openintent.redoc();
         let routes = Route::new()
             .at(
                 "/.well-known/openintent.json",
@@ -199,6 +200,7 @@ impl App {
             )
             .at("/openapi.json", api.spec_endpoint())
             .nest("/docs", api::docs::swagger_ui(&api))
+            .nest("/redoc/openintent", openintent_redoc)
             .nest("/redoc", api.redoc())
             .at("/metrics", api::ops::metrics)
             .nest("/", api)

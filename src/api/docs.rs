@@ -21,7 +21,8 @@ const UI_MARKER: &str = "<div id=\"ui\"></div>";
 const BODY: &str = r##"<div id="docs-bar" style="font-family: sans-serif; padding: 10px 20px; background: #1b1b1b; color: #fff">
   <label for="docs-document">Document</label>
   <select id="docs-document"></select>
-  <a href="/redoc" style="color: #9cf; margin-left: 1em">ReDoc</a>
+  <a href="/redoc" style="color: #9cf; margin-left: 1em">ReDoc /v1</a>
+  <a href="/redoc/openintent" style="color: #9cf; margin-left: 1em">ReDoc /api/v1</a>
 </div>
 <div id="ui"></div>
 <script>

@@ -262,4 +262,13 @@ async fn docs_offer_both_documents_offline() {
         assert_eq!(status, 200, "{document}");
         assert!(doc["openapi"].is_string(), "{document}");
     }
+    // ReDoc shows each document on its own page.
+    for (page, title) in [
+        ("/redoc", "\"IntendedOps\""),
+        ("/redoc/openintent", "OpenIntent Coordination Protocol"),
+    ] {
+        let response = app.request(Method::GET, page).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert!(response.text().await.unwrap().contains(title), "{page}");
+    }
 }
