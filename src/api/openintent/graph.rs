@@ -137,7 +137,9 @@ impl GraphOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        #[oai(name = "If-Match")] _version: Header<Option<String>>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
         body: Body<DependencyIn>,
     ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
@@ -158,7 +160,9 @@ impl GraphOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        #[oai(name = "If-Match")] _version: Header<Option<String>>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
         dependency_id: Path<String>,
     ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;

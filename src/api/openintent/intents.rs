@@ -119,7 +119,9 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        #[oai(name = "If-Match")] _version: Header<Option<String>>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
         body: Body<StateChangeIn>,
     ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
@@ -143,7 +145,9 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        #[oai(name = "If-Match")] version: Header<Option<String>>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        version: Header<Option<String>>,
         body: Body<StateChangeIn>,
     ) -> OiResult<Answer<Intent>> {
         self.patch_state(key, req, id, version, body).await
@@ -162,7 +166,9 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        #[oai(name = "If-Match")] _version: Header<Option<String>>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
         body: Body<StatusIn>,
     ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
