@@ -16,6 +16,8 @@ use super::types::Documented;
 pub trait Vocabulary {
     /// The schema's name in the document.
     const NAME: &'static str;
+    /// The schema's description (empty: none).
+    const DESCRIPTION: &'static str;
     fn words() -> Vec<&'static str>;
 }
 
@@ -26,14 +28,16 @@ pub struct Words<V>(PhantomData<fn() -> V>);
 /// parses it and reports its own errors).
 pub type Word<V> = Documented<Words<V>, String>;
 
-/// Declares vocabularies, each `Name => a list of words` (the core's list where it keeps one).
+/// Declares vocabularies, each `Name => a list of words` (the core's list where it keeps one);
+/// a doc comment becomes the schema's description.
 macro_rules! vocabularies {
-    ($($(#[$doc:meta])* $name:ident => $words:expr;)*) => {$(
-        $(#[$doc])*
+    ($($(#[doc = $doc:literal])* $name:ident => $words:expr;)*) => {$(
+        $(#[doc = $doc])*
         pub enum $name {}
 
         impl $crate::api::schema::Vocabulary for $name {
             const NAME: &'static str = stringify!($name);
+            const DESCRIPTION: &'static str = concat!($($doc),*);
 
             fn words() -> Vec<&'static str> {
                 $words.to_vec()
@@ -57,7 +61,9 @@ impl<V: Vocabulary> Type for Words<V> {
     }
 
     fn register(registry: &mut Registry) {
+        let description = V::DESCRIPTION.trim();
         registry.create_schema::<Self, _>(V::NAME.into(), |_| MetaSchema {
+            description: (!description.is_empty()).then_some(description),
             enum_items: V::words().into_iter().map(Into::into).collect(),
             ..MetaSchema::new("string")
         })

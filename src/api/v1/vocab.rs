@@ -21,12 +21,17 @@ vocabularies! {
     ApprovalStatus => ["pending", "approved", "rejected", "expired", "cancelled"];
     /// One approver's choice.
     ApprovalChoice => ["approve", "reject"];
+    /// An intent type's risk level.
     Risk => ["low", "medium", "high", "critical"];
+    /// The kind of value an intent type generates.
     ValueCategory => ["efficiency", "revenue", "risk_mitigation", "cost_savings"];
+    /// A `suspended` agent's submissions are refused.
     AgentStatus => ["active", "suspended"];
     /// What moved an agent's trust.
     TrustCause => ["completed", "failed", "rejected", "blocked"];
+    /// `pending`: an attempt is due at `nextAttemptAt`; `dead`: the retries ran out.
     DeliveryStatus => ["pending", "delivered", "dead"];
+    /// `default`: the shipped policy; `tenant`: a version the tenant stored.
     PolicySource => ["default", "tenant"];
 }
 
