@@ -198,9 +198,14 @@ impl<'a> Face<'a> {
         answer
     }
 
-    async fn get(&mut self, template: &str, path: &str) -> Value {
-        self.call(Method::GET, template, path, None, None, 200)
+    /// Sends the operation's example (if it takes a body), as "Try it out" does.
+    async fn try_it(&mut self, method: Method, template: &str, path: &str, expected: u16) -> Value {
+        self.call(method, template, path, None, None, expected)
             .await
+    }
+
+    async fn get(&mut self, template: &str, path: &str) -> Value {
+        self.try_it(Method::GET, template, path, 200).await
     }
 }
 
@@ -208,12 +213,12 @@ impl<'a> Face<'a> {
 async fn v1_examples_work_and_answers_fit_the_document() {
     let app = spawn_app().await;
     let mut v1 = Face::new(&app, "/openapi.json", "").await;
-    v1.call(Method::POST, "/v1/agents", "/v1/agents", None, None, 201)
+    v1.try_it(Method::POST, "/v1/agents", "/v1/agents", 201)
         .await;
     let submitted = v1
-        .call(Method::POST, "/v1/intents", "/v1/intents", None, None, 201)
+        .try_it(Method::POST, "/v1/intents", "/v1/intents", 201)
         .await;
-    v1.call(Method::POST, "/v1/intents", "/v1/intents", None, None, 200)
+    v1.try_it(Method::POST, "/v1/intents", "/v1/intents", 200)
         .await;
     let id = submitted["data"]["intentId"].as_str().unwrap().to_string();
     v1.get("/v1/intents", "/v1/intents").await;
@@ -227,22 +232,18 @@ async fn v1_examples_work_and_answers_fit_the_document() {
     v1.get("/v1/approvals/{id}", &format!("/v1/approvals/{approval}"))
         .await;
     let approve = "/v1/approvals/{id}/approve";
-    v1.call(
+    v1.try_it(
         Method::POST,
         approve,
         &format!("/v1/approvals/{approval}/approve"),
-        None,
-        None,
         200,
     )
     .await;
     let complete = "/v1/intents/{id}/complete";
-    v1.call(
+    v1.try_it(
         Method::POST,
         complete,
         &format!("/v1/intents/{id}/complete"),
-        None,
-        None,
         200,
     )
     .await;
@@ -277,25 +278,16 @@ async fn v1_examples_work_and_answers_fit_the_document() {
                 format!("/v1/approvals/{approval}/reject"),
             ),
         };
-        v1.call(Method::POST, template, &path, None, None, 200)
-            .await;
+        v1.try_it(Method::POST, template, &path, 200).await;
         if let Some(report) = report {
             let template = format!("/v1/intents/{{id}}/{report}");
             let path = format!("/v1/intents/{id}/{report}");
-            v1.call(Method::POST, &template, &path, None, None, 200)
-                .await;
+            v1.try_it(Method::POST, &template, &path, 200).await;
         }
     }
     let agent = "/v1/agents/{id}";
-    v1.call(
-        Method::PATCH,
-        agent,
-        "/v1/agents/billing-agent",
-        None,
-        None,
-        200,
-    )
-    .await;
+    v1.try_it(Method::PATCH, agent, "/v1/agents/billing-agent", 200)
+        .await;
     v1.get("/v1/agents", "/v1/agents").await;
     v1.get(agent, "/v1/agents/billing-agent").await;
     v1.get(
@@ -311,36 +303,26 @@ async fn v1_examples_work_and_answers_fit_the_document() {
     )
     .await;
     v1.get("/v1/policies", "/v1/policies").await;
-    v1.call(
+    v1.try_it(
         Method::POST,
         "/v1/policies/simulate",
         "/v1/policies/simulate",
-        None,
-        None,
         200,
     )
     .await;
-    v1.call(Method::PUT, "/v1/policies", "/v1/policies", None, None, 200)
+    v1.try_it(Method::PUT, "/v1/policies", "/v1/policies", 200)
         .await;
     v1.get("/v1/audit", "/v1/audit?pageSize=100").await;
     v1.get("/v1/audit/verify", "/v1/audit/verify").await;
-    v1.call(Method::POST, "/v1/keys", "/v1/keys", None, None, 201)
-        .await;
+    v1.try_it(Method::POST, "/v1/keys", "/v1/keys", 201).await;
     v1.get("/v1/keys", "/v1/keys").await;
     // Creating a webhook resolves its host (outside traffic): only the list is exercised.
     v1.get("/v1/webhooks", "/v1/webhooks").await;
     v1.get("/health", "/health").await;
     v1.get("/ready", "/ready").await;
     // Errors: the envelope with and without field details.
-    v1.call(
-        Method::GET,
-        "/v1/intents/{id}",
-        "/v1/intents/int_none",
-        None,
-        None,
-        404,
-    )
-    .await;
+    v1.try_it(Method::GET, "/v1/intents/{id}", "/v1/intents/int_none", 404)
+        .await;
     v1.call(
         Method::POST,
         "/v1/intents",
@@ -359,9 +341,7 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     let mut oi = Face::new(&app, "/api/v1/openapi.json", "/api/v1").await;
     oi.headers.push(("X-Agent-ID", "research-agent".into()));
     let post = Method::POST;
-    let intent = oi
-        .call(post.clone(), "/intents", "/intents", None, None, 201)
-        .await;
+    let intent = oi.try_it(post.clone(), "/intents", "/intents", 201).await;
     let id = intent["id"].as_str().unwrap().to_string();
     let at = |suffix: &str| format!("/intents/{id}{suffix}");
     let patched = oi
@@ -386,59 +366,34 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     .await;
     oi.get("/intents", "/intents").await;
     oi.get("/intents/{id}", &at("")).await;
-    oi.call(
-        post.clone(),
-        "/intents/{id}/events",
-        &at("/events"),
-        None,
-        None,
-        201,
-    )
-    .await;
+    oi.try_it(post.clone(), "/intents/{id}/events", &at("/events"), 201)
+        .await;
     oi.get("/intents/{id}/events", &at("/events")).await;
-    oi.call(
-        post.clone(),
-        "/intents/{id}/agents",
-        &at("/agents"),
-        None,
-        None,
-        200,
-    )
-    .await;
+    oi.try_it(post.clone(), "/intents/{id}/agents", &at("/agents"), 200)
+        .await;
     oi.get("/intents/{id}/agents", &at("/agents")).await;
 
     let lease = oi
-        .call(
-            post.clone(),
-            "/intents/{id}/leases",
-            &at("/leases"),
-            None,
-            None,
-            201,
-        )
+        .try_it(post.clone(), "/intents/{id}/leases", &at("/leases"), 201)
         .await;
     let lease_path = at(&format!("/leases/{}", lease["id"].as_str().unwrap()));
     let lease_template = "/intents/{id}/leases/{lease_id}";
-    oi.call(Method::PATCH, lease_template, &lease_path, None, None, 200)
+    oi.try_it(Method::PATCH, lease_template, &lease_path, 200)
         .await;
     oi.get("/intents/{id}/leases", &at("/leases")).await;
-    oi.call(Method::DELETE, lease_template, &lease_path, None, None, 204)
+    oi.try_it(Method::DELETE, lease_template, &lease_path, 204)
         .await;
 
     let child = oi
-        .call(
+        .try_it(
             post.clone(),
             "/intents/{parent_id}/children",
             &at("/children"),
-            None,
-            None,
             201,
         )
         .await;
     let child_id = child["id"].as_str().unwrap().to_string();
-    let other = oi
-        .call(post.clone(), "/intents", "/intents", None, None, 201)
-        .await;
+    let other = oi.try_it(post.clone(), "/intents", "/intents", 201).await;
     let other_id = other["id"].as_str().unwrap().to_string();
     oi.call(
         post.clone(),
@@ -469,34 +424,21 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     )
     .await;
 
-    for (record, created) in [
-        ("arbitrate", 201),
-        ("decisions", 201),
-        ("attachments", 201),
-        ("costs", 201),
-        ("failures", 201),
-    ] {
+    for record in ["arbitrate", "decisions", "attachments", "costs", "failures"] {
         let template = format!("/intents/{{id}}/{record}");
-        oi.call(
-            post.clone(),
-            &template,
-            &at(&format!("/{record}")),
-            None,
-            None,
-            created,
-        )
-        .await;
+        let path = at(&format!("/{record}"));
+        oi.try_it(post.clone(), &template, &path, 201).await;
         if record != "arbitrate" {
-            oi.get(&template, &at(&format!("/{record}"))).await;
+            oi.get(&template, &path).await;
         }
     }
     let retry = "/intents/{id}/retry-policy";
-    oi.call(Method::PUT, retry, &at("/retry-policy"), None, None, 200)
+    oi.try_it(Method::PUT, retry, &at("/retry-policy"), 200)
         .await;
     oi.get(retry, &at("/retry-policy")).await;
 
     let portfolio = oi
-        .call(post.clone(), "/portfolios", "/portfolios", None, None, 201)
+        .try_it(post.clone(), "/portfolios", "/portfolios", 201)
         .await;
     let portfolio_path = format!("/portfolios/{}", portfolio["id"].as_str().unwrap());
     oi.call(
@@ -517,43 +459,25 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     .await;
     oi.get("/intents/{id}/portfolios", &at("/portfolios")).await;
     let status = format!("{portfolio_path}/status");
-    oi.call(
-        Method::PATCH,
-        "/portfolios/{id}/status",
-        &status,
-        None,
-        None,
-        200,
-    )
-    .await;
+    oi.try_it(Method::PATCH, "/portfolios/{id}/status", &status, 200)
+        .await;
 
-    oi.call(
+    oi.try_it(
         post.clone(),
         "/intents/{id}/acl/entries",
         &at("/acl/entries"),
-        None,
-        None,
         201,
     )
     .await;
-    oi.call(
-        Method::PUT,
-        "/intents/{id}/acl",
-        &at("/acl"),
-        None,
-        None,
-        200,
-    )
-    .await;
+    oi.try_it(Method::PUT, "/intents/{id}/acl", &at("/acl"), 200)
+        .await;
     oi.get("/intents/{id}/acl", &at("/acl")).await;
     for decision in ["approve", "deny"] {
         let request = oi
-            .call(
+            .try_it(
                 post.clone(),
                 "/intents/{id}/access-requests",
                 &at("/access-requests"),
-                None,
-                None,
                 201,
             )
             .await;
@@ -562,8 +486,7 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
             request["id"].as_str().unwrap()
         ));
         let template = format!("/intents/{{id}}/access-requests/{{request_id}}/{decision}");
-        oi.call(post.clone(), &template, &path, None, None, 200)
-            .await;
+        oi.try_it(post.clone(), &template, &path, 200).await;
     }
     oi.get("/intents/{id}/access-requests", &at("/access-requests"))
         .await;
@@ -581,12 +504,10 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     .await;
     oi.get("/subscriptions", "/subscriptions").await;
     oi.get("/server/config", "/server/config").await;
-    oi.call(
+    oi.try_it(
         Method::DELETE,
         "/intents/{id}",
         &format!("/intents/{other_id}"),
-        None,
-        None,
         204,
     )
     .await;
