@@ -189,6 +189,7 @@ impl App {
         let services = &self.services;
         let api = api::openapi(services);
         let openintent = api::openintent::openapi(&services.openintent);
+        let openintent_redoc = openintent.redoc();
         let routes = Route::new()
             .at(
                 "/.well-known/openintent.json",
@@ -204,7 +205,8 @@ impl App {
                 openintent.around(api::openintent::error::envelope),
             )
             .at("/openapi.json", api.spec_endpoint())
-            .nest("/docs", api.swagger_ui())
+            .nest("/docs", api::docs::swagger_ui(&api))
+            .nest("/redoc/openintent", openintent_redoc)
             .nest("/redoc", api.redoc())
             .at("/metrics", api::ops::metrics)
             .nest("/", api)

@@ -12,6 +12,10 @@ use poem_openapi::{
     ApiResponse, Object,
 };
 
+use super::{
+    schema::AnyOf,
+    types::{Documented, JsonObject},
+};
 use crate::{auth::AuthError, error::Error, error::FieldError};
 
 /// Stable error codes clients switch on.
@@ -42,9 +46,18 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable description.
     pub message: String,
-    /// For `VALIDATION_ERROR`: `[{"path": [...], "message": "…"}]`, one entry per failing field.
+    /// `VALIDATION_ERROR`: every failing field; other codes: an object of facts
+    /// (`NOT_READY`: each dependency's state).
     #[oai(skip_serializing_if_is_none)]
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Documented<AnyOf<Vec<FieldErrorOut>, JsonObject>>>,
+}
+
+/// One failing field of a `VALIDATION_ERROR`.
+#[derive(Debug, Clone, Object)]
+pub struct FieldErrorOut {
+    /// Where in the request, e.g. `["params", "amount"]`.
+    pub path: Vec<String>,
+    pub message: String,
 }
 
 /// An error response of the `/v1` face.
@@ -71,7 +84,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.body.error.details = Some(details);
+        self.body.error.details = Some(Documented::new(details));
         self
     }
 

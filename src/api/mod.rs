@@ -1,9 +1,11 @@
 //! The HTTP faces: each module parses and authorizes a request, makes one call into the
 //! core, and maps the result. No SQL and no business rules here.
 
+pub mod docs;
 pub mod error;
 pub mod openintent;
 pub mod ops;
+pub mod schema;
 pub mod security;
 pub mod types;
 pub mod v1;

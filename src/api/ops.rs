@@ -7,7 +7,9 @@ use poem_openapi::{payload::Json, Object, OpenApi};
 
 use super::{
     error::{codes, ApiError, ApiResult},
+    schema::examples,
     types::Data,
+    v1::vocab::{HealthStatus, ReadinessStatus},
     Tag,
 };
 use crate::{
@@ -19,24 +21,28 @@ use crate::{
 };
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Health {
-    /// Always `healthy` when the process answers.
-    status: String,
+    status: HealthStatus,
     timestamp: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Readiness {
-    /// `ready`, or `degraded` while a configured Redis is unreachable (the instance still
-    /// serves, counting rate limits in process).
-    status: String,
+    status: ReadinessStatus,
     /// `ok`.
     database: String,
     /// `ok`, `disabled` when no `REDIS_URL` is configured, or `unavailable: …`.
     redis: String,
     /// Where rate limits are counted: `redis`, `in-process`, or `in-process (Redis unreachable)`.
     rate_limiter: String,
+}
+
+examples! {
+    /// The seed's answer.
+    Health => {"status": "healthy", "timestamp": "2024-01-15T10:30:00.000Z"}
+    Readiness => {"status": "ready", "database": "ok", "redis": "disabled", "rateLimiter": "in-process"}
 }
 
 pub struct OpsApi {
@@ -61,7 +67,7 @@ impl OpsApi {
     #[oai(path = "/health", method = "get", operation_id = "get_health")]
     async fn health(&self) -> Json<Data<Health>> {
         Json(Data::new(Health {
-            status: "healthy".into(),
+            status: HealthStatus::Healthy,
             timestamp: time::rfc3339(time::now_ms()),
         }))
     }
@@ -90,7 +96,11 @@ impl OpsApi {
             let degraded =
                 redis.starts_with("unavailable") || self.limiter.backend() == Backend::Degraded;
             return Ok(Json(Data::new(Readiness {
-                status: if degraded { "degraded" } else { "ready" }.into(),
+                status: if degraded {
+                    ReadinessStatus::Degraded
+                } else {
+                    ReadinessStatus::Ready
+                },
                 database,
                 redis,
                 rate_limiter: rate_limiter.into(),

@@ -1,7 +1,10 @@
 //! Envelopes shared by every `/v1` operation: `{"data": …}` and paginated lists.
 
+use std::{borrow::Cow, marker::PhantomData};
+
 use poem_openapi::{
-    types::{ParseFromJSON, ToJSON},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
     Object,
 };
 
@@ -43,48 +46,142 @@ impl<T: ParseFromJSON + ToJSON> ListPage<T> {
     }
 }
 
-/// A JSON body documented in OpenAPI with `T`'s schema but handed to the core as raw JSON,
-/// so the core can report every failing field with its path (the framework's parser stops at
-/// the first error and has no paths).
-pub struct Documented<T> {
-    pub value: serde_json::Value,
-    _schema: std::marker::PhantomData<fn() -> T>,
+/// A value documented in OpenAPI with `T`'s schema but read and written as `R` (raw JSON by
+/// default). Request bodies use it so the core can report every failing field with its path
+/// (the framework's parser stops at the first error and has no paths); the OpenIntent face
+/// uses it to answer the core's JSON as built while documenting its shape; fields use it to
+/// document a vocabulary (an enum) without changing what the wire accepts.
+pub struct Documented<T, R = serde_json::Value> {
+    pub value: R,
+    _schema: PhantomData<fn() -> T>,
 }
 
-impl<T: poem_openapi::types::Type> poem_openapi::types::Type for Documented<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = serde_json::Value;
-    type RawElementValueType = serde_json::Value;
+impl<T, R> Documented<T, R> {
+    pub fn new(value: R) -> Self {
+        Documented {
+            value,
+            _schema: PhantomData,
+        }
+    }
+}
 
-    fn name() -> std::borrow::Cow<'static, str> {
+impl<T, R: Clone> Clone for Documented<T, R> {
+    fn clone(&self) -> Self {
+        Documented::new(self.value.clone())
+    }
+}
+
+impl<T, R: std::fmt::Debug> std::fmt::Debug for Documented<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T: Type, R: Type> Type for Documented<T, R> {
+    const IS_REQUIRED: bool = R::IS_REQUIRED;
+    type RawValueType = R::RawValueType;
+    type RawElementValueType = R::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
         T::name()
     }
 
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+    fn schema_ref() -> MetaSchemaRef {
         T::schema_ref()
     }
 
-    fn register(registry: &mut poem_openapi::registry::Registry) {
+    fn register(registry: &mut Registry) {
         T::register(registry)
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.value)
+        self.value.as_raw_value()
     }
 
     fn raw_element_iter<'a>(
         &'a self,
     ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(&self.value))
+        self.value.raw_element_iter()
     }
 }
 
-impl<T: poem_openapi::types::Type> ParseFromJSON for Documented<T> {
-    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
-        Ok(Documented {
-            value: value.unwrap_or_default(),
-            _schema: std::marker::PhantomData,
-        })
+impl<T: Type, R: ParseFromJSON> ParseFromJSON for Documented<T, R> {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        R::parse_from_json(value)
+            .map(Documented::new)
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl<T: Type, R: ToJSON> ToJSON for Documented<T, R> {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.value.to_json()
+    }
+}
+
+impl<T: Type, R: ParseFromParameter> ParseFromParameter for Documented<T, R> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        R::parse_from_parameter(value)
+            .map(Documented::new)
+            .map_err(ParseError::propagate)
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> ParseResult<Self> {
+        R::parse_from_parameters(iter)
+            .map(Documented::new)
+            .map_err(ParseError::propagate)
+    }
+}
+
+/// A free-form JSON object (intent params and state, metadata, audit data): documented as
+/// `type: object`, carried as the JSON it is.
+#[derive(Debug, Clone, Default)]
+pub struct JsonObject(pub serde_json::Value);
+
+impl Type for JsonObject {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = serde_json::Value;
+    type RawElementValueType = serde_json::Value;
+
+    fn name() -> Cow<'static, str> {
+        "object".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("object")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for JsonObject {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            value @ serde_json::Value::Object(_) => Ok(JsonObject(value)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for JsonObject {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(self.0.clone())
+    }
+}
+
+impl From<serde_json::Value> for JsonObject {
+    fn from(value: serde_json::Value) -> Self {
+        JsonObject(value)
     }
 }
 

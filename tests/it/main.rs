@@ -14,6 +14,8 @@ mod errors;
 mod governance;
 mod intents;
 mod keys;
+mod openapi_docs;
+mod openapi_examples;
 mod openintent;
 mod ops;
 mod quickstart;

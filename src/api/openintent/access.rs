@@ -1,10 +1,14 @@
 //! RFC-0011 routes: ACLs and access requests.
 
 use poem::Request;
-use poem_openapi::{param::Path, payload::Json, OpenApi};
-use serde_json::Value;
+use poem_openapi::{param::Path, OpenApi};
 
-use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{AccessDecisionIn, AccessRequestIn, AclEntryIn, AclIn},
+    created, done, listed, ok, parse, reader,
+    resources::{AccessRequest, AccessRequestList, Acl, AclEntry},
+    writer, Answer, Body, Created, Done, OiResult, OiTag,
+};
 use crate::{
     api::security::TenantKey,
     openintent::{records::RecordKind, OpenIntent},
@@ -14,26 +18,26 @@ pub struct AccessOi(pub OpenIntent);
 
 #[OpenApi(tag = "OiTag::Access")]
 impl AccessOi {
-    /// `{"intent_id", "default_policy", "entries"}`.
+    /// The intent's ACL.
     #[oai(path = "/intents/:id/acl", method = "get", operation_id = "oi_get_acl")]
-    async fn acl(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn acl(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult<Answer<Acl>> {
         ok(self.0.acl(&reader(&key, req)?, &id).await)
     }
 
-    /// Replace the ACL: `{"default_policy": "open"|"closed", "entries": [...]}`.
+    /// Replace the ACL.
     #[oai(path = "/intents/:id/acl", method = "put", operation_id = "oi_set_acl")]
     async fn set_acl(
         &self,
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AclIn>,
+    ) -> OiResult<Answer<Acl>> {
         let caller = writer(&key, req)?;
         ok(self.0.set_acl(&caller, &id, parse(body)?).await)
     }
 
-    /// Grant access: `{"principal_id", "principal_type", "permission", "reason"?, "expires_at"?}`.
+    /// Grant access.
     #[oai(
         path = "/intents/:id/acl/entries",
         method = "post",
@@ -44,8 +48,8 @@ impl AccessOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AclEntryIn>,
+    ) -> OiResult<Created<AclEntry>> {
         let caller = writer(&key, req)?;
         created(self.0.grant_access(&caller, &id, parse(body)?).await)
     }
@@ -61,12 +65,12 @@ impl AccessOi {
         req: &Request,
         id: Path<String>,
         entry_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Done> {
         let caller = writer(&key, req)?;
         done(self.0.revoke_access(&caller, &id, &entry_id).await)
     }
 
-    /// Ask for access: `{"principal_id", "requested_permission", "reason", "capabilities"}`.
+    /// Ask for access (needs no access to the intent, only that it exists).
     #[oai(
         path = "/intents/:id/access-requests",
         method = "post",
@@ -77,28 +81,32 @@ impl AccessOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AccessRequestIn>,
+    ) -> OiResult<Created<AccessRequest>> {
         let caller = writer(&key, req)?;
         created(self.0.request_access(&caller, &id, parse(body)?).await)
     }
 
-    /// `{"access_requests": [...]}`.
+    /// The intent's access requests.
     #[oai(
         path = "/intents/:id/access-requests",
         method = "get",
         operation_id = "oi_list_access_requests"
     )]
-    async fn requests(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn requests(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<AccessRequestList>> {
         listed(
-            "access_requests",
             self.0
                 .records(&reader(&key, req)?, RecordKind::AccessRequest, &id)
                 .await,
         )
     }
 
-    /// Approve a pending request (and grant the entry): `{"permission"?, "expires_at"?, "reason"?}`.
+    /// Approve a pending request and grant its entry; a decided request answers 409.
     #[oai(
         path = "/intents/:id/access-requests/:request_id/approve",
         method = "post",
@@ -110,8 +118,8 @@ impl AccessOi {
         req: &Request,
         id: Path<String>,
         request_id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AccessDecisionIn>,
+    ) -> OiResult<Answer<AccessRequest>> {
         let caller = writer(&key, req)?;
         ok(self
             .0
@@ -119,7 +127,7 @@ impl AccessOi {
             .await)
     }
 
-    /// Deny a pending request: `{"reason"?}`.
+    /// Deny a pending request; a decided request answers 409.
     #[oai(
         path = "/intents/:id/access-requests/:request_id/deny",
         method = "post",
@@ -131,8 +139,8 @@ impl AccessOi {
         req: &Request,
         id: Path<String>,
         request_id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AccessDecisionIn>,
+    ) -> OiResult<Answer<AccessRequest>> {
         let caller = writer(&key, req)?;
         ok(self
             .0

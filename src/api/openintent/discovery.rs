@@ -5,7 +5,8 @@ use poem::{handler, web::Json as PoemJson};
 use poem_openapi::{payload::Json, OpenApi};
 use serde_json::{json, Value};
 
-use super::OiTag;
+use super::{resources::ServerConfig, Answer, OiTag};
+use crate::api::types::Documented;
 
 /// The OpenIntent protocol version spoken.
 pub const PROTOCOL_VERSION: &str = "0.1";
@@ -123,10 +124,10 @@ impl ServerOi {
         method = "get",
         operation_id = "oi_server_config"
     )]
-    async fn config(&self) -> Json<Value> {
-        Json(json!({
+    async fn config(&self) -> Answer<ServerConfig> {
+        Json(Documented::new(json!({
             "protocol_version": PROTOCOL_VERSION,
             "suspension": { "default_retry_policy": null },
-        }))
+        })))
     }
 }

@@ -1,11 +1,21 @@
 //! RFC-0002 routes: child intents, dependencies, readiness and the intent graph.
 
 use poem::Request;
-use poem_openapi::{param::Path, payload::Json, OpenApi};
+use poem_openapi::{
+    param::{Header, Path},
+    OpenApi,
+};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{created, if_match, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{DependencyIn, NewIntentIn},
+    created, if_match, listed, ok, parse, reader,
+    resources::{
+        AncestorList, BlockedList, ChildList, DependencyList, DependentList, DescendantList, Graph,
+        Intent, ReadyList,
+    },
+    writer, Answer, Body, Created, OiResult, OiTag,
+};
 use crate::{
     api::security::TenantKey,
     openintent::{intents::NewIntent, OpenIntent},
@@ -14,7 +24,7 @@ use crate::{
 pub struct GraphOi(pub OpenIntent);
 
 #[derive(Deserialize)]
-struct DependencyIn {
+struct Dependency {
     dependency_id: String,
 }
 
@@ -31,79 +41,92 @@ impl GraphOi {
         key: TenantKey,
         req: &Request,
         parent_id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<NewIntentIn>,
+    ) -> OiResult<Created<Intent>> {
         let caller = writer(&key, req)?;
         created(
             self.0
-                .create_child(&caller, &parent_id, parse::<NewIntent>(body)?)
+                .create_child(&caller, &parent_id, parse::<NewIntent, _>(body)?)
                 .await,
         )
     }
 
-    /// `{"children": [...]}`.
+    /// The intent's direct children.
     #[oai(
         path = "/intents/:id/children",
         method = "get",
         operation_id = "oi_children"
     )]
-    async fn children(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed("children", self.0.children(&reader(&key, req)?, &id).await)
+    async fn children(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<ChildList>> {
+        listed(self.0.children(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"descendants": [...]}`: the whole tree below the intent.
+    /// The whole tree below the intent.
     #[oai(
         path = "/intents/:id/descendants",
         method = "get",
         operation_id = "oi_descendants"
     )]
-    async fn descendants(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed(
-            "descendants",
-            self.0.descendants(&reader(&key, req)?, &id).await,
-        )
+    async fn descendants(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<DescendantList>> {
+        listed(self.0.descendants(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"ancestors": [...]}`: parent first, root last.
+    /// The intent's parent, its parent, … up to the root.
     #[oai(
         path = "/intents/:id/ancestors",
         method = "get",
         operation_id = "oi_ancestors"
     )]
-    async fn ancestors(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed(
-            "ancestors",
-            self.0.ancestors(&reader(&key, req)?, &id).await,
-        )
+    async fn ancestors(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<AncestorList>> {
+        listed(self.0.ancestors(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"dependencies": [...]}`: what the intent waits for.
+    /// What the intent waits for.
     #[oai(
         path = "/intents/:id/dependencies",
         method = "get",
         operation_id = "oi_dependencies"
     )]
-    async fn dependencies(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed(
-            "dependencies",
-            self.0.dependencies(&reader(&key, req)?, &id).await,
-        )
+    async fn dependencies(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<DependencyList>> {
+        listed(self.0.dependencies(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"dependents": [...]}`: what waits for the intent.
+    /// What waits for the intent.
     #[oai(
         path = "/intents/:id/dependents",
         method = "get",
         operation_id = "oi_dependents"
     )]
-    async fn dependents(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed(
-            "dependents",
-            self.0.dependents(&reader(&key, req)?, &id).await,
-        )
+    async fn dependents(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<DependentList>> {
+        listed(self.0.dependents(&reader(&key, req)?, &id).await)
     }
 
-    /// Add a dependency at the `If-Match` version: `{"dependency_id"}`; a cycle is a 400.
+    /// Add a dependency at the `If-Match` version; a cycle is a 400.
     #[oai(
         path = "/intents/:id/dependencies",
         method = "post",
@@ -114,10 +137,13 @@ impl GraphOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
+        body: Body<DependencyIn>,
+    ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
-        let input = parse::<DependencyIn>(body)?;
+        let input = parse::<Dependency, _>(body)?;
         ok(self
             .0
             .add_dependency(&caller, &id, &input.dependency_id, if_match(req)?)
@@ -134,8 +160,11 @@ impl GraphOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
         dependency_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
         ok(self
             .0
@@ -143,25 +172,40 @@ impl GraphOi {
             .await)
     }
 
-    /// `{"ready": [...]}`: open children whose dependencies are all completed.
+    /// Open children whose dependencies are all completed.
     #[oai(path = "/intents/:id/ready", method = "get", operation_id = "oi_ready")]
-    async fn ready(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed("ready", self.0.ready(&reader(&key, req)?, &id).await)
+    async fn ready(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<ReadyList>> {
+        listed(self.0.ready(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"blocked": [...]}`: open children still waiting for a dependency.
+    /// Open children still waiting for a dependency.
     #[oai(
         path = "/intents/:id/blocked",
         method = "get",
         operation_id = "oi_blocked"
     )]
-    async fn blocked(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed("blocked", self.0.blocked(&reader(&key, req)?, &id).await)
+    async fn blocked(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<BlockedList>> {
+        listed(self.0.blocked(&reader(&key, req)?, &id).await)
     }
 
-    /// The tree under the intent: `{"root_id", "nodes", "edges", "aggregate_status"}`.
+    /// The tree under the intent: nodes, parent and dependency edges, aggregate status.
     #[oai(path = "/intents/:id/graph", method = "get", operation_id = "oi_graph")]
-    async fn graph(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn graph(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<Graph>> {
         ok(self.0.graph(&reader(&key, req)?, &id).await)
     }
 }

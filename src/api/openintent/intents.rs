@@ -2,21 +2,23 @@
 
 use poem::Request;
 use poem_openapi::{
-    param::{Path, Query},
-    payload::Json,
+    param::{Header, Path, Query},
     OpenApi,
 };
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{created, done, if_match, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{AssignIn, EventIn, NewIntentIn, StateChangeIn, StatusIn},
+    created, done, if_match, listed, ok, parse, reader,
+    resources::{Assignment, AssignmentList, EventList, Intent, IntentEvent, IntentList},
+    vocab, writer, Answer, Body, Created, Done, OiResult, OiTag,
+};
 use crate::{
-    api::security::TenantKey,
+    api::{schema::Word, security::TenantKey},
     error::Error,
     openintent::{
         intents::{EventQuery, LoggedEvent, NewIntent},
-        patch::StateChangeIn,
-        IntentStatus, OpenIntent,
+        patch, IntentStatus, OpenIntent,
     },
     time::{parse_instant, DayBound},
 };
@@ -24,14 +26,14 @@ use crate::{
 pub struct IntentsOi(pub OpenIntent);
 
 #[derive(Deserialize)]
-struct StatusIn {
+struct StatusChange {
     status: IntentStatus,
     #[serde(default)]
     reason: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct AssignIn {
+struct Assign {
     agent_id: String,
     #[serde(default = "default_role")]
     role: String,
@@ -45,27 +47,32 @@ fn default_role() -> String {
 impl IntentsOi {
     /// Create an intent (status `draft` unless `status: active` is sent).
     #[oai(path = "/intents", method = "post", operation_id = "oi_create_intent")]
-    async fn create(&self, key: TenantKey, req: &Request, body: Json<Value>) -> OiResult {
+    async fn create(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        body: Body<NewIntentIn>,
+    ) -> OiResult<Created<Intent>> {
         let caller = writer(&key, req)?;
         created(
             self.0
-                .create_intent(&caller, parse::<NewIntent>(body)?)
+                .create_intent(&caller, parse::<NewIntent, _>(body)?)
                 .await,
         )
     }
 
-    /// The tenant's intents, oldest first: `{"intents": [...]}`.
+    /// The tenant's intents, oldest first.
     #[oai(path = "/intents", method = "get", operation_id = "oi_list_intents")]
     async fn list(
         &self,
         key: TenantKey,
         req: &Request,
-        status: Query<Option<String>>,
+        status: Query<Option<Word<vocab::IntentStatus>>>,
         limit: Query<Option<i64>>,
         offset: Query<Option<i64>>,
-    ) -> OiResult {
+    ) -> OiResult<Answer<IntentList>> {
         let caller = reader(&key, req)?;
-        let status = match status.0.as_deref() {
+        let status = match status.0.as_ref().map(|s| s.value.as_str()) {
             Some(raw) => Some(IntentStatus::parse(raw, "status").map_err(super::fail)?),
             None => None,
         };
@@ -78,11 +85,16 @@ impl IntentsOi {
                 offset.0.unwrap_or(0),
             )
             .await;
-        listed("intents", intents)
+        listed(intents)
     }
 
     #[oai(path = "/intents/:id", method = "get", operation_id = "oi_get_intent")]
-    async fn get(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn get(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<Intent>> {
         ok(self.0.get_intent(&reader(&key, req)?, &id).await)
     }
 
@@ -92,12 +104,11 @@ impl IntentsOi {
         method = "delete",
         operation_id = "oi_delete_intent"
     )]
-    async fn delete(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn delete(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult<Done> {
         done(self.0.delete_intent(&writer(&key, req)?, &id).await)
     }
 
-    /// Apply state patches at the `If-Match` version: `{"patches": [{"op", "path", "value"}]}`
-    /// (ops `set`, `append`, `remove`; path a key or JSON pointer) or `{"state": {...}}`.
+    /// Apply state patches at the `If-Match` version, or set each top-level key of `state`.
     #[oai(
         path = "/intents/:id/state",
         method = "post",
@@ -108,10 +119,13 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
+        body: Body<StateChangeIn>,
+    ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
-        let patches = parse::<StateChangeIn>(body)?
+        let patches = parse::<patch::StateChangeIn, _>(body)?
             .into_patches()
             .map_err(super::fail)?;
         ok(self
@@ -131,12 +145,17 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
-        self.patch_state(key, req, id, body).await
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        version: Header<Option<String>>,
+        body: Body<StateChangeIn>,
+    ) -> OiResult<Answer<Intent>> {
+        self.patch_state(key, req, id, version, body).await
     }
 
-    /// Move the intent along its lifecycle at the `If-Match` version: `{"status", "reason"?}`.
+    /// Move the intent along its lifecycle at the `If-Match` version: draft → active |
+    /// abandoned; active → blocked | completed | abandoned | suspended_awaiting_input; blocked
+    /// and suspended → active | abandoned.
     #[oai(
         path = "/intents/:id/status",
         method = "post",
@@ -147,17 +166,20 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        /// Required: the intent's current `version` (`3`, `"3"` or `W/"3"`); a stale one is a 409.
+        #[oai(name = "If-Match")]
+        _version: Header<Option<String>>,
+        body: Body<StatusIn>,
+    ) -> OiResult<Answer<Intent>> {
         let caller = writer(&key, req)?;
-        let input = parse::<StatusIn>(body)?;
+        let input = parse::<StatusChange, _>(body)?;
         ok(self
             .0
             .set_status(&caller, &id, if_match(req)?, input.status, input.reason)
             .await)
     }
 
-    /// Log an event: `{"event_type", "payload", "trace_id"?, "parent_event_id"?}`.
+    /// Log an event.
     #[oai(
         path = "/intents/:id/events",
         method = "post",
@@ -168,17 +190,17 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<EventIn>,
+    ) -> OiResult<Created<IntentEvent>> {
         let caller = writer(&key, req)?;
         created(
             self.0
-                .log_event(&caller, &id, parse::<LoggedEvent>(body)?)
+                .log_event(&caller, &id, parse::<LoggedEvent, _>(body)?)
                 .await,
         )
     }
 
-    /// The intent's events, oldest first: `{"events": [...]}`.
+    /// The intent's events, oldest first.
     #[oai(
         path = "/intents/:id/events",
         method = "get",
@@ -192,7 +214,7 @@ impl IntentsOi {
         event_type: Query<Option<String>>,
         since: Query<Option<String>>,
         limit: Query<Option<i64>>,
-    ) -> OiResult {
+    ) -> OiResult<Answer<EventList>> {
         let caller = reader(&key, req)?;
         let since = match since.0.as_deref() {
             Some(raw) => Some(parse_instant(raw, DayBound::Start).ok_or_else(|| {
@@ -205,20 +227,25 @@ impl IntentsOi {
             since,
             limit: limit.0.unwrap_or(100),
         };
-        listed("events", self.0.list_events(&caller, &id, query).await)
+        listed(self.0.list_events(&caller, &id, query).await)
     }
 
-    /// Agents assigned to the intent: `{"agents": [...]}`.
+    /// Agents assigned to the intent.
     #[oai(
         path = "/intents/:id/agents",
         method = "get",
         operation_id = "oi_list_agents"
     )]
-    async fn agents(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed("agents", self.0.list_agents(&reader(&key, req)?, &id).await)
+    async fn agents(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<AssignmentList>> {
+        listed(self.0.list_agents(&reader(&key, req)?, &id).await)
     }
 
-    /// Assign an agent: `{"agent_id", "role"?}`.
+    /// Assign an agent.
     #[oai(
         path = "/intents/:id/agents",
         method = "post",
@@ -229,10 +256,10 @@ impl IntentsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AssignIn>,
+    ) -> OiResult<Answer<Assignment>> {
         let caller = writer(&key, req)?;
-        let input = parse::<AssignIn>(body)?;
+        let input = parse::<Assign, _>(body)?;
         ok(self
             .0
             .assign_agent(&caller, &id, &input.agent_id, &input.role)
@@ -250,7 +277,7 @@ impl IntentsOi {
         req: &Request,
         id: Path<String>,
         agent_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Done> {
         done(
             self.0
                 .unassign_agent(&writer(&key, req)?, &id, &agent_id)

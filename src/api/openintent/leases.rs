@@ -1,24 +1,28 @@
 //! RFC-0003 routes: scope leases.
 
 use poem::Request;
-use poem_openapi::{param::Path, payload::Json, OpenApi};
+use poem_openapi::{param::Path, OpenApi};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{AcquireLeaseIn, RenewLeaseIn},
+    created, done, listed, ok, parse, reader,
+    resources::{Lease, LeaseList},
+    writer, Answer, Body, Created, Done, OiResult, OiTag,
+};
 use crate::{api::security::TenantKey, openintent::OpenIntent};
 
 pub struct LeasesOi(pub OpenIntent);
 
 #[derive(Deserialize)]
-struct AcquireIn {
+struct Acquire {
     scope: String,
     #[serde(default = "default_duration")]
     duration_seconds: i64,
 }
 
 #[derive(Deserialize)]
-struct RenewIn {
+struct Renew {
     #[serde(default = "default_duration")]
     duration_seconds: i64,
 }
@@ -29,18 +33,23 @@ fn default_duration() -> i64 {
 
 #[OpenApi(tag = "OiTag::Leases")]
 impl LeasesOi {
-    /// `{"leases": [...]}`, newest first; a lapsed lease shows as `expired`.
+    /// The intent's leases, newest first; a lapsed lease shows as `expired`.
     #[oai(
         path = "/intents/:id/leases",
         method = "get",
         operation_id = "oi_list_leases"
     )]
-    async fn list(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed("leases", self.0.list_leases(&reader(&key, req)?, &id).await)
+    async fn list(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<LeaseList>> {
+        listed(self.0.list_leases(&reader(&key, req)?, &id).await)
     }
 
-    /// Lease a scope to the calling agent: `{"scope", "duration_seconds"}`; 409 with
-    /// `existing_lease` when another lease holds it.
+    /// Lease a scope to the calling agent; 409 with `existing_lease` when another lease
+    /// holds it.
     #[oai(
         path = "/intents/:id/leases",
         method = "post",
@@ -51,10 +60,10 @@ impl LeasesOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AcquireLeaseIn>,
+    ) -> OiResult<Created<Lease>> {
         let caller = writer(&key, req)?;
-        let input = parse::<AcquireIn>(body)?;
+        let input = parse::<Acquire, _>(body)?;
         created(
             self.0
                 .acquire_lease(&caller, &id, &input.scope, input.duration_seconds)
@@ -62,7 +71,7 @@ impl LeasesOi {
         )
     }
 
-    /// Renew the caller's lease: `{"duration_seconds"}` from now.
+    /// Renew the caller's lease for `duration_seconds` from now.
     #[oai(
         path = "/intents/:id/leases/:lease_id",
         method = "patch",
@@ -74,10 +83,10 @@ impl LeasesOi {
         req: &Request,
         id: Path<String>,
         lease_id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<RenewLeaseIn>,
+    ) -> OiResult<Answer<Lease>> {
         let caller = writer(&key, req)?;
-        let input = parse::<RenewIn>(body)?;
+        let input = parse::<Renew, _>(body)?;
         ok(self
             .0
             .renew_lease(&caller, &id, &lease_id, input.duration_seconds)
@@ -96,7 +105,7 @@ impl LeasesOi {
         req: &Request,
         id: Path<String>,
         lease_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Done> {
         done(
             self.0
                 .release_lease(&writer(&key, req)?, &id, &lease_id)

@@ -5,8 +5,11 @@
 //! the core's typed inputs (so unknown fields sent by newer SDKs are ignored, wrong types are
 //! 400s); lists come wrapped in an object named after what they hold (`{"intents": [...]}`),
 //! which is what the SDK reads; the caller's agent identity is `X-Agent-ID` (else the key id).
+//! Bodies in and out are the core's JSON, documented by the types of [`bodies`] and
+//! [`resources`] through [`Documented`].
 
 pub mod access;
+pub mod bodies;
 pub mod discovery;
 pub mod error;
 pub mod graph;
@@ -14,15 +17,17 @@ pub mod intents;
 pub mod leases;
 pub mod portfolios;
 pub mod records;
+pub mod resources;
 pub mod streams;
+pub mod vocab;
 
 use poem::Request;
-use poem_openapi::{payload::Json, ApiResponse, OpenApiService, Tags};
+use poem_openapi::{payload::Json, types::Type, ApiResponse, ExtraHeader, OpenApiService, Tags};
 use serde_json::{json, Value};
 
-use self::error::OiError;
+use self::{error::OiError, resources::Listing};
 use crate::{
-    api::security::TenantKey,
+    api::{security::TenantKey, types::Documented},
     auth::Scope,
     error::Error,
     openintent::{intents::check_agent_id, Caller, OpenIntent, Version},
@@ -48,43 +53,51 @@ pub enum OiTag {
     Server,
 }
 
-/// A successful answer of this face.
+/// 200 with the core's JSON, documented as `T`.
+pub type Answer<T> = Json<Documented<T>>;
+
+/// 201 with the created resource, documented as `T`.
 #[derive(ApiResponse)]
-pub enum Answer {
-    #[oai(status = 200)]
-    Ok(Json<Value>),
+pub enum Created<T: Type> {
     #[oai(status = 201)]
-    Created(Json<Value>),
+    Created(Json<Documented<T>>),
+}
+
+/// 204: done, nothing to show.
+#[derive(ApiResponse)]
+pub enum Done {
     #[oai(status = 204)]
     NoContent,
 }
 
-pub type OiResult = Result<Answer, poem::Error>;
+pub type OiResult<T> = Result<T, poem::Error>;
 
 fn fail(err: Error) -> poem::Error {
     OiError::from(err).into()
 }
 
 /// 200 with the value.
-pub fn ok(result: crate::error::Result<Value>) -> OiResult {
-    result.map(|value| Answer::Ok(Json(value))).map_err(fail)
-}
-
-/// 201 with the created resource.
-pub fn created(result: crate::error::Result<Value>) -> OiResult {
+pub fn ok<T: Type>(result: crate::error::Result<Value>) -> OiResult<Answer<T>> {
     result
-        .map(|value| Answer::Created(Json(value)))
+        .map(|value| Json(Documented::new(value)))
         .map_err(fail)
 }
 
-/// 200 with a list wrapped as `{"<name>": [...]}`.
-pub fn listed(name: &str, result: crate::error::Result<Vec<Value>>) -> OiResult {
-    ok(result.map(|items| json!({ name: items })))
+/// 201 with the created resource.
+pub fn created<T: Type>(result: crate::error::Result<Value>) -> OiResult<Created<T>> {
+    result
+        .map(|value| Created::Created(Json(Documented::new(value))))
+        .map_err(fail)
+}
+
+/// 200 with a list wrapped as `{"<L::KEY>": [...]}`.
+pub fn listed<L: Listing + Type>(result: crate::error::Result<Vec<Value>>) -> OiResult<Answer<L>> {
+    ok(result.map(|items| json!({ L::KEY: items })))
 }
 
 /// 204.
-pub fn done(result: crate::error::Result<()>) -> OiResult {
-    result.map(|()| Answer::NoContent).map_err(fail)
+pub fn done(result: crate::error::Result<()>) -> OiResult<Done> {
+    result.map(|()| Done::NoContent).map_err(fail)
 }
 
 /// The caller of a read: the key's tenant and the `X-Agent-ID` agent (else the key id).
@@ -115,7 +128,9 @@ pub fn writer(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
     reader(key, req)
 }
 
-/// The `If-Match` version (`3`, `"3"` or `W/"3"`); required on versioned writes.
+/// The `If-Match` version (`3`, `"3"` or `W/"3"`); required on versioned writes. Read from
+/// the request itself: the operations' `If-Match` parameter documents it, this reports a
+/// missing or malformed one in the face's envelope.
 pub fn if_match(req: &Request) -> Result<Version, poem::Error> {
     let raw = req.headers().get("if-match").ok_or_else(|| {
         fail(Error::invalid(
@@ -131,9 +146,12 @@ pub fn if_match(req: &Request) -> Result<Version, poem::Error> {
         .ok_or_else(|| fail(Error::invalid(&["If-Match"], "must be an integer version")))
 }
 
+/// A request body: the JSON as sent, documented as `T`.
+pub type Body<T> = Json<Documented<T>>;
+
 /// Reads a body into a core input type (400 naming serde's complaint).
-pub fn parse<T: serde::de::DeserializeOwned>(body: Json<Value>) -> Result<T, poem::Error> {
-    crate::openintent::records::parse_body(body.0).map_err(fail)
+pub fn parse<T: serde::de::DeserializeOwned, D>(body: Body<D>) -> Result<T, poem::Error> {
+    crate::openintent::records::parse_body(body.0.value).map_err(fail)
 }
 
 pub type Apis = (
@@ -164,6 +182,10 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .server("/api/v1")
+    .extra_request_header::<Option<String>, _>(
+        ExtraHeader::new("X-Agent-ID")
+            .description("The acting agent (`research-agent`); the API key's id when absent."),
+    )
     .description(
         "The OpenIntent face of IntendedOps (protocol 0.1): intents with versioned state, \
          graphs, leases, arbitration, attachments, SSE subscriptions, portfolios, costs, \

@@ -3,13 +3,17 @@
 use poem::Request;
 use poem_openapi::{
     param::{Path, Query},
-    payload::Json,
     OpenApi,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{MemberIn, NewPortfolioIn, PortfolioStatusIn},
+    created, done, listed, ok, parse, reader,
+    resources::{Membership, Portfolio, PortfolioDetail, PortfolioIntents, PortfolioList},
+    writer, Answer, Body, Created, Done, OiResult, OiTag,
+};
 use crate::{
     api::security::TenantKey,
     openintent::{portfolios::NewPortfolio, OpenIntent},
@@ -18,12 +22,12 @@ use crate::{
 pub struct PortfoliosOi(pub OpenIntent);
 
 #[derive(Deserialize)]
-struct StatusIn {
+struct StatusChange {
     status: String,
 }
 
 #[derive(Deserialize)]
-struct MemberIn {
+struct Member {
     intent_id: String,
     #[serde(default = "default_role")]
     role: String,
@@ -37,22 +41,27 @@ fn default_role() -> String {
 
 #[OpenApi(tag = "OiTag::Portfolios")]
 impl PortfoliosOi {
-    /// Create a portfolio: `{"name", "description", "metadata", "governance_policy"}`.
+    /// Create a portfolio.
     #[oai(
         path = "/portfolios",
         method = "post",
         operation_id = "oi_create_portfolio"
     )]
-    async fn create(&self, key: TenantKey, req: &Request, body: Json<Value>) -> OiResult {
+    async fn create(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        body: Body<NewPortfolioIn>,
+    ) -> OiResult<Created<Portfolio>> {
         let caller = writer(&key, req)?;
         created(
             self.0
-                .create_portfolio(&caller, parse::<NewPortfolio>(body)?)
+                .create_portfolio(&caller, parse::<NewPortfolio, _>(body)?)
                 .await,
         )
     }
 
-    /// `{"portfolios": [...]}`, optionally only those `created_by` an agent.
+    /// The tenant's portfolios, optionally only those `created_by` an agent.
     #[oai(
         path = "/portfolios",
         method = "get",
@@ -63,9 +72,8 @@ impl PortfoliosOi {
         key: TenantKey,
         req: &Request,
         created_by: Query<Option<String>>,
-    ) -> OiResult {
+    ) -> OiResult<Answer<PortfolioList>> {
         listed(
-            "portfolios",
             self.0
                 .list_portfolios(&reader(&key, req)?, created_by.0.as_deref())
                 .await,
@@ -78,11 +86,16 @@ impl PortfoliosOi {
         method = "get",
         operation_id = "oi_get_portfolio"
     )]
-    async fn get(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn get(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<PortfolioDetail>> {
         ok(self.0.get_portfolio(&reader(&key, req)?, &id).await)
     }
 
-    /// `{"status": "active"|"completed"|"abandoned"}`.
+    /// Change the portfolio's status; answers the portfolio with its intents.
     #[oai(
         path = "/portfolios/:id/status",
         method = "patch",
@@ -93,30 +106,35 @@ impl PortfoliosOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<PortfolioStatusIn>,
+    ) -> OiResult<Answer<PortfolioDetail>> {
         let caller = writer(&key, req)?;
-        let input = parse::<StatusIn>(body)?;
+        let input = parse::<StatusChange, _>(body)?;
         ok(self
             .0
             .set_portfolio_status(&caller, &id, &input.status)
             .await)
     }
 
-    /// `{"intents": [...], "aggregate_status": {"total", "by_status", "completion_percentage"}}`.
+    /// The member intents, highest priority first, with their aggregate status.
     #[oai(
         path = "/portfolios/:id/intents",
         method = "get",
         operation_id = "oi_portfolio_intents"
     )]
-    async fn intents(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn intents(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<PortfolioIntents>> {
         let members = self.0.portfolio_intents(&reader(&key, req)?, &id).await;
         ok(members.map(
             |(intents, aggregate)| json!({ "intents": intents, "aggregate_status": aggregate }),
         ))
     }
 
-    /// Add an intent: `{"intent_id", "role", "priority"}`; answers the membership.
+    /// Add an intent; answers the membership.
     #[oai(
         path = "/portfolios/:id/intents",
         method = "post",
@@ -127,10 +145,10 @@ impl PortfoliosOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<MemberIn>,
+    ) -> OiResult<Created<Membership>> {
         let caller = writer(&key, req)?;
-        let input = parse::<MemberIn>(body)?;
+        let input = parse::<Member, _>(body)?;
         created(
             self.0
                 .add_to_portfolio(&caller, &id, &input.intent_id, &input.role, input.priority)
@@ -149,7 +167,7 @@ impl PortfoliosOi {
         req: &Request,
         id: Path<String>,
         intent_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Done> {
         done(
             self.0
                 .remove_from_portfolio(&writer(&key, req)?, &id, &intent_id)
@@ -157,16 +175,18 @@ impl PortfoliosOi {
         )
     }
 
-    /// `{"portfolios": [...]}` containing the intent.
+    /// The portfolios containing the intent.
     #[oai(
         path = "/intents/:id/portfolios",
         method = "get",
         operation_id = "oi_intent_portfolios"
     )]
-    async fn of_intent(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
-        listed(
-            "portfolios",
-            self.0.intent_portfolios(&reader(&key, req)?, &id).await,
-        )
+    async fn of_intent(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<PortfolioList>> {
+        listed(self.0.intent_portfolios(&reader(&key, req)?, &id).await)
     }
 }

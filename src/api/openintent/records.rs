@@ -2,10 +2,17 @@
 //! (RFC-0009), retry policies and failures (RFC-0010).
 
 use poem::Request;
-use poem_openapi::{param::Path, payload::Json, OpenApi};
-use serde_json::Value;
+use poem_openapi::{param::Path, OpenApi};
 
-use super::{created, done, listed, ok, parse, reader, writer, OiResult, OiTag};
+use super::{
+    bodies::{ArbitrationIn, AttachmentIn, CostIn, DecisionIn, FailureIn, RetryPolicyIn},
+    created, done, listed, ok, parse, reader,
+    resources::{
+        Arbitration, Attachment, AttachmentList, Cost, Costs, DecisionList, DecisionRecord,
+        Failure, FailureList, RetryPolicy,
+    },
+    writer, Answer, Body, Created, Done, OiResult, OiTag,
+};
 use crate::{
     api::security::TenantKey,
     openintent::{records::RecordKind, OpenIntent},
@@ -15,7 +22,7 @@ pub struct RecordsOi(pub OpenIntent);
 
 #[OpenApi(tag = "OiTag::Records")]
 impl RecordsOi {
-    /// Ask for arbitration: `{"reason", "context"}`; answers the pending request.
+    /// Ask for arbitration; answers the pending request.
     #[oai(
         path = "/intents/:id/arbitrate",
         method = "post",
@@ -26,13 +33,13 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<ArbitrationIn>,
+    ) -> OiResult<Created<Arbitration>> {
         let caller = writer(&key, req)?;
         created(self.0.request_arbitration(&caller, &id, parse(body)?).await)
     }
 
-    /// Record a decision: `{"decision_type", "outcome", "reasoning"}`.
+    /// Record a decision.
     #[oai(
         path = "/intents/:id/decisions",
         method = "post",
@@ -43,28 +50,32 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<DecisionIn>,
+    ) -> OiResult<Created<DecisionRecord>> {
         let caller = writer(&key, req)?;
         created(self.0.record_decision(&caller, &id, parse(body)?).await)
     }
 
-    /// `{"decisions": [...]}`.
+    /// The intent's decisions.
     #[oai(
         path = "/intents/:id/decisions",
         method = "get",
         operation_id = "oi_list_decisions"
     )]
-    async fn decisions(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn decisions(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<DecisionList>> {
         listed(
-            "decisions",
             self.0
                 .records(&reader(&key, req)?, RecordKind::Decision, &id)
                 .await,
         )
     }
 
-    /// Attach a file by reference: `{"filename", "mime_type", "size", "storage_url", "metadata"}`.
+    /// Attach a file by reference.
     #[oai(
         path = "/intents/:id/attachments",
         method = "post",
@@ -75,21 +86,25 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<AttachmentIn>,
+    ) -> OiResult<Created<Attachment>> {
         let caller = writer(&key, req)?;
         created(self.0.add_attachment(&caller, &id, parse(body)?).await)
     }
 
-    /// `{"attachments": [...]}`.
+    /// The intent's attachments.
     #[oai(
         path = "/intents/:id/attachments",
         method = "get",
         operation_id = "oi_list_attachments"
     )]
-    async fn attachments(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn attachments(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<AttachmentList>> {
         listed(
-            "attachments",
             self.0
                 .records(&reader(&key, req)?, RecordKind::Attachment, &id)
                 .await,
@@ -107,7 +122,7 @@ impl RecordsOi {
         req: &Request,
         id: Path<String>,
         attachment_id: Path<String>,
-    ) -> OiResult {
+    ) -> OiResult<Done> {
         let caller = writer(&key, req)?;
         done(
             self.0
@@ -122,7 +137,7 @@ impl RecordsOi {
         )
     }
 
-    /// Record a cost: `{"cost_type", "amount", "unit", "provider", "metadata"}`.
+    /// Record a cost.
     #[oai(
         path = "/intents/:id/costs",
         method = "post",
@@ -133,19 +148,24 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<CostIn>,
+    ) -> OiResult<Created<Cost>> {
         let caller = writer(&key, req)?;
         created(self.0.record_cost(&caller, &id, parse(body)?).await)
     }
 
-    /// `{"costs": [...], "summary": {"total", "by_type", "by_agent"}}`.
+    /// The intent's costs with their totals by type and by agent.
     #[oai(
         path = "/intents/:id/costs",
         method = "get",
         operation_id = "oi_list_costs"
     )]
-    async fn costs(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn costs(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<Costs>> {
         ok(self.0.costs(&reader(&key, req)?, &id).await)
     }
 
@@ -155,11 +175,16 @@ impl RecordsOi {
         method = "get",
         operation_id = "oi_get_retry_policy"
     )]
-    async fn retry_policy(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn retry_policy(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<RetryPolicy>> {
         ok(self.0.retry_policy(&reader(&key, req)?, &id).await)
     }
 
-    /// Set (replace) the retry policy: `{"strategy", "max_retries", "base_delay_ms", …}`.
+    /// Set (replace) the retry policy.
     #[oai(
         path = "/intents/:id/retry-policy",
         method = "put",
@@ -170,13 +195,13 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<RetryPolicyIn>,
+    ) -> OiResult<Answer<RetryPolicy>> {
         let caller = writer(&key, req)?;
         ok(self.0.set_retry_policy(&caller, &id, parse(body)?).await)
     }
 
-    /// Record a failed attempt: `{"attempt_number", "error_code", "error_message", …}`.
+    /// Record a failed attempt.
     #[oai(
         path = "/intents/:id/failures",
         method = "post",
@@ -187,21 +212,25 @@ impl RecordsOi {
         key: TenantKey,
         req: &Request,
         id: Path<String>,
-        body: Json<Value>,
-    ) -> OiResult {
+        body: Body<FailureIn>,
+    ) -> OiResult<Created<Failure>> {
         let caller = writer(&key, req)?;
         created(self.0.record_failure(&caller, &id, parse(body)?).await)
     }
 
-    /// `{"failures": [...]}`.
+    /// The intent's failed attempts.
     #[oai(
         path = "/intents/:id/failures",
         method = "get",
         operation_id = "oi_list_failures"
     )]
-    async fn failures(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn failures(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        id: Path<String>,
+    ) -> OiResult<Answer<FailureList>> {
         listed(
-            "failures",
             self.0
                 .records(&reader(&key, req)?, RecordKind::Failure, &id)
                 .await,

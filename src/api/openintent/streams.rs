@@ -3,23 +3,32 @@
 
 use std::time::Duration;
 
-use futures_util::stream::{self, BoxStream, StreamExt};
-use poem::{web::sse::Event, Request};
-use poem_openapi::{
-    param::{Path, Query},
-    payload::{EventStream, Json},
-    ApiResponse, Object, OpenApi,
+use super::{
+    bodies::SubscriptionIn,
+    created, done, listed, parse, reader,
+    resources::{IntentEvent, Subscription, SubscriptionList},
+    vocab::StreamKind,
+    writer, Answer, Body, Created, Done, OiResult, OiTag,
 };
-use serde_json::Value;
-
-use super::{created, done, listed, parse, reader, writer, OiResult, OiTag};
 use crate::{
-    api::security::TenantKey,
+    api::{
+        schema::{example_json, Word},
+        security::TenantKey,
+        types::JsonObject,
+    },
     openintent::{
         records::RecordKind,
         streams::{StreamItem, StreamTarget},
         OpenIntent,
     },
+};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use poem::{web::sse::Event, Request};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::EventStream,
+    types::Example,
+    ApiResponse, Object, OpenApi,
 };
 
 /// What a stream follows, from the path's `intents`, `portfolios` or `agents` (else no route).
@@ -40,10 +49,24 @@ pub struct StreamsOi(pub OpenIntent);
 /// One SSE message: `event:` the event type, `id:` its id (none on the first, `connected`,
 /// message), `data:` the event as JSON.
 #[derive(Object)]
+#[oai(example)]
 struct SseMessage {
     id: Option<String>,
     event: String,
-    data: Value,
+    /// The event as `GET /intents/{id}/events` lists it; `{"status": "connected"}` first.
+    data: JsonObject,
+}
+
+/// A state patch as the stream carries it (`id:` and `event:` lines, `data:` the event).
+impl Example for SseMessage {
+    fn example() -> Self {
+        let event = example_json::<IntentEvent>();
+        SseMessage {
+            id: event["id"].as_str().map(str::to_string),
+            event: "state_patched".into(),
+            data: JsonObject(event),
+        }
+    }
 }
 
 impl From<StreamItem> for SseMessage {
@@ -51,7 +74,7 @@ impl From<StreamItem> for SseMessage {
         SseMessage {
             id: item.id,
             event: item.event_type,
-            data: item.data,
+            data: JsonObject(item.data),
         }
     }
 }
@@ -96,7 +119,8 @@ impl StreamsOi {
             EventStream::new(items)
                 .keep_alive(KEEP_ALIVE)
                 .to_event(|message: SseMessage| {
-                    let event = Event::message(message.data.to_string()).event_type(message.event);
+                    let event =
+                        Event::message(message.data.0.to_string()).event_type(message.event);
                     match message.id {
                         Some(id) => event.id(id),
                         None => event,
@@ -108,19 +132,23 @@ impl StreamsOi {
 
 #[OpenApi(tag = "OiTag::Subscriptions")]
 impl StreamsOi {
-    /// Record a subscription: `{"intent_id"?, "portfolio_id"?, "event_types", "webhook_url"?,
-    /// "expires_at"?}`. Live delivery is by the SSE streams below.
+    /// Record a subscription. Live delivery is by the SSE streams below.
     #[oai(
         path = "/subscriptions",
         method = "post",
         operation_id = "oi_subscribe"
     )]
-    async fn subscribe(&self, key: TenantKey, req: &Request, body: Json<Value>) -> OiResult {
+    async fn subscribe(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        body: Body<SubscriptionIn>,
+    ) -> OiResult<Created<Subscription>> {
         let caller = writer(&key, req)?;
         created(self.0.subscribe(&caller, parse(body)?).await)
     }
 
-    /// `{"subscriptions": [...]}`, optionally for one intent or portfolio.
+    /// The tenant's subscriptions, optionally for one intent or portfolio.
     #[oai(
         path = "/subscriptions",
         method = "get",
@@ -132,13 +160,13 @@ impl StreamsOi {
         req: &Request,
         intent_id: Query<Option<String>>,
         portfolio_id: Query<Option<String>>,
-    ) -> OiResult {
+    ) -> OiResult<Answer<SubscriptionList>> {
         let caller = reader(&key, req)?;
         let found = self
             .0
             .subscriptions(&caller, intent_id.0.as_deref(), portfolio_id.0.as_deref())
             .await;
-        listed("subscriptions", found)
+        listed(found)
     }
 
     #[oai(
@@ -146,7 +174,7 @@ impl StreamsOi {
         method = "delete",
         operation_id = "oi_unsubscribe"
     )]
-    async fn unsubscribe(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult {
+    async fn unsubscribe(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult<Done> {
         let caller = writer(&key, req)?;
         done(
             self.0
@@ -173,11 +201,11 @@ impl StreamsOi {
         &self,
         key: TenantKey,
         req: &Request,
-        kind: Path<String>,
+        kind: Path<Word<StreamKind>>,
         id: Path<String>,
         event_types: Query<Option<String>>,
     ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, target(&kind, id.0)?, event_types.0)
+        self.open(&key, req, target(&kind.0.value, id.0)?, event_types.0)
             .await
     }
 
@@ -191,11 +219,11 @@ impl StreamsOi {
         &self,
         key: TenantKey,
         req: &Request,
-        kind: Path<String>,
+        kind: Path<Word<StreamKind>>,
         id: Path<String>,
         event_types: Query<Option<String>>,
     ) -> Result<StreamAnswer, poem::Error> {
-        self.open(&key, req, target(&kind, id.0)?, event_types.0)
+        self.open(&key, req, target(&kind.0.value, id.0)?, event_types.0)
             .await
     }
 }

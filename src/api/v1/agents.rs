@@ -5,16 +5,23 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    types::MaybeUndefined,
+    types::{Example, MaybeUndefined},
     ApiResponse, Object, OpenApi,
 };
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::patch, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult,
+        schema::{examples, Word},
+        security::TenantKey,
+        types::{patch, Data, Documented, ListPage},
+        v1::vocab::{AgentStatus, TrustTier},
+        Tag,
+    },
     auth::Scope,
     governance::{
         agents::{Agent, AgentService, AgentUpdate, Registration},
-        trust::TrustTier,
+        trust,
     },
     pagination::PageRequest,
     time::rfc3339,
@@ -25,11 +32,26 @@ use crate::{
 pub struct IntentCounts {
     total: i64,
     /// Intents per status; statuses with none are left out.
-    by_status: std::collections::BTreeMap<String, i64>,
+    by_status: Documented<CountsByStatus, std::collections::BTreeMap<String, i64>>,
+}
+
+/// Intents per status (documentation of a count map keyed by status).
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct CountsByStatus {
+    pending: Option<i64>,
+    pending_approval: Option<i64>,
+    approved: Option<i64>,
+    rejected: Option<i64>,
+    blocked: Option<i64>,
+    expired: Option<i64>,
+    cancelled: Option<i64>,
+    completed: Option<i64>,
+    failed: Option<i64>,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct AgentOut {
     id: String,
     name: String,
@@ -38,13 +60,12 @@ pub struct AgentOut {
     domains: Vec<String>,
     /// Intent types the agent may submit; empty = any in its domains.
     intent_types: Vec<String>,
-    /// The tier in force (`T0`–`T4`): the pinned one, if an admin pinned it.
-    trust_tier: String,
+    /// The tier in force: the pinned one, if an admin pinned it.
+    trust_tier: Word<TrustTier>,
     /// Set when an admin fixed the tier.
-    pinned_tier: Option<String>,
+    pinned_tier: Option<Word<TrustTier>>,
     trust_score: f64,
-    /// `active` or `suspended`.
-    status: String,
+    status: Word<AgentStatus>,
     intent_counts: IntentCounts,
     created_at: String,
     updated_at: String,
@@ -58,13 +79,13 @@ impl From<Agent> for AgentOut {
             description: agent.description,
             domains: agent.domains,
             intent_types: agent.intent_types,
-            trust_tier: agent.trust_tier.as_str().into(),
-            pinned_tier: agent.pinned_tier.map(|t| t.as_str().into()),
+            trust_tier: Word::new(agent.trust_tier.as_str().into()),
+            pinned_tier: agent.pinned_tier.map(|t| Word::new(t.as_str().into())),
             trust_score: agent.trust_score,
-            status: agent.status.as_str().into(),
+            status: Word::new(agent.status.as_str().into()),
             intent_counts: IntentCounts {
                 total: agent.intent_counts.values().sum(),
-                by_status: agent.intent_counts,
+                by_status: Documented::new(agent.intent_counts),
             },
             created_at: rfc3339(agent.created_at),
             updated_at: rfc3339(agent.updated_at),
@@ -72,8 +93,31 @@ impl From<Agent> for AgentOut {
     }
 }
 
+examples! {
+    /// The seed's billing agent after its first completed invoice.
+    AgentOut => {
+        "id": "billing-agent",
+        "name": "Billing Agent",
+        "description": "Handles billing operations",
+        "domains": ["billing"],
+        "intentTypes": ["billing.send_invoice", "billing.collect_payment"],
+        "trustTier": "T0",
+        "pinnedTier": null,
+        "trustScore": 0.05,
+        "status": "active",
+        "intentCounts": {"total": 2, "byStatus": {"completed": 1, "pending_approval": 1}},
+        "createdAt": "2024-01-15T10:00:00.000Z",
+        "updatedAt": "2024-01-15T11:00:00.000Z"
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct RegisterAgentIn {
     name: String,
     description: Option<String>,
@@ -87,15 +131,36 @@ pub struct RegisterAgentIn {
     id: Option<String>,
 }
 
+/// The seed's billing agent: registered as `billing-agent`, the `POST /v1/intents` example's.
+impl Example for RegisterAgentIn {
+    fn example() -> Self {
+        RegisterAgentIn {
+            name: "Billing Agent".into(),
+            description: Some("Handles billing operations".into()),
+            domains: vec!["billing".into()],
+            intent_types: vec![
+                "billing.send_invoice".into(),
+                "billing.collect_payment".into(),
+            ],
+            id: None,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct UpdateAgentIn {
     name: Option<String>,
     /// null clears it.
     description: MaybeUndefined<String>,
     domains: Option<Vec<String>>,
     intent_types: Option<Vec<String>>,
-    /// `active` or `suspended`: a suspended agent's submissions are refused.
+    /// A suspended agent's submissions are refused.
     status: Option<AgentStatusIn>,
     /// Fix the agent's tier regardless of its record; null returns it to the earned tier.
     pinned_tier: MaybeUndefined<TierIn>,
@@ -117,14 +182,32 @@ pub enum TierIn {
     T4,
 }
 
-impl From<TierIn> for TrustTier {
+/// Lets the billing agent refund too, and pins it at `T1` while it proves itself.
+impl Example for UpdateAgentIn {
+    fn example() -> Self {
+        UpdateAgentIn {
+            name: None,
+            description: MaybeUndefined::Undefined,
+            domains: None,
+            intent_types: Some(vec![
+                "billing.send_invoice".into(),
+                "billing.collect_payment".into(),
+                "billing.process_refund".into(),
+            ]),
+            status: None,
+            pinned_tier: MaybeUndefined::Value(TierIn::T1),
+        }
+    }
+}
+
+impl From<TierIn> for trust::TrustTier {
     fn from(tier: TierIn) -> Self {
         match tier {
-            TierIn::T0 => TrustTier::T0,
-            TierIn::T1 => TrustTier::T1,
-            TierIn::T2 => TrustTier::T2,
-            TierIn::T3 => TrustTier::T3,
-            TierIn::T4 => TrustTier::T4,
+            TierIn::T0 => trust::TrustTier::T0,
+            TierIn::T1 => trust::TrustTier::T1,
+            TierIn::T2 => trust::TrustTier::T2,
+            TierIn::T3 => trust::TrustTier::T3,
+            TierIn::T4 => trust::TrustTier::T4,
         }
     }
 }
@@ -212,7 +295,7 @@ impl AgentsApi {
             domains: body.domains,
             intent_types: body.intent_types,
             suspended: body.status.map(|s| s == AgentStatusIn::Suspended),
-            pinned_tier: patch(body.pinned_tier, TrustTier::from),
+            pinned_tier: patch(body.pinned_tier, trust::TrustTier::from),
         };
         let agent = self
             .agents

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::Example,
     Object, OpenApi,
 };
 
@@ -12,8 +13,10 @@ use crate::{
     api::v1::intents::IntentOut,
     api::{
         error::ApiResult,
+        schema::Word,
         security::TenantKey,
         types::{Data, ListPage, OptionalJson},
+        v1::vocab::{ApprovalChoice, ApprovalStatus, Risk},
         Tag,
     },
     auth::Scope,
@@ -32,19 +35,18 @@ pub struct DecisionOut {
     approver: String,
     /// The approver's name (its API key's name), when it has one.
     approver_name: Option<String>,
-    /// `approve` or `reject`.
-    decision: String,
+    decision: Word<ApprovalChoice>,
     comment: Option<String>,
     created_at: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ApprovalOut {
     id: String,
     intent_id: String,
-    /// `pending`, `approved`, `rejected`, `expired`, or `cancelled` (the intent was withdrawn).
-    status: String,
+    /// `cancelled`: the intent was withdrawn while it waited.
+    status: Word<ApprovalStatus>,
     /// Distinct approvers needed.
     required_approvals: i64,
     roles: Vec<String>,
@@ -61,7 +63,7 @@ impl From<Approval> for ApprovalOut {
         ApprovalOut {
             id: approval.id,
             intent_id: approval.intent_id,
-            status: approval.status,
+            status: Word::new(approval.status),
             required_approvals: approval.required_approvals,
             roles: approval.roles,
             reason: approval.reason,
@@ -71,7 +73,7 @@ impl From<Approval> for ApprovalOut {
                 .map(|d| DecisionOut {
                     approver: d.approver,
                     approver_name: d.approver_name,
-                    decision: if d.approve { "approve" } else { "reject" }.into(),
+                    decision: Word::new(if d.approve { "approve" } else { "reject" }.into()),
                     comment: d.comment,
                     created_at: rfc3339(d.created_at),
                 })
@@ -83,18 +85,42 @@ impl From<Approval> for ApprovalOut {
     }
 }
 
+/// One approver of two has approved a critical intent.
+impl Example for ApprovalOut {
+    fn example() -> Self {
+        ApprovalOut {
+            id: "apr_01HN4X8M2R7T9V3W5X6Y7Z8A9B".into(),
+            intent_id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            status: Word::new("pending".into()),
+            required_approvals: 2,
+            roles: Vec::new(),
+            reason: None,
+            decisions: vec![DecisionOut {
+                approver: "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3".into(),
+                approver_name: Some("alice (finance)".into()),
+                decision: Word::new("approve".into()),
+                comment: Some("Amount matches the signed order".into()),
+                created_at: "2024-01-15T10:42:00.000Z".into(),
+            }],
+            created_at: "2024-01-15T10:30:00.000Z".into(),
+            expires_at: Some("2024-01-18T10:30:00.000Z".into()),
+            resolved_at: None,
+        }
+    }
+}
+
 /// An approval of the queue, with what to triage it by: the intent's type, domain, agent and
 /// risk, its params on one line and why policy asked for approval.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct QueuedApprovalOut {
     #[oai(flatten)]
     approval: ApprovalOut,
     intent_type: String,
     domain: String,
     agent_id: String,
-    /// The intent type's risk: `low`, `medium`, `high` or `critical`.
-    risk: Option<String>,
+    /// Null if the intent type has left the catalog since.
+    risk: Option<Word<Risk>>,
     /// The params' top-level fields on one line (cut at 160 characters).
     params_summary: String,
     /// Why policy sent the intent to the queue: the rule that matched.
@@ -108,31 +134,74 @@ impl From<QueuedApproval> for QueuedApprovalOut {
             intent_type: queued.intent_type,
             domain: queued.domain,
             agent_id: queued.agent_id,
-            risk: queued.risk.map(|risk| risk.as_str().to_string()),
+            risk: queued.risk.map(|risk| Word::new(risk.as_str().to_string())),
             params_summary: queued.params_summary,
             routing_reason: queued.routing_reason,
         }
     }
 }
 
+/// A critical DSAR waiting for its second approver.
+impl Example for QueuedApprovalOut {
+    fn example() -> Self {
+        QueuedApprovalOut {
+            approval: ApprovalOut::example(),
+            intent_type: "compliance.process_dsar".into(),
+            domain: "compliance".into(),
+            agent_id: "compliance-agent".into(),
+            risk: Some(Word::new("critical".into())),
+            params_summary:
+                r#"deadline: "2024-02-14", requestType: "access", subjectEmail: "jane@example.com""#
+                    .into(),
+            routing_reason: Some("rule 'critical-needs-two-approvers' matched".into()),
+        }
+    }
+}
+
 /// An approval with the intent it decides.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ApprovalDetailOut {
     #[oai(flatten)]
     approval: ApprovalOut,
     intent: IntentOut,
 }
 
+impl Example for ApprovalDetailOut {
+    fn example() -> Self {
+        ApprovalDetailOut {
+            approval: ApprovalOut::example(),
+            intent: IntentOut::example(),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 pub struct ApproveIn {
     comment: Option<String>,
 }
 
+impl Example for ApproveIn {
+    fn example() -> Self {
+        ApproveIn {
+            comment: Some("Amount matches the signed order".into()),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 pub struct RejectIn {
     reason: Option<String>,
+}
+
+impl Example for RejectIn {
+    fn example() -> Self {
+        RejectIn {
+            reason: Some("Amount exceeds approved limit".into()),
+        }
+    }
 }
 
 pub struct ApprovalsApi {
@@ -153,13 +222,13 @@ impl ApprovalsApi {
     async fn list(
         &self,
         auth: TenantKey,
-        status: Query<Option<String>>,
+        status: Query<Option<Word<ApprovalStatus>>>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<QueuedApprovalOut>>>> {
         let caller = auth.require(Scope::Approver)?;
         let request = PageRequest::parse(page.0, page_size.0)?;
-        let status = status.0.unwrap_or_else(|| "pending".into());
+        let status = status.0.map_or_else(|| "pending".into(), |s| s.value);
         let approvals = self
             .approvals
             .list(&caller.tenant_id, &status, request)

@@ -2,10 +2,16 @@
 
 use std::sync::Arc;
 
-use poem_openapi::{param::Query, payload::Json, Object, OpenApi};
+use poem_openapi::{param::Query, payload::Json, types::Example, Object, OpenApi};
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult,
+        schema::examples,
+        security::TenantKey,
+        types::{Data, JsonObject, ListPage},
+        Tag,
+    },
     audit::{AuditLog, AuditQuery, AuditRecord, Verification},
     auth::Scope,
     error::Error,
@@ -15,16 +21,19 @@ use crate::{
 
 /// One audit record. `hash` is SHA-256 over the canonical JSON of the other fields.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct AuditRecordOut {
     /// Position in the tenant's chain: 1, 2, … without gaps.
     sequence: i64,
+    /// What happened: `intent.submitted`, `agent.trust.changed`, `key.created`, … and
+    /// `openintent.<event type>` for the OpenIntent face's changes.
     event_type: String,
     /// Who acted: an API key id, user id, agent id, `cli` or `system`.
     actor: String,
     /// The id acted on.
     subject: String,
-    data: serde_json::Value,
+    /// The event's facts; their shape depends on `eventType`.
+    data: JsonObject,
     created_at: String,
     previous_hash: String,
     hash: String,
@@ -37,7 +46,7 @@ impl From<AuditRecord> for AuditRecordOut {
             event_type: record.event_type,
             actor: record.actor,
             subject: record.subject,
-            data: record.data,
+            data: JsonObject(record.data),
             created_at: record.created_at,
             previous_hash: record.previous_hash,
             hash: record.hash,
@@ -45,8 +54,38 @@ impl From<AuditRecord> for AuditRecordOut {
     }
 }
 
+/// The record of the seed's invoice submission.
+impl Example for AuditRecordOut {
+    fn example() -> Self {
+        AuditRecordOut {
+            sequence: 42,
+            event_type: "intent.submitted".into(),
+            actor: "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3".into(),
+            subject: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            data: JsonObject(serde_json::json!({
+                "type": "billing.send_invoice",
+                "domain": "billing",
+                "agentId": "billing-agent",
+                "status": "pending_approval",
+                "decision": {
+                    "outcome": "require_approval",
+                    "rule": "new-agents-are-reviewed",
+                    "reason": "rule 'new-agents-are-reviewed' matched",
+                    "policyVersion": 0,
+                    "requiredApprovals": 1,
+                    "roles": []
+                }
+            })),
+            created_at: "2024-01-15T10:30:00.000Z".into(),
+            previous_hash: "9f2c4e0a7b1d3f5e6a8c0b2d4f6e8a0c1b3d5f7e9a1c3e5b7d9f1a3c5e7b9d1f"
+                .into(),
+            hash: "3b7e1f9a5c2d8e4b6a0f1c3e5d7b9a2c4e6f8a0b1d3c5e7f9a2b4c6d8e0f1a3b".into(),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct VerificationOut {
     valid: bool,
     event_count: i64,
@@ -64,6 +103,15 @@ impl From<Verification> for VerificationOut {
             head_hash: result.head_hash,
             first_invalid_sequence: result.first_invalid_sequence,
         }
+    }
+}
+
+examples! {
+    VerificationOut => {
+        "valid": true,
+        "eventCount": 42,
+        "headHash": "3b7e1f9a5c2d8e4b6a0f1c3e5d7b9a2c4e6f8a0b1d3c5e7f9a2b4c6d8e0f1a3b",
+        "firstInvalidSequence": null
     }
 }
 

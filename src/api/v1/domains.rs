@@ -5,7 +5,15 @@ use std::sync::Arc;
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult,
+        schema::examples,
+        schema::Word,
+        security::TenantKey,
+        types::{Data, JsonObject, ListPage},
+        v1::vocab::{Risk, ValueCategory},
+        Tag,
+    },
     auth::Scope,
     error::Error,
     governance::catalog::{Catalog, Domain, IntentType},
@@ -19,10 +27,9 @@ pub struct IntentTypeSummary {
     #[oai(rename = "type")]
     intent_type: String,
     description: String,
-    /// `efficiency`, `revenue`, `risk_mitigation`, `cost_savings`, or null.
-    value_category: Option<String>,
-    /// `low`, `medium`, `high` or `critical`.
-    risk: String,
+    /// Null when the type generates no tracked value.
+    value_category: Option<Word<ValueCategory>>,
+    risk: Word<Risk>,
 }
 
 impl From<&IntentType> for IntentTypeSummary {
@@ -30,14 +37,16 @@ impl From<&IntentType> for IntentTypeSummary {
         IntentTypeSummary {
             intent_type: intent_type.name.clone(),
             description: intent_type.description.clone(),
-            value_category: intent_type.value_category.map(|c| c.as_str().to_string()),
-            risk: intent_type.risk.as_str().to_string(),
+            value_category: intent_type
+                .value_category
+                .map(|c| Word::new(c.as_str().to_string())),
+            risk: Word::new(intent_type.risk.as_str().to_string()),
         }
     }
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DomainOut {
     domain: String,
     description: String,
@@ -62,18 +71,58 @@ impl From<&Domain> for DomainOut {
 
 /// One intent type with the JSON Schema its `params` must satisfy.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct IntentTypeOut {
     #[oai(rename = "type")]
     intent_type: String,
     domain: String,
     description: String,
-    value_category: Option<String>,
-    risk: String,
+    value_category: Option<Word<ValueCategory>>,
+    risk: Word<Risk>,
     /// Why the risk level is what it is.
     risk_rationale: String,
     /// Draft 2020-12 JSON Schema of `params`.
-    params_schema: serde_json::Value,
+    params_schema: JsonObject,
+}
+
+examples! {
+    /// The seed's billing domain (two of its ten types).
+    DomainOut => {
+        "domain": "billing",
+        "description": "Invoice, payment, subscription management",
+        "agentPackage": "@intendedops/billing-agent",
+        "intentTypes": [
+            {
+                "type": "billing.send_invoice",
+                "description": "Generate and send invoice",
+                "valueCategory": "efficiency",
+                "risk": "low"
+            },
+            {
+                "type": "billing.process_refund",
+                "description": "Issue refund to customer",
+                "valueCategory": null,
+                "risk": "high"
+            }
+        ]
+    }
+    IntentTypeOut => {
+        "type": "billing.send_invoice",
+        "domain": "billing",
+        "description": "Generate and send invoice",
+        "valueCategory": "efficiency",
+        "risk": "low",
+        "riskRationale": "Sends a document the customer can dispute; moves no money",
+        "paramsSchema": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "required": ["customerId", "amount"],
+            "properties": {
+                "customerId": {"type": "string"},
+                "amount": {"type": "number", "exclusiveMinimum": 0}
+            }
+        }
+    }
 }
 
 pub struct DomainsApi {
@@ -135,10 +184,12 @@ impl DomainsApi {
             intent_type: found.name.clone(),
             domain: found.domain.clone(),
             description: found.description.clone(),
-            value_category: found.value_category.map(|c| c.as_str().to_string()),
-            risk: found.risk.as_str().to_string(),
+            value_category: found
+                .value_category
+                .map(|c| Word::new(c.as_str().to_string())),
+            risk: Word::new(found.risk.as_str().to_string()),
             risk_rationale: found.risk_rationale.clone(),
-            params_schema: found.params_schema.clone(),
+            params_schema: JsonObject(found.params_schema.clone()),
         })))
     }
 }

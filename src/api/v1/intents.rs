@@ -5,6 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::{Example, ToJSON},
     ApiResponse, Object, OpenApi,
 };
 
@@ -12,8 +13,11 @@ use crate::{
     api::v1::approvals::ApprovalOut,
     api::{
         error::ApiResult,
+        schema::JsonValue,
+        schema::Word,
         security::TenantKey,
-        types::{Data, Documented, ListPage, OptionalJson},
+        types::{Data, Documented, JsonObject, ListPage, OptionalJson},
+        v1::vocab::{IntentStatus, Outcome},
         Tag,
     },
     auth::Scope,
@@ -28,7 +32,7 @@ use crate::{
 
 /// The submission body (documentation; the service reports every failing field).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example, skip_serializing_if_is_none)]
 pub struct SubmitIntentIn {
     /// `domain.action`, e.g. `billing.send_invoice`.
     #[oai(rename = "type")]
@@ -37,18 +41,36 @@ pub struct SubmitIntentIn {
     /// A registered agent of the tenant.
     agent_id: String,
     /// Validated against the intent type's JSON Schema (`GET /v1/domains/{domain}/intent-types/{type}`).
-    params: Option<serde_json::Value>,
+    params: Option<JsonObject>,
     description: Option<String>,
     justification: Option<String>,
     /// Same key and body within the tenant → the same intent (200); different body → 409.
     idempotency_key: Option<String>,
 }
 
+/// The seed's invoice, from `billing-agent`: the agent the `POST /v1/agents` example registers.
+impl Example for SubmitIntentIn {
+    fn example() -> Self {
+        SubmitIntentIn {
+            intent_type: "billing.send_invoice".into(),
+            domain: "billing".into(),
+            agent_id: "billing-agent".into(),
+            params: Some(JsonObject(serde_json::json!({
+                "customerId": "cust_123",
+                "amount": 99.99
+            }))),
+            description: Some("Send monthly subscription invoice".into()),
+            justification: None,
+            idempotency_key: Some("invoice-cust_123-2024-01".into()),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct SubmittedOut {
     intent_id: String,
-    status: String,
+    status: Word<IntentStatus>,
     created_at: String,
 }
 
@@ -56,8 +78,54 @@ impl From<&Intent> for SubmittedOut {
     fn from(intent: &Intent) -> Self {
         SubmittedOut {
             intent_id: intent.id.clone(),
-            status: intent.status.as_str().into(),
+            status: Word::new(intent.status.as_str().into()),
             created_at: rfc3339(intent.created_at),
+        }
+    }
+}
+
+impl Example for SubmittedOut {
+    fn example() -> Self {
+        SubmittedOut {
+            intent_id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            status: Word::new("pending_approval".into()),
+            created_at: "2024-01-15T10:30:00.000Z".into(),
+        }
+    }
+}
+
+/// A policy decision as stored with the intent.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct PolicyDecision {
+    outcome: Word<Outcome>,
+    /// The rule that matched; null when the policy's default decided.
+    rule: Option<String>,
+    /// Why, in words.
+    reason: String,
+    /// The block rule's reason, given only when `outcome` is `block`.
+    #[oai(skip_serializing_if_is_none)]
+    block_reason: Option<String>,
+    /// The policy version that decided (0 = the shipped default).
+    policy_version: i64,
+    /// Distinct approvers needed; only when `outcome` is `require_approval`.
+    #[oai(skip_serializing_if_is_none)]
+    required_approvals: Option<i64>,
+    /// Roles an approver must hold; only when `outcome` is `require_approval`.
+    #[oai(skip_serializing_if_is_none)]
+    roles: Option<Vec<String>>,
+}
+
+impl Example for PolicyDecision {
+    fn example() -> Self {
+        PolicyDecision {
+            outcome: Word::new("require_approval".into()),
+            rule: Some("new-agents-are-reviewed".into()),
+            reason: "rule 'new-agents-are-reviewed' matched".into(),
+            block_reason: None,
+            policy_version: 0,
+            required_approvals: Some(1),
+            roles: Some(Vec::new()),
         }
     }
 }
@@ -73,22 +141,22 @@ pub enum SubmitResponse {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct IntentOut {
     id: String,
     #[oai(rename = "type")]
     intent_type: String,
     domain: String,
     agent_id: String,
-    status: String,
-    params: serde_json::Value,
+    status: Word<IntentStatus>,
+    params: JsonObject,
     description: Option<String>,
     justification: Option<String>,
     idempotency_key: Option<String>,
-    /// The policy decision (outcome, rule, reason, policy version); null until decided.
-    decision: Option<serde_json::Value>,
+    /// The policy decision; null until decided.
+    decision: Option<Documented<PolicyDecision>>,
     /// What the agent reported on completion.
-    result: Option<serde_json::Value>,
+    result: Option<Documented<JsonValue>>,
     value_cents: Option<i64>,
     /// What the agent reported on failure.
     error: Option<String>,
@@ -104,13 +172,13 @@ impl From<Intent> for IntentOut {
             intent_type: intent.intent_type,
             domain: intent.domain,
             agent_id: intent.agent_id,
-            status: intent.status.as_str().into(),
-            params: intent.params,
+            status: Word::new(intent.status.as_str().into()),
+            params: JsonObject(intent.params),
             description: intent.description,
             justification: intent.justification,
             idempotency_key: intent.idempotency_key,
-            decision: intent.decision,
-            result: intent.result,
+            decision: intent.decision.map(Documented::new),
+            result: intent.result.map(Documented::new),
             value_cents: intent.value_cents,
             error: intent.error,
             created_at: rfc3339(intent.created_at),
@@ -120,8 +188,33 @@ impl From<Intent> for IntentOut {
     }
 }
 
+impl Example for IntentOut {
+    fn example() -> Self {
+        let submitted = SubmitIntentIn::example();
+        IntentOut {
+            id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            intent_type: submitted.intent_type,
+            domain: submitted.domain,
+            agent_id: submitted.agent_id,
+            status: Word::new("pending_approval".into()),
+            params: submitted.params.unwrap_or_default(),
+            description: submitted.description,
+            justification: None,
+            idempotency_key: submitted.idempotency_key,
+            decision: PolicyDecision::example().to_json().map(Documented::new),
+            result: None,
+            value_cents: None,
+            error: None,
+            created_at: "2024-01-15T10:30:00.000Z".into(),
+            updated_at: "2024-01-15T10:30:00.000Z".into(),
+            completed_at: None,
+        }
+    }
+}
+
 /// An intent with its approvals.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct IntentDetailOut {
     #[oai(flatten)]
     intent: IntentOut,
@@ -129,20 +222,54 @@ pub struct IntentDetailOut {
     approvals: Vec<ApprovalOut>,
 }
 
+/// The seed's invoice waiting for its approver.
+impl Example for IntentDetailOut {
+    fn example() -> Self {
+        IntentDetailOut {
+            intent: IntentOut::example(),
+            approvals: vec![ApprovalOut::example()],
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct CompleteIn {
-    /// Anything the agent wants to record about the outcome.
-    result: Option<serde_json::Value>,
+    /// Anything the agent wants to record about the outcome (stored as sent).
+    result: Option<Documented<JsonValue>>,
     /// Value generated, in cents of the tenant's currency.
     value_cents: Option<i64>,
 }
 
+impl Example for CompleteIn {
+    fn example() -> Self {
+        CompleteIn {
+            result: Some(Documented::new(
+                serde_json::json!({ "invoiceId": "inv_20240115_0042", "sentTo": "billing@acme.com" }),
+            )),
+            value_cents: Some(9999),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct FailIn {
     /// What went wrong.
     error: String,
+}
+
+impl Example for FailIn {
+    fn example() -> Self {
+        FailIn {
+            error: "payment provider timed out after 3 attempts".into(),
+        }
+    }
 }
 
 pub struct IntentsApi {
@@ -159,7 +286,8 @@ impl IntentsApi {
 #[OpenApi(prefix_path = "/v1", tag = "Tag::Intents")]
 impl IntentsApi {
     /// Submit an intent. Its `params` are validated against the type's schema; every failing
-    /// field is listed in `VALIDATION_ERROR` details.
+    /// field is listed in `VALIDATION_ERROR` details. The example names `billing-agent`:
+    /// register it first with the `POST /v1/agents` example.
     #[oai(path = "/intents", method = "post", operation_id = "submit_intent")]
     async fn submit(
         &self,
@@ -190,7 +318,7 @@ impl IntentsApi {
     async fn list(
         &self,
         auth: TenantKey,
-        status: Query<Option<String>>,
+        status: Query<Option<Word<IntentStatus>>>,
         #[oai(name = "agentId")] agent_id: Query<Option<String>>,
         domain: Query<Option<String>>,
         #[oai(name = "type")] intent_type: Query<Option<String>>,
@@ -200,7 +328,8 @@ impl IntentsApi {
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<IntentOut>>>> {
         let caller = auth.require(Scope::Read)?;
-        let query = parse_query(status.0, agent_id.0, domain.0, intent_type.0, from.0, to.0)?;
+        let status = status.0.map(|s| s.value);
+        let query = parse_query(status, agent_id.0, domain.0, intent_type.0, from.0, to.0)?;
         let request = PageRequest::parse(page.0, page_size.0)?;
         let intents = self.intents.list(&caller.tenant_id, query, request).await?;
         Ok(Json(Data::new(ListPage::from_page(
@@ -260,7 +389,7 @@ impl IntentsApi {
         let completion = body
             .0
             .map(|b| Completion {
-                result: b.result,
+                result: b.result.map(|r| r.value),
                 value_cents: b.value_cents,
             })
             .unwrap_or_default();

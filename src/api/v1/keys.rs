@@ -5,11 +5,14 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::Example,
     ApiResponse, Object, OpenApi,
 };
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult, schema::examples, security::TenantKey, types::Data, types::ListPage, Tag,
+    },
     auth::{keys::KeyInfo, keys::KeyService, Scope},
     pagination::PageRequest,
     time::rfc3339,
@@ -17,7 +20,7 @@ use crate::{
 
 /// An API key as listed: the secret is never shown again after creation.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ApiKeyOut {
     id: String,
     name: String,
@@ -44,7 +47,7 @@ impl From<KeyInfo> for ApiKeyOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct CreateKeyIn {
     /// A label for people: what uses this key.
     name: String,
@@ -52,9 +55,19 @@ pub struct CreateKeyIn {
     scopes: Vec<Scope>,
 }
 
+/// A key for the billing agent of the `POST /v1/agents` example.
+impl Example for CreateKeyIn {
+    fn example() -> Self {
+        CreateKeyIn {
+            name: "billing-agent".into(),
+            scopes: vec![Scope::Agent],
+        }
+    }
+}
+
 /// The new key, including `key`: copy it now, it is not shown again.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct CreatedKeyOut {
     id: String,
     name: String,
@@ -70,6 +83,27 @@ pub enum CreateKeyResponse {
     /// The key was created.
     #[oai(status = 201)]
     Created(Json<Data<CreatedKeyOut>>),
+}
+
+examples! {
+    ApiKeyOut => {
+        "id": "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3",
+        "name": "billing-agent",
+        "scopes": ["agent"],
+        "prefix": "intendedops_tenant123_xK9m",
+        "createdAt": "2024-01-15T09:00:00.000Z",
+        "lastUsedAt": "2024-01-15T10:30:00.000Z",
+        "revokedAt": null
+    }
+    /// The seed's key format.
+    CreatedKeyOut => {
+        "id": "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3",
+        "name": "billing-agent",
+        "scopes": ["agent"],
+        "prefix": "intendedops_tenant123_xK9m",
+        "key": "intendedops_tenant123_xK9mN2pQ7rS4tU6v",
+        "createdAt": "2024-01-15T09:00:00.000Z"
+    }
 }
 
 pub struct KeysApi {

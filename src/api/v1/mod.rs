@@ -8,4 +8,5 @@ pub mod intents;
 pub mod keys;
 pub mod policies;
 pub mod stats;
+pub mod vocab;
 pub mod webhooks;

@@ -2,14 +2,21 @@
 
 use std::sync::Arc;
 
-use poem_openapi::{payload::Json, Object, OpenApi};
+use poem_openapi::{
+    payload::Json,
+    types::{Example, ParseFromJSON},
+    Object, OpenApi,
+};
+use serde_json::json;
 
 use crate::{
     api::{
         error::ApiResult,
+        schema::{example, example_json, Word},
         security::TenantKey,
         types::{Data, Documented},
-        v1::intents::SubmitIntentIn,
+        v1::intents::{PolicyDecision, SubmitIntentIn},
+        v1::vocab::{IntentStatus, Outcome, PolicySource, Risk, TrustTier},
         Tag,
     },
     auth::Scope,
@@ -22,15 +29,14 @@ use crate::{
 };
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct PolicyOut {
     /// 0 for the shipped default; 1, 2, … for the tenant's stored versions.
     version: i64,
-    /// `default` (shipped) or `tenant`.
-    source: String,
+    source: Word<PolicySource>,
     description: Option<String>,
-    /// The document: `{description?, rules: [...], default}`.
-    document: serde_json::Value,
+    /// The document as written.
+    document: Documented<PolicyDocument>,
     created_by: Option<String>,
     created_at: Option<String>,
 }
@@ -39,26 +45,80 @@ impl From<&PolicyVersion> for PolicyOut {
     fn from(current: &PolicyVersion) -> Self {
         PolicyOut {
             version: current.policy.version,
-            source: if current.stored.is_some() {
-                "tenant"
-            } else {
-                "default"
-            }
-            .into(),
+            source: Word::new(
+                if current.stored.is_some() {
+                    "tenant"
+                } else {
+                    "default"
+                }
+                .into(),
+            ),
             description: current.policy.description.clone(),
-            document: current.policy.document.clone(),
+            document: Documented::new(current.policy.document.clone()),
             created_by: current.stored.as_ref().map(|(by, _)| by.clone()),
             created_at: current.stored.as_ref().map(|(_, at)| rfc3339(*at)),
         }
     }
 }
 
-/// A policy document (see the README's Governance section for the format).
+/// A policy document: rules tried in order, the first match decides, else `default`.
 #[derive(Debug, Object)]
-pub struct PolicyDocumentIn {
+#[oai(example, skip_serializing_if_is_none)]
+pub struct PolicyDocument {
     description: Option<String>,
-    rules: Vec<serde_json::Value>,
-    default: serde_json::Value,
+    rules: Vec<PolicyRule>,
+    /// The outcome when no rule matches.
+    default: PolicyOutcome,
+}
+
+/// The shipped default policy.
+impl Example for PolicyDocument {
+    fn example() -> Self {
+        let document = serde_json::from_str(include_str!("../../../policies/default.json"))
+            .expect("the shipped policy is JSON");
+        PolicyDocument::parse_from_json(Some(document))
+            .unwrap_or_else(|err| panic!("the shipped policy fits its schema: {}", err.message()))
+    }
+}
+
+/// One rule: it matches when every `match` list given and the `condition` hold.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PolicyRule {
+    /// Unique within the document; decisions name it.
+    name: String,
+    #[oai(rename = "match")]
+    matches: Option<PolicyMatch>,
+    /// A CEL expression over `params`, `agent`, `intent` and `time`.
+    condition: Option<String>,
+    outcome: PolicyOutcome,
+}
+
+/// What a rule applies to; an absent or empty list matches anything.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PolicyMatch {
+    domains: Option<Vec<String>>,
+    /// Intent types, `billing.*` patterns allowed.
+    types: Option<Vec<String>>,
+    tiers: Option<Vec<Word<TrustTier>>>,
+    risks: Option<Vec<Word<Risk>>>,
+}
+
+/// A rule's (or the default's) outcome.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+pub struct PolicyOutcome {
+    #[oai(rename = "type")]
+    outcome: Word<Outcome>,
+    /// `require_approval`: distinct approvers needed (1-10).
+    approvers: Option<u32>,
+    /// `require_approval`: roles an approver must hold.
+    roles: Option<Vec<String>>,
+    /// `require_approval`: how long the approval stays open, e.g. `72h` (at most 30 days).
+    expires_in: Option<String>,
+    /// `block`: why, told to the agent.
+    reason: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -70,12 +130,12 @@ pub struct TraceStepOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct SimulationOut {
-    /// The decision a submission would get: outcome, rule, reason, policy version.
-    decision: serde_json::Value,
+    /// The decision a submission would get.
+    decision: Documented<PolicyDecision>,
     /// The status the intent would start in.
-    status: String,
+    status: Word<IntentStatus>,
     /// Every rule tried, in order, and what it made of the intent.
     trace: Vec<TraceStepOut>,
 }
@@ -88,8 +148,8 @@ impl From<Decision> for SimulationOut {
             _ => "pending_approval",
         };
         SimulationOut {
-            decision: decision.to_json(),
-            status: status.into(),
+            decision: Documented::new(decision.to_json()),
+            status: Word::new(status.into()),
             trace: decision
                 .trace
                 .into_iter()
@@ -100,6 +160,35 @@ impl From<Decision> for SimulationOut {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The shipped default in force.
+impl Example for PolicyOut {
+    fn example() -> Self {
+        let document = example_json::<PolicyDocument>();
+        example(json!({
+            "version": 0,
+            "source": "default",
+            "description": document["description"],
+            "document": document,
+            "createdBy": null,
+            "createdAt": null
+        }))
+    }
+}
+
+/// The seed's invoice from a new (`T0`) agent under the shipped default.
+impl Example for SimulationOut {
+    fn example() -> Self {
+        example(json!({
+            "decision": example_json::<PolicyDecision>(),
+            "status": "pending_approval",
+            "trace": [
+                {"rule": "critical-needs-two-approvers", "matched": false, "detail": "risk low is not one of critical"},
+                {"rule": "new-agents-are-reviewed", "matched": true, "detail": "matched"}
+            ]
+        }))
     }
 }
 
@@ -130,7 +219,7 @@ impl PoliciesApi {
     async fn put(
         &self,
         auth: TenantKey,
-        body: Json<Documented<PolicyDocumentIn>>,
+        body: Json<Documented<PolicyDocument>>,
     ) -> ApiResult<Json<Data<PolicyOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let stored = self

@@ -2,17 +2,25 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use poem_openapi::{param::Path, payload::Json, types::Example, Object, OpenApi};
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::Data, Tag},
+    api::{
+        error::ApiResult,
+        schema::{examples, Word},
+        security::TenantKey,
+        types::{Data, Documented},
+        v1::agents::CountsByStatus,
+        v1::vocab::{TrustCause, TrustTier},
+        Tag,
+    },
     auth::Scope,
     governance::stats::StatsService,
     time::rfc3339,
 };
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct StatsOut {
     /// Intents created since 00:00 UTC.
     intents_today: i64,
@@ -23,27 +31,77 @@ pub struct StatsOut {
     value_generated: f64,
 }
 
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct TrustChangeOut {
-    at: String,
-    /// `completed`, `failed`, `rejected` or `blocked`, with the tier and score before and after.
-    change: serde_json::Value,
+/// The seed's dashboard.
+impl Example for StatsOut {
+    fn example() -> Self {
+        StatsOut {
+            intents_today: 145,
+            pending_approvals: 12,
+            active_agents: 5,
+            value_generated: 5420.0,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
+pub struct TrustChangeOut {
+    at: String,
+    change: Documented<TrustChange>,
+}
+
+/// One move of an agent's trust: its cause, the tier and score before and after.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TrustChange {
+    cause: Word<TrustCause>,
+    /// The intent whose outcome moved it.
+    intent_id: String,
+    tier_before: Word<TrustTier>,
+    tier: Word<TrustTier>,
+    score_before: f64,
+    score: f64,
+    /// Completed intents on the agent's record.
+    completed: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
 pub struct AgentMetricsOut {
     agent_id: String,
-    trust_tier: String,
+    trust_tier: Word<TrustTier>,
     trust_score: f64,
-    intents_by_status: BTreeMap<String, i64>,
+    intents_by_status: Documented<CountsByStatus, BTreeMap<String, i64>>,
     /// approved / (approved + rejected + blocked + expired); null before any decision.
     approval_rate: Option<f64>,
     /// completed / (completed + failed); null before any report.
     success_rate: Option<f64>,
     value_generated: f64,
     trust_history: Vec<TrustChangeOut>,
+}
+
+examples! {
+    AgentMetricsOut => {
+        "agentId": "billing-agent",
+        "trustTier": "T0",
+        "trustScore": 0.05,
+        "intentsByStatus": {"completed": 1, "pending_approval": 1},
+        "approvalRate": 1.0,
+        "successRate": 1.0,
+        "valueGenerated": 99.99,
+        "trustHistory": [{
+            "at": "2024-01-15T11:00:00.000Z",
+            "change": {
+                "cause": "completed",
+                "intentId": "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
+                "tierBefore": "T0",
+                "tier": "T0",
+                "scoreBefore": 0.0,
+                "score": 0.05,
+                "completed": 1
+            }
+        }]
+    }
 }
 
 pub struct StatsApi {
@@ -86,9 +144,9 @@ impl StatsApi {
         let metrics = self.stats.agent(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(AgentMetricsOut {
             agent_id: metrics.agent.id,
-            trust_tier: metrics.agent.trust_tier.as_str().into(),
+            trust_tier: Word::new(metrics.agent.trust_tier.as_str().into()),
             trust_score: metrics.agent.trust_score,
-            intents_by_status: metrics.agent.intent_counts,
+            intents_by_status: Documented::new(metrics.agent.intent_counts),
             approval_rate: metrics.approval_rate,
             success_rate: metrics.success_rate,
             value_generated: metrics.value_generated,
@@ -97,7 +155,7 @@ impl StatsApi {
                 .into_iter()
                 .map(|(at, change)| TrustChangeOut {
                     at: rfc3339(at),
-                    change,
+                    change: Documented::new(change),
                 })
                 .collect(),
         })))

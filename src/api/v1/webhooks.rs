@@ -5,12 +5,20 @@ use std::sync::Arc;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    types::MaybeUndefined,
+    types::{Example, MaybeUndefined},
     ApiResponse, Object, OpenApi,
 };
+use serde_json::json;
 
 use crate::{
-    api::{error::ApiResult, security::TenantKey, types::patch, types::Data, types::ListPage, Tag},
+    api::{
+        error::ApiResult,
+        schema::{example, example_json, Word},
+        security::TenantKey,
+        types::{patch, Data, ListPage},
+        v1::vocab::{DeliveryStatus, WebhookEvent},
+        Tag,
+    },
     auth::Scope,
     pagination::PageRequest,
     store::webhooks::AttemptRow,
@@ -20,11 +28,11 @@ use crate::{
 
 /// A webhook endpoint (the secret is shown only at creation and rotation).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct WebhookOut {
     id: String,
     url: String,
-    events: Vec<String>,
+    events: Vec<Word<WebhookEvent>>,
     description: Option<String>,
     enabled: bool,
     /// Why the endpoint is disabled (by an admin, or automatically after failing for days).
@@ -43,7 +51,7 @@ impl From<Endpoint> for WebhookOut {
         WebhookOut {
             id: endpoint.id,
             url: endpoint.url,
-            events: endpoint.events,
+            events: endpoint.events.into_iter().map(Word::new).collect(),
             description: endpoint.description,
             enabled: endpoint.enabled,
             disabled_reason: endpoint.disabled_reason,
@@ -57,7 +65,7 @@ impl From<Endpoint> for WebhookOut {
 
 /// The endpoint with its signing secret: store it now, it is not shown again.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct WebhookWithSecretOut {
     #[oai(flatten)]
     endpoint: WebhookOut,
@@ -76,7 +84,7 @@ impl From<WithSecret> for WebhookWithSecretOut {
 
 /// What the endpoint answered a test ping.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct PingOut {
     /// The ping's `id` (also in `x-intendedops-id`).
     event_id: String,
@@ -87,6 +95,19 @@ pub struct PingOut {
     /// Why it did not count as delivered (status, timeout, connection or address refusal).
     error: Option<String>,
     latency_ms: u64,
+}
+
+/// A receiver that answered 200 in 42 ms.
+impl Example for PingOut {
+    fn example() -> Self {
+        PingOut {
+            event_id: "whk_01HN4X9C3D4E5F6G7H8J9K0M1N".into(),
+            delivered: true,
+            status_code: Some(200),
+            error: None,
+            latency_ms: 42,
+        }
+    }
 }
 
 impl From<PingResult> for PingOut {
@@ -102,28 +123,61 @@ impl From<PingResult> for PingOut {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct CreateWebhookIn {
     /// Where to POST events: a public http(s) URL.
     url: String,
-    /// Events to receive: `intent.submitted`, `intent.approved`, `intent.rejected`,
-    /// `intent.blocked`, `intent.cancelled`, `intent.completed`, `intent.failed`,
-    /// `agent.registered`, `agent.trust.changed`.
-    events: Vec<String>,
+    /// Events to receive.
+    events: Vec<Word<WebhookEvent>>,
     description: Option<String>,
     /// Defaults to true.
     enabled: Option<bool>,
 }
 
+impl Example for CreateWebhookIn {
+    fn example() -> Self {
+        CreateWebhookIn {
+            url: "https://example.com/webhooks/intendedops".into(),
+            events: ["intent.submitted", "intent.approved", "intent.rejected"]
+                .map(|event| Word::new(event.into()))
+                .into(),
+            description: Some("Approvals channel".into()),
+            enabled: None,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    example,
+    skip_serializing_if_is_none
+)]
 pub struct UpdateWebhookIn {
     url: Option<String>,
-    events: Option<Vec<String>>,
+    events: Option<Vec<Word<WebhookEvent>>>,
     /// null clears it.
     description: MaybeUndefined<String>,
     /// Re-enabling clears the disabled reason and the failing run.
     enabled: Option<bool>,
+}
+
+/// Re-enables an endpoint that was disabled after failing.
+impl Example for UpdateWebhookIn {
+    fn example() -> Self {
+        UpdateWebhookIn {
+            url: None,
+            events: None,
+            description: MaybeUndefined::Undefined,
+            enabled: Some(true),
+        }
+    }
 }
 
 /// One attempt to deliver.
@@ -152,14 +206,13 @@ impl From<AttemptRow> for AttemptOut {
 
 /// One event's delivery to the endpoint.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DeliveryOut {
     id: String,
     /// The event's id: the body's `id` and the `x-intendedops-id` header.
     event_id: String,
-    event: String,
-    /// `pending` (an attempt is due at `nextAttemptAt`), `delivered` or `dead` (retries ran out).
-    status: String,
+    event: Word<WebhookEvent>,
+    status: Word<DeliveryStatus>,
     next_attempt_at: Option<String>,
     last_status_code: Option<i64>,
     last_error: Option<String>,
@@ -175,8 +228,8 @@ impl From<Delivery> for DeliveryOut {
             next_attempt_at: (row.status == "pending").then(|| rfc3339(row.next_attempt_at)),
             id: row.id,
             event_id: row.event_id,
-            event: row.event,
-            status: row.status,
+            event: Word::new(row.event),
+            status: Word::new(row.status),
             last_status_code: row.last_status_code,
             last_error: row.last_error,
             attempts: delivery
@@ -187,6 +240,52 @@ impl From<Delivery> for DeliveryOut {
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
         }
+    }
+}
+
+impl Example for WebhookOut {
+    fn example() -> Self {
+        example(json!({
+            "id": "whe_01HN4X0A1B2C3D4E5F6G7H8J9K",
+            "url": "https://example.com/webhooks/intendedops",
+            "events": ["intent.submitted", "intent.approved", "intent.rejected"],
+            "description": "Approvals channel",
+            "enabled": true,
+            "disabledReason": null,
+            "failingSince": null,
+            "previousSecretValidUntil": null,
+            "createdAt": "2024-01-15T09:00:00.000Z",
+            "updatedAt": "2024-01-15T09:00:00.000Z"
+        }))
+    }
+}
+
+impl Example for WebhookWithSecretOut {
+    fn example() -> Self {
+        let mut created = example_json::<WebhookOut>();
+        created["secret"] = json!("whsec_4f9a1c7e2b8d3f6a0c5e9b1d7f3a8c2e");
+        example(created)
+    }
+}
+
+/// The seed's approval event, delivered at the second attempt.
+impl Example for DeliveryOut {
+    fn example() -> Self {
+        example(json!({
+            "id": "dlv_01HN4X7M8N9P0Q1R2S3T4V5W6X",
+            "eventId": "whk_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
+            "event": "intent.approved",
+            "status": "delivered",
+            "nextAttemptAt": null,
+            "lastStatusCode": 200,
+            "lastError": null,
+            "attempts": [
+                {"attempt": 1, "startedAt": "2024-01-15T10:30:00.100Z", "statusCode": 503, "error": "HTTP 503", "latencyMs": 112},
+                {"attempt": 2, "startedAt": "2024-01-15T10:30:02.300Z", "statusCode": 200, "error": null, "latencyMs": 87}
+            ],
+            "createdAt": "2024-01-15T10:30:00.000Z",
+            "updatedAt": "2024-01-15T10:30:02.400Z"
+        }))
     }
 }
 
@@ -234,7 +333,11 @@ impl WebhooksApi {
     }
 
     /// Register an endpoint. The URL must be public http(s); the response holds the signing
-    /// secret, shown only now.
+    /// secret, shown only now. Each event is POSTed as compact JSON, signed in
+    /// `x-intendedops-signature` (hex HMAC-SHA256 of the body with the secret):
+    /// `{"id":"whk_01HN4X7KQZ8Y1A2B3C4D5E6F7G","timestamp":"2024-01-15T10:30:00.000Z",
+    /// "tenantId":"tenant123","event":"intent.approved","data":{"intentId":"int_abc123",
+    /// "type":"billing.send_invoice","status":"approved","approvedBy":"user_456"}}`.
     #[oai(path = "/webhooks", method = "post", operation_id = "create_webhook")]
     async fn create(
         &self,
@@ -245,7 +348,7 @@ impl WebhooksApi {
         let body = body.0;
         let input = EndpointInput {
             url: Some(body.url),
-            events: Some(body.events),
+            events: Some(words(body.events)),
             description: Some(body.description),
             enabled: body.enabled,
         };
@@ -282,7 +385,7 @@ impl WebhooksApi {
         let body = body.0;
         let input = EndpointInput {
             url: body.url,
-            events: body.events,
+            events: body.events.map(words),
             description: patch(body.description, |d| d),
             enabled: body.enabled,
         };
@@ -387,4 +490,9 @@ impl WebhooksApi {
             .await?;
         Ok(RetryResponse::Accepted(Json(Data::new(delivery.into()))))
     }
+}
+
+/// The event names as the service reads them (it reports unknown ones with their path).
+fn words(events: Vec<Word<WebhookEvent>>) -> Vec<String> {
+    events.into_iter().map(|event| event.value).collect()
 }
