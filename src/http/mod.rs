@@ -120,6 +120,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bodies_declaring_no_length_are_read_through_the_limit() {
+        // No Content-Length, no Transfer-Encoding: how an HTTP/2 body may arrive.
+        let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![b'x'; 32])]);
+        let (client, _dir) = client().await;
+        let resp = client
+            .post("/echo")
+            .body(poem::Body::from_bytes_stream(stream))
+            .send()
+            .await;
+        resp.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+        let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![b'x'; 16])]);
+        let resp = client
+            .post("/echo")
+            .body(poem::Body::from_bytes_stream(stream))
+            .send()
+            .await;
+        resp.assert_status_is_ok();
+        resp.assert_text("x".repeat(16)).await;
+    }
+
+    #[tokio::test]
     async fn client_request_ids_are_reused_only_when_sane() {
         let (client, _dir) = client().await;
         let resp = client
