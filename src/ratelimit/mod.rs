@@ -101,22 +101,14 @@ impl RateLimiter {
     /// Counts one request made with `principal`'s key.
     pub async fn admit_key(&self, principal: &Principal) -> Result<Quota, Error> {
         let limit = self.tenant_limit(&principal.tenant_id).await?;
-        let window = current_window();
-        let count = self
-            .counters
-            .increment(&Bucket::Key(&principal.key_id).name(), window)
-            .await;
+        let (count, window) = self.increment(Bucket::Key(&principal.key_id)).await;
         Ok(Quota::new(u64::from(limit), count, window))
     }
 
     /// Counts one failed authentication from `address`; not `allowed` once the address has
     /// failed more than the failure limit in this window.
     pub async fn admit_failure(&self, address: IpAddr) -> Quota {
-        let window = current_window();
-        let count = self
-            .counters
-            .increment(&Bucket::Address(address).name(), window)
-            .await;
+        let (count, window) = self.increment(Bucket::Address(address)).await;
         Quota::new(u64::from(self.failure_limit), count, window)
     }
 
@@ -134,10 +126,14 @@ impl RateLimiter {
 
     /// Counts one argon2 verification from `address` that found a wrong secret.
     pub async fn note_wrong_secret(&self, address: IpAddr) {
+        self.increment(Bucket::Hashing(address)).await;
+    }
+
+    /// Adds one to `bucket` in the current window: the new count, and the window.
+    async fn increment(&self, bucket: Bucket<'_>) -> (u64, u64) {
         let window = current_window();
-        self.counters
-            .increment(&Bucket::Hashing(address).name(), window)
-            .await;
+        let count = self.counters.increment(&bucket.name(), window).await;
+        (count, window)
     }
 
     pub fn backend(&self) -> Backend {

@@ -203,18 +203,24 @@ async fn closed_within(stream: &mut TcpStream, guard: Duration) -> bool {
     .is_ok()
 }
 
+/// A server with these connection deadlines, and a raw connection to it.
+async fn connected_with(header_read: u64, idle: u64) -> (TestApp, TcpStream) {
+    let app = spawn_app_with(|config| {
+        config.header_read_timeout = Duration::from_secs(header_read);
+        config.idle_timeout = Duration::from_secs(idle);
+    })
+    .await;
+    let stream = connect(&app).await;
+    (app, stream)
+}
+
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.addr).await.unwrap()
 }
 
 #[tokio::test]
 async fn a_partial_request_line_is_closed_after_the_header_timeout() {
-    let app = spawn_app_with(|config| {
-        config.header_read_timeout = Duration::from_secs(1);
-        config.idle_timeout = Duration::from_secs(60);
-    })
-    .await;
-    let mut silent = connect(&app).await;
+    let (app, mut silent) = connected_with(1, 60).await;
     let mut partial = connect(&app).await;
     partial.write_all(b"GET /health HT").await.unwrap();
     assert!(closed_within(&mut partial, Duration::from_secs(5)).await);
@@ -223,13 +229,9 @@ async fn a_partial_request_line_is_closed_after_the_header_timeout() {
 
 #[tokio::test]
 async fn a_request_head_dripped_byte_by_byte_is_closed_at_the_header_deadline() {
-    let app = spawn_app_with(|config| {
-        config.header_read_timeout = Duration::from_secs(2);
-        // Shorter than the header deadline: bytes arriving every 250 ms are not idleness.
-        config.idle_timeout = Duration::from_secs(1);
-    })
-    .await;
-    let mut stream = connect(&app).await;
+    // The idle timeout is shorter than the header deadline: bytes arriving every 250 ms are
+    // not idleness, yet the head is cut off.
+    let (_app, mut stream) = connected_with(2, 1).await;
     let head = format!("GET /health HTTP/1.1\r\nx-pad: {}\r\n\r\n", "a".repeat(40));
     let mut closed = false;
     let mut buf = [0u8; 256];
@@ -253,12 +255,7 @@ async fn a_request_head_dripped_byte_by_byte_is_closed_at_the_header_deadline() 
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let app = spawn_app_with(|config| {
-        config.header_read_timeout = Duration::from_secs(60);
-        config.idle_timeout = Duration::from_secs(1);
-    })
-    .await;
-    let mut stream = connect(&app).await;
+    let (_app, mut stream) = connected_with(60, 1).await;
     stream
         .write_all(b"GET /health HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
