@@ -10,7 +10,7 @@
 //! argon2 is the expensive step, so the rate limiter asks [`KeyVerifier::cached`] first
 //! (no argon2, ever) and only calls [`KeyVerifier::verify`] after checking the caller's
 //! address may still spend argon2 time; [`KeyVerifier::verify`] waits at most
-//! [`SLOT_PATIENCE`] for one of the process's argon2 slots.
+//! `SLOT_PATIENCE` for one of the process's argon2 slots.
 
 use std::{
     collections::HashSet,
@@ -99,16 +99,16 @@ const CACHE_CAPACITY: u64 = 100_000;
 /// How long a verification waits for an argon2 slot before the request is refused with 429:
 /// long enough to absorb a burst of first requests after a restart (~50 verifications per
 /// core), short enough that a flood of wrong keys cannot pile up waiting requests.
-pub const SLOT_PATIENCE: Duration = Duration::from_secs(1);
+const SLOT_PATIENCE: Duration = Duration::from_secs(1);
 /// Verified keys are re-checked against the database after this long without use.
 const CACHE_IDLE: Duration = Duration::from_secs(3600);
+/// Revocation times are compared with slack, for clock skew between instances.
+const REVOCATION_SLACK_MS: Millis = 5_000;
+
 /// Cache key of a presented key: its SHA-256, so the cache never holds a key in clear.
 fn digest(raw: &str) -> [u8; 32] {
     Sha256::digest(raw.as_bytes()).into()
 }
-
-/// Revocation times are compared with slack, for clock skew between instances.
-const REVOCATION_SLACK_MS: Millis = 5_000;
 
 pub struct KeyVerifier {
     store: Store,
