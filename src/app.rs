@@ -3,7 +3,7 @@
 use std::{future::Future, sync::Arc};
 
 use anyhow::Context;
-use poem::{listener::TcpAcceptor, Endpoint, EndpointExt, Response, Route};
+use poem::{Endpoint, EndpointExt, Response, Route};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -220,6 +220,7 @@ impl App {
                 limiter: services.limiter.clone(),
                 verifier: services.verifier.clone(),
                 max_body_bytes: self.config.max_body_bytes,
+                request_timeout: self.config.request_timeout,
             },
         )
     }
@@ -256,10 +257,18 @@ impl App {
             .event_listener
             .clone()
             .map(|listener| tokio::spawn(listener.run(background.clone())));
-        let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
-        let served = poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(self.config.shutdown_grace))
-            .await;
+        let limits = http::ConnectionLimits {
+            header_read: self.config.header_read_timeout,
+            idle: self.config.idle_timeout,
+        };
+        let served = http::serve(
+            listener,
+            self.endpoint(),
+            limits,
+            shutdown,
+            self.config.shutdown_grace,
+        )
+        .await;
         background.cancel();
         let _ = maintenance.await;
         let _ = checkpoints.await;

@@ -55,6 +55,22 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "INTENDEDOPS_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's line and headers, counted from its first byte
+    /// (or from the connection's opening, for the first request); then the connection closes.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection with no request in progress may stay silent (a kept-alive
+    /// connection between requests, a response nobody reads) before it is closed.
+    #[arg(long, env = "INTENDEDOPS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds from a request's headers to its response's headers (reading the body and
+    /// handling it); past it: 408. Streamed responses (SSE) are not cut.
+    #[arg(long, env = "INTENDEDOPS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "INTENDEDOPS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -112,6 +128,9 @@ pub struct AppConfig {
     /// `None`: the backend's default (on for SQLite, off for PostgreSQL).
     pub dev_keys: Option<bool>,
     pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     /// `None`: the catalog built into the binary.
     pub domains_dir: Option<PathBuf>,
@@ -135,6 +154,9 @@ impl AppConfig {
             redis_url: None,
             dev_keys: None,
             max_body_bytes: 1 << 20,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             domains_dir: None,
             rate_limit_per_minute: 1000,
@@ -155,6 +177,9 @@ impl AppConfig {
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             dev_keys: serve.dev_keys,
             max_body_bytes: serve.max_body_bytes,
+            header_read_timeout: Duration::from_secs(serve.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(serve.idle_timeout_secs),
+            request_timeout: Duration::from_secs(serve.request_timeout_secs),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
             domains_dir: serve.domains_dir.clone(),
             rate_limit_per_minute: serve.rate_limit_per_minute,

@@ -9,4 +9,4 @@ mod usage;
 pub mod verifier;
 
 pub use principal::{scopes_from_column, scopes_to_column, Principal, Scope, TenantId};
-pub use verifier::{AuthError, KeyVerifier, Rejection};
+pub use verifier::{AuthError, KeyVerifier, Rejection, VerifyError};

@@ -6,6 +6,11 @@
 //! loads). Revocation takes effect at once: a revoked key id joins `revoked`, which every
 //! cache hit consults; revocations made by another process (the CLI, another instance) are
 //! picked up by [`KeyVerifier::refresh_revocations`], polled every second.
+//!
+//! argon2 is the expensive step, so the rate limiter asks [`KeyVerifier::cached`] first
+//! (no argon2, ever) and only calls [`KeyVerifier::verify`] after checking the caller's
+//! address may still spend argon2 time; [`KeyVerifier::verify`] waits at most
+//! `SLOT_PATIENCE` for one of the process's argon2 slots.
 
 use std::{
     collections::HashSet,
@@ -18,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     api_key::{self, PresentedKey},
-    password,
+    password::{self, VerifyError as HashError},
     principal::{scopes_from_column, Principal, TenantId},
     usage::UsageTracker,
 };
@@ -35,6 +40,10 @@ pub enum Rejection {
     Malformed,
     #[error("API key is not valid")]
     Unknown,
+    /// A stored key has this key's prefix but another secret: argon2 ran and said no. The
+    /// client is told exactly what [`Rejection::Unknown`] tells it.
+    #[error("API key is not valid")]
+    WrongSecret,
     #[error("API key has been revoked")]
     Revoked,
 }
@@ -47,6 +56,39 @@ pub enum AuthError {
     Internal(String),
 }
 
+/// The outcome of a verification that may have needed argon2.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// No argon2 slot freed up in time: the key is neither accepted nor refused.
+    #[error("too many keys are being verified at once")]
+    Busy,
+    #[error("key verification failed: {0}")]
+    Internal(String),
+}
+
+impl From<VerifyError> for AuthError {
+    fn from(err: VerifyError) -> Self {
+        match err {
+            VerifyError::Rejected(rejection) => AuthError::Rejected(rejection),
+            busy @ VerifyError::Busy => AuthError::Internal(busy.to_string()),
+            VerifyError::Internal(cause) => AuthError::Internal(cause),
+        }
+    }
+}
+
+/// Why [`KeyVerifier::verify_uncached`] produced no verdict (never cached).
+#[derive(Debug, thiserror::Error)]
+enum Unverified {
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("reading the key failed: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("a stored key has an invalid tenant id: {0}")]
+    StoredTenant(crate::error::Error),
+}
+
 #[derive(Clone)]
 enum Verdict {
     Valid(Arc<Principal>),
@@ -54,10 +96,19 @@ enum Verdict {
 }
 
 const CACHE_CAPACITY: u64 = 100_000;
+/// How long a verification waits for an argon2 slot before the request is refused with 429:
+/// long enough to absorb a burst of first requests after a restart (~50 verifications per
+/// core), short enough that a flood of wrong keys cannot pile up waiting requests.
+const SLOT_PATIENCE: Duration = Duration::from_secs(1);
 /// Verified keys are re-checked against the database after this long without use.
 const CACHE_IDLE: Duration = Duration::from_secs(3600);
 /// Revocation times are compared with slack, for clock skew between instances.
 const REVOCATION_SLACK_MS: Millis = 5_000;
+
+/// Cache key of a presented key: its SHA-256, so the cache never holds a key in clear.
+fn digest(raw: &str) -> [u8; 32] {
+    Sha256::digest(raw.as_bytes()).into()
+}
 
 pub struct KeyVerifier {
     store: Store,
@@ -89,43 +140,70 @@ impl KeyVerifier {
 
     /// Authenticates a raw `x-api-key` value.
     pub async fn authenticate(&self, raw: &str) -> Result<Arc<Principal>, AuthError> {
+        Ok(self.verify(raw).await?)
+    }
+
+    /// The verdict on a raw `x-api-key` value when it needs no argon2: the key is malformed,
+    /// or this process has verified it before. `None`: only [`KeyVerifier::verify`] can tell.
+    pub async fn cached(&self, raw: &str) -> Option<Result<Arc<Principal>, Rejection>> {
+        if api_key::parse(raw, self.dev_mode).is_err() {
+            return Some(Err(Rejection::Malformed));
+        }
+        let verdict = self.cache.get(&digest(raw)).await?;
+        Some(self.settle(verdict))
+    }
+
+    /// Authenticates a raw `x-api-key` value, running argon2 if it is not cached.
+    pub async fn verify(&self, raw: &str) -> Result<Arc<Principal>, VerifyError> {
         let presented = api_key::parse(raw, self.dev_mode).map_err(|_| Rejection::Malformed)?;
-        let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
         let verdict = self
             .cache
-            .try_get_with(digest, self.verify_uncached(presented))
+            .try_get_with(digest(raw), self.verify_uncached(presented))
             .await
-            .map_err(|err| AuthError::Internal(format!("{err:#}")))?;
+            .map_err(|err| match *err {
+                Unverified::Hash(HashError::Busy(_)) => VerifyError::Busy,
+                ref other => VerifyError::Internal(other.to_string()),
+            })?;
+        Ok(self.settle(verdict)?)
+    }
+
+    /// A cached verdict as of now: revocations apply at once, and use is noted.
+    fn settle(&self, verdict: Verdict) -> Result<Arc<Principal>, Rejection> {
         match verdict {
             Verdict::Valid(principal) if self.is_revoked(&principal.key_id) => {
-                Err(Rejection::Revoked.into())
+                Err(Rejection::Revoked)
             }
             Verdict::Valid(principal) => {
                 self.usage.touch(&principal.key_id);
                 Ok(principal)
             }
-            Verdict::Rejected(rejection) => Err(rejection.into()),
+            Verdict::Rejected(rejection) => Err(rejection),
         }
     }
 
-    async fn verify_uncached(&self, key: PresentedKey<'_>) -> anyhow::Result<Verdict> {
+    async fn verify_uncached(&self, key: PresentedKey<'_>) -> Result<Verdict, Unverified> {
         let candidates =
             api_keys::find_by_prefix(&self.store, key.tenant, key.lookup_prefix).await?;
+        let mut rejection = Rejection::Unknown;
         for row in candidates {
             self.metrics.key_verifications.inc();
-            if !password::verify_blocking(key.raw.to_owned(), row.secret_hash).await? {
+            let matches =
+                password::verify_blocking(key.raw.to_owned(), row.secret_hash, SLOT_PATIENCE)
+                    .await?;
+            if !matches {
+                rejection = Rejection::WrongSecret;
                 continue;
             }
             if row.revoked_at.is_some() {
                 return Ok(Verdict::Rejected(Rejection::Revoked));
             }
             return Ok(Verdict::Valid(Arc::new(Principal {
-                tenant_id: TenantId::parse(&row.tenant_id)?,
+                tenant_id: TenantId::parse(&row.tenant_id).map_err(Unverified::StoredTenant)?,
                 key_id: row.id.into(),
                 scopes: scopes_from_column(&row.scopes),
             })));
         }
-        Ok(Verdict::Rejected(Rejection::Unknown))
+        Ok(Verdict::Rejected(rejection))
     }
 
     fn is_revoked(&self, key_id: &str) -> bool {

@@ -1,7 +1,9 @@
 //! Caps request bodies. A declared `Content-Length` over the limit is refused before reading;
-//! a chunked body is read up to the limit and refused past it. Either way: 413.
+//! every other body with content is read here, up to the limit, and refused past it. Either
+//! way: 413. Whether a body declares its length is the client's choice (chunked bodies and
+//! HTTP/2 bodies need not), so the limit never trusts the headers to have announced it.
 
-use poem::{http::StatusCode, Endpoint, Middleware, Request, Result};
+use poem::{error::ReadBodyError, http::StatusCode, Endpoint, Middleware, Request, Result};
 
 pub struct BodyLimit {
     max_bytes: usize,
@@ -40,19 +42,22 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         let declared = req
             .header("content-length")
             .and_then(|len| len.trim().parse::<u64>().ok());
-        match declared {
-            Some(len) if len > self.max_bytes as u64 => return Err(too_large()),
-            // The server enforces that the body matches its declared length.
-            Some(_) => {}
-            None if req.headers().contains_key("transfer-encoding") => {
-                let body = req
-                    .take_body()
-                    .into_bytes_limit(self.max_bytes)
-                    .await
-                    .map_err(|_| too_large())?;
-                req.set_body(body);
-            }
-            None => {}
+        if declared.is_some_and(|len| len > self.max_bytes as u64) {
+            return Err(too_large());
+        }
+        let body = req.take_body();
+        // A body known to be empty (most GETs) is handed on as it is.
+        if body.is_empty() {
+            req.set_body(body);
+        } else {
+            let bytes = body
+                .into_bytes_limit(self.max_bytes)
+                .await
+                .map_err(|err| match err {
+                    ReadBodyError::PayloadTooLarge => too_large(),
+                    other => other.into(),
+                })?;
+            req.set_body(bytes);
         }
         self.inner.call(req).await
     }

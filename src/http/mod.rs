@@ -1,20 +1,27 @@
-//! The middleware stack every request goes through, outermost first:
-//! request id + span + access log + metrics → rate limit (and key verification) → error
-//! envelope for anything that escaped a handler → panic catcher → body size limit → routes.
+//! The server (connections and their deadlines) and the middleware stack every request goes
+//! through, outermost first: request id + span + access log + metrics → rate limit (and key
+//! verification) → error envelope for anything that escaped a handler → request timeout →
+//! panic catcher → body size limit → routes.
 
 mod body_limit;
+mod deadlines;
 mod rate_limit;
 mod rejected_requests;
 mod request_context;
+mod request_timeout;
+mod server;
 
-use std::{any::Any, sync::Arc};
+use std::{any::Any, sync::Arc, time::Duration};
 
 use poem::{middleware::CatchPanic, Endpoint, EndpointExt, IntoResponse, Response};
 
 use body_limit::BodyLimit;
+pub use deadlines::ConnectionLimits;
 use rate_limit::RateLimit;
 pub(crate) use rate_limit::VerifiedKey;
 use request_context::RequestContext;
+use request_timeout::RequestTimeout;
+pub use server::serve;
 
 use crate::{
     api::error::render_framework_error, api::error::ApiError, auth::KeyVerifier, metrics::Metrics,
@@ -27,6 +34,7 @@ pub struct Edge {
     pub limiter: Arc<RateLimiter>,
     pub verifier: Arc<KeyVerifier>,
     pub max_body_bytes: usize,
+    pub request_timeout: Duration,
 }
 
 /// Wraps the routes in the service's middleware stack.
@@ -37,6 +45,7 @@ where
     routes
         .with(BodyLimit::new(edge.max_body_bytes))
         .with(CatchPanic::new().with_handler(panic_response))
+        .with(RequestTimeout::new(edge.request_timeout))
         .catch_all_error(|err| async move { render_framework_error(err) })
         .with(RateLimit::new(
             edge.limiter,
@@ -86,6 +95,7 @@ mod tests {
             verifier: Arc::new(KeyVerifier::new(store, false, metrics.clone())),
             metrics,
             max_body_bytes: 16,
+            request_timeout: Duration::from_secs(30),
         };
         let routes = Route::new()
             .at("/explode", explode)
@@ -117,6 +127,27 @@ mod tests {
         resp.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
         let body: serde_json::Value = resp.0.into_body().into_json().await.unwrap();
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    }
+
+    #[tokio::test]
+    async fn bodies_declaring_no_length_are_read_through_the_limit() {
+        // No Content-Length, no Transfer-Encoding: how an HTTP/2 body may arrive.
+        let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![b'x'; 32])]);
+        let (client, _dir) = client().await;
+        let resp = client
+            .post("/echo")
+            .body(poem::Body::from_bytes_stream(stream))
+            .send()
+            .await;
+        resp.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+        let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![b'x'; 16])]);
+        let resp = client
+            .post("/echo")
+            .body(poem::Body::from_bytes_stream(stream))
+            .send()
+            .await;
+        resp.assert_status_is_ok();
+        resp.assert_text("x".repeat(16)).await;
     }
 
     #[tokio::test]

@@ -3,10 +3,15 @@
 //! to verify counts against the client address's failure window, so keys cannot be guessed
 //! at speed. Over either limit: 429 `RATE_LIMITED` with `Retry-After`.
 //!
+//! A key this process has not seen before costs an argon2 run, so before verifying one the
+//! address's wrong-secret budget is consulted (spent: 429 without argon2), and verification
+//! waits only briefly for an argon2 slot (none free: 429 with `Retry-After: 1`). A key seen
+//! before (the hot path) consults neither.
+//!
 //! The verified principal rides along in the request's extensions, so the `x-api-key`
 //! security scheme does not verify the key a second time.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use poem::{
     http::{HeaderMap, HeaderValue, StatusCode},
@@ -15,7 +20,7 @@ use poem::{
 
 use crate::{
     api::{error::codes, error::ApiError},
-    auth::{AuthError, KeyVerifier, Principal},
+    auth::{KeyVerifier, Principal, Rejection, VerifyError},
     metrics::Metrics,
     ratelimit::{Quota, RateLimiter},
 };
@@ -73,7 +78,15 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         let Some(key) = req.header(API_KEY_HEADER) else {
             return self.pass(req).await;
         };
-        let quota = match self.verifier.authenticate(key).await {
+        let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let outcome = match self.verifier.cached(key).await {
+            Some(known) => known.map_err(VerifyError::from),
+            None => match self.verify_uncached(key, address).await {
+                Ok(verified) => verified,
+                Err(standing) => return Ok(limited_response(&standing)),
+            },
+        };
+        let quota = match outcome {
             Ok(principal) => {
                 let quota = self
                     .limiter
@@ -87,8 +100,8 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
                 req.extensions_mut().insert(VerifiedKey(principal));
                 quota
             }
-            Err(AuthError::Rejected(_)) => {
-                let Some(address) = req.remote_addr().as_socket_addr().map(|a| a.ip()) else {
+            Err(VerifyError::Rejected(_)) => {
+                let Some(address) = address else {
                     return self.pass(req).await;
                 };
                 let quota = self.limiter.admit_failure(address).await;
@@ -99,16 +112,20 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
                 }
                 quota
             }
+            Err(VerifyError::Busy) => {
+                self.metrics.rate_limit_ruled("argon2_slots", false);
+                return Ok(argon2_busy());
+            }
             // The security scheme reports it (as INTERNAL_ERROR, logged).
-            Err(AuthError::Internal(_)) => return self.pass(req).await,
+            Err(VerifyError::Internal(_)) => return self.pass(req).await,
         };
-        let mut response = if quota.allowed {
-            self.pass(req).await?
+        if quota.allowed {
+            let mut response = self.pass(req).await?;
+            set_quota_headers(response.headers_mut(), &quota);
+            Ok(response)
         } else {
-            too_many_requests(&quota)
-        };
-        set_quota_headers(response.headers_mut(), &quota);
-        Ok(response)
+            Ok(limited_response(&quota))
+        }
     }
 }
 
@@ -116,6 +133,51 @@ impl<E: Endpoint> RateLimitEndpoint<E> {
     async fn pass(&self, req: Request) -> Result<Response> {
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
+
+    /// Verifies a key seen for the first time, unless its address has spent its wrong-secret
+    /// budget (`Err`: that standing, answered 429 without running argon2).
+    async fn verify_uncached(
+        &self,
+        key: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Result<Arc<Principal>, VerifyError>, Quota> {
+        if let Some(address) = address {
+            let standing = self.limiter.admit_hashing(address).await;
+            if !standing.allowed {
+                self.metrics.rate_limit_ruled("hashing", false);
+                return Err(standing);
+            }
+        }
+        let verified = self.verifier.verify(key).await;
+        if let (Err(VerifyError::Rejected(Rejection::WrongSecret)), Some(address)) =
+            (&verified, address)
+        {
+            self.limiter.note_wrong_secret(address).await;
+        }
+        Ok(verified)
+    }
+}
+
+/// 429 with the window's `Retry-After` and `X-RateLimit-*` headers.
+fn limited_response(quota: &Quota) -> Response {
+    let mut response = too_many_requests(quota);
+    set_quota_headers(response.headers_mut(), quota);
+    response
+}
+
+/// 429 when every argon2 slot stayed busy: nothing was decided about the key, so the client
+/// may simply try again a second later.
+fn argon2_busy() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::RATE_LIMITED,
+        "Too many API keys are being verified right now; retry in 1 s",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from(1u32));
+    response
 }
 
 fn too_many_requests(quota: &Quota) -> Response {

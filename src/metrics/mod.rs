@@ -192,7 +192,7 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// `bucket`: `key` or `address`.
+    /// `bucket`: `key`, `address`, `hashing` (wrong secrets per address) or `argon2_slots`.
     pub fn rate_limit_ruled(&self, bucket: &'static str, allowed: bool) {
         let outcome = if allowed { "allowed" } else { "limited" };
         self.rate_limit_decisions

@@ -62,6 +62,16 @@ impl Counters {
         self.local.increment(bucket, window).await
     }
 
+    /// `bucket`'s count in `window` so far, from wherever counts are kept right now.
+    pub async fn current(&self, bucket: &str, window: u64) -> u64 {
+        if let Some(shared) = self.shared_if_usable() {
+            if let Some(count) = self.settle(shared.current(bucket, window).await) {
+                return count;
+            }
+        }
+        self.local.current(bucket, window).await
+    }
+
     /// Redis, unless it is degraded and it is not this request's turn to probe it.
     fn shared_if_usable(&self) -> Option<&SharedCounters> {
         let shared = self.shared.as_ref()?;

@@ -39,6 +39,14 @@ impl LocalCounters {
             .await;
         counter.fetch_add(1, Ordering::Relaxed) + 1
     }
+
+    /// `bucket`'s count in `window` so far (0 if it has none).
+    pub async fn current(&self, bucket: &str, window: u64) -> u64 {
+        self.counts
+            .get(&(bucket.to_string(), window))
+            .await
+            .map_or(0, |counter| counter.load(Ordering::Relaxed))
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +61,7 @@ mod tests {
         assert_eq!(counters.increment("b", 1).await, 1);
         assert_eq!(counters.increment("a", 2).await, 1);
         assert_eq!(counters.increment("a", 1).await, 3);
+        assert_eq!(counters.current("a", 1).await, 3);
+        assert_eq!(counters.current("c", 1).await, 0);
     }
 }

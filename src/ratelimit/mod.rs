@@ -1,6 +1,7 @@
 //! Per-key request limits in fixed one-minute windows aligned to the minute (SPEC.md §3
-//! "Rate limiting"), and a per-address limit on failed authentications so keys cannot be
-//! guessed at speed.
+//! "Rate limiting"), and two per-address limits on failed authentications: one so keys
+//! cannot be guessed at speed, one so an address cannot spend the process's argon2 time on
+//! wrong secrets (each costs ~20 ms of a core and 19 MiB).
 //!
 //! Counting happens in [`counters`]: in Redis when it is configured (shared by every
 //! instance), in process otherwise or while Redis is unreachable.
@@ -59,6 +60,8 @@ impl Quota {
 enum Bucket<'a> {
     Key(&'a str),
     Address(IpAddr),
+    /// Wrong secrets for real key prefixes: the failures that cost an argon2 run.
+    Hashing(IpAddr),
 }
 
 impl Bucket<'_> {
@@ -66,6 +69,7 @@ impl Bucket<'_> {
         match self {
             Bucket::Key(id) => format!("key:{id}"),
             Bucket::Address(ip) => format!("addr:{ip}"),
+            Bucket::Hashing(ip) => format!("hash:{ip}"),
         }
     }
 }
@@ -97,23 +101,39 @@ impl RateLimiter {
     /// Counts one request made with `principal`'s key.
     pub async fn admit_key(&self, principal: &Principal) -> Result<Quota, Error> {
         let limit = self.tenant_limit(&principal.tenant_id).await?;
-        let window = current_window();
-        let count = self
-            .counters
-            .increment(&Bucket::Key(&principal.key_id).name(), window)
-            .await;
+        let (count, window) = self.increment(Bucket::Key(&principal.key_id)).await;
         Ok(Quota::new(u64::from(limit), count, window))
     }
 
     /// Counts one failed authentication from `address`; not `allowed` once the address has
     /// failed more than the failure limit in this window.
     pub async fn admit_failure(&self, address: IpAddr) -> Quota {
-        let window = current_window();
-        let count = self
-            .counters
-            .increment(&Bucket::Address(address).name(), window)
-            .await;
+        let (count, window) = self.increment(Bucket::Address(address)).await;
         Quota::new(u64::from(self.failure_limit), count, window)
+    }
+
+    /// Whether `address` may have one more key verified with argon2: not once it has had
+    /// as many wrong secrets as the failure limit in this window. Counts nothing.
+    pub async fn admit_hashing(&self, address: IpAddr) -> Quota {
+        let window = current_window();
+        let spent = self
+            .counters
+            .current(&Bucket::Hashing(address).name(), window)
+            .await;
+        // Judged as if this verification failed too: the standing it would leave.
+        Quota::new(u64::from(self.failure_limit), spent + 1, window)
+    }
+
+    /// Counts one argon2 verification from `address` that found a wrong secret.
+    pub async fn note_wrong_secret(&self, address: IpAddr) {
+        self.increment(Bucket::Hashing(address)).await;
+    }
+
+    /// Adds one to `bucket` in the current window: the new count, and the window.
+    async fn increment(&self, bucket: Bucket<'_>) -> (u64, u64) {
+        let window = current_window();
+        let count = self.counters.increment(&bucket.name(), window).await;
+        (count, window)
     }
 
     pub fn backend(&self) -> Backend {

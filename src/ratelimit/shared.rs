@@ -1,5 +1,5 @@
 //! Window counters in Redis, shared by every instance: one atomic round trip per count
-//! (`MULTI; INCR; EXPIRE; EXEC`), bounded by a short timeout.
+//! (`MULTI; INCR; EXPIRE; EXEC`) or per look (`GET`), bounded by a short timeout.
 
 use std::time::Duration;
 
@@ -42,6 +42,17 @@ impl SharedCounters {
                 .query_async(&mut conn)
                 .await?;
             Ok(count)
+        })
+        .await
+    }
+
+    /// `bucket`'s count in `window` so far (0 if it has none).
+    pub async fn current(&self, bucket: &str, window: u64) -> anyhow::Result<u64> {
+        let key = self.key(bucket, window);
+        self.bounded(async {
+            let mut conn = self.redis.connection().await?;
+            let count: Option<u64> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+            Ok(count.unwrap_or(0))
         })
         .await
     }
