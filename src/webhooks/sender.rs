@@ -1,6 +1,6 @@
-//! One signed POST to an endpoint, with the headers every webhook carries, through the client
-//! whose resolver refuses addresses the target policy forbids. Used by the delivery worker and
-//! by an endpoint's test ping.
+//! One signed POST to an endpoint, with the headers every webhook carries, through a client
+//! that refuses addresses the target policy forbids (see [`super::target`] for the three
+//! checks). Used by the delivery worker and by an endpoint's test ping.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,7 @@ pub fn previous_secret_at(
 
 pub struct Sender {
     client: reqwest::Client,
+    targets: TargetPolicy,
 }
 
 impl Sender {
@@ -55,14 +56,28 @@ impl Sender {
         let client = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would connect on our behalf: the checks below would see the proxy.
+            .no_proxy()
             .dns_resolver(targets.resolver())
+            // Runs once a connection is open (and TLS set up), before a request is written on it.
+            .connector_layer(tower::util::AndThenLayer::new(move |connection| {
+                std::future::ready(targets.permit_peer(connection))
+            }))
             .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, targets })
     }
 
     pub async fn send(&self, message: &Message<'_>) -> Outcome {
         let started = Instant::now();
+        // Refused before connecting at all (the resolver does this for names).
+        if let Err(refused) = self.targets.permit_literal(message.url) {
+            return Outcome {
+                status_code: None,
+                error: Some(format!("refused: {refused}")),
+                latency: started.elapsed(),
+            };
+        }
         let body = message.body.as_bytes();
         let mut request = self
             .client

@@ -16,6 +16,7 @@ mod intents;
 mod keys;
 mod openintent;
 mod ops;
+mod outbound_secrets;
 mod quickstart;
 mod ratelimit;
 mod server_log;
