@@ -35,15 +35,15 @@ impl Outcome {
         self.status_code
             .is_some_and(|code| (200..300).contains(&code))
     }
-}
 
-/// The secret a rotation replaced, if it still signs at `now`.
-pub fn previous_secret_at(
-    previous: Option<&str>,
-    until: Option<Millis>,
-    now: Millis,
-) -> Option<&str> {
-    previous.filter(|_| until.is_some_and(|until| now < until))
+    /// An attempt that stopped before connecting, and why.
+    pub fn not_sent(reason: impl std::fmt::Display) -> Outcome {
+        Outcome {
+            status_code: None,
+            error: Some(format!("not sent: {reason}")),
+            latency: Duration::ZERO,
+        }
+    }
 }
 
 pub struct Sender {
@@ -69,15 +69,11 @@ impl Sender {
     }
 
     pub async fn send(&self, message: &Message<'_>) -> Outcome {
-        let started = Instant::now();
         // Refused before connecting at all (the resolver does this for names).
         if let Err(refused) = self.targets.permit_literal(message.url) {
-            return Outcome {
-                status_code: None,
-                error: Some(format!("refused: {refused}")),
-                latency: started.elapsed(),
-            };
+            return Outcome::not_sent(refused);
         }
+        let started = Instant::now();
         let body = message.body.as_bytes();
         let mut request = self
             .client

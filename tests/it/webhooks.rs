@@ -26,7 +26,7 @@ use crate::helpers::{expect_error, send, spawn_app_with, TestApp};
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
     headers: HashMap<String, String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {
@@ -124,7 +124,7 @@ impl Receiver {
 }
 
 /// A loopback URL nothing listens on (the discard port), for endpoints that never get events.
-const UNUSED_LOOPBACK_URL: &str = "http://127.0.0.1:9/hook";
+pub(crate) const UNUSED_LOOPBACK_URL: &str = "http://127.0.0.1:9/hook";
 
 pub(crate) fn fast_delivery(config: &mut AppConfig) {
     config.outbound_allow_private = true;
@@ -692,6 +692,7 @@ fn serve_binary(app: &TestApp, port: u16) -> Process {
         .env("OPENINTENT_LOG_LEVEL", "warn")
         .env("INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE", "true")
         .env("INTENDEDOPS_WEBHOOK_RETRY_BASE_MS", "200")
+        .env("INTENDEDOPS_SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
         .env_remove("REDIS_URL")
         .stdout(Stdio::null());
     Process(command.spawn().expect("the binary starts"))
