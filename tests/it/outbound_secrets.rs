@@ -11,11 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{
-        detail_paths, expect_error, send, spawn_app, spawn_app_with, Server, TestApp,
-        TEST_SECRET_KEY,
-    },
-    webhooks::{fast_delivery, hmac_hex, post, register, Receiver},
+    helpers::{send, spawn_app, spawn_app_with, Server, TestApp, TEST_SECRET_KEY},
+    webhooks::{fast_delivery, hmac_hex, post, refused_url, register, Receiver},
 };
 
 /// Another key than the tests' own (`TEST_SECRET_KEY`, id `test`).
@@ -43,6 +40,13 @@ async fn admin(
         request = request.json(&body);
     }
     send(request).await
+}
+
+/// Registers an agent through `server`: an `agent.registered` event.
+async fn register_agent(app: &TestApp, server: &Server, name: &str) {
+    let body = json!({"name": name});
+    let (status, body) = admin(app, server, Method::POST, "/v1/agents", Some(body)).await;
+    assert!(status.is_success(), "{body}");
 }
 
 /// The endpoint's first delivery once it has an attempt, as `server` lists it (at most 30 s).
@@ -74,14 +78,7 @@ async fn ipv6_spellings_of_private_addresses_are_refused_at_registration() {
         "http://[64:ff9b:1::1]/hook",       // local-use NAT64
         "http://[2001::1]/hook",            // Teredo
     ] {
-        let body = expect_error(
-            app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-                .json(&json!({"url": url, "events": ["intent.submitted"]})),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
-        assert_eq!(detail_paths(&body), ["url"], "{url}: {body}");
+        let body = refused_url(&app, url).await;
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("private, loopback"), "{url}: {message}");
     }
@@ -104,15 +101,7 @@ async fn private_targets_registered_earlier_are_refused_at_every_delivery() {
         .another_instance(|config| config.outbound_allow_private = false)
         .await;
 
-    let (status, body) = admin(
-        &app,
-        &server,
-        Method::POST,
-        "/v1/agents",
-        Some(json!({"name": "Unreachable"})),
-    )
-    .await;
-    assert!(status.is_success(), "{body}");
+    register_agent(&app, &server, "Unreachable").await;
     for endpoint in [&literal, &named] {
         let delivery = first_attempted(&app, &server, endpoint).await;
         let attempt = &delivery["attempts"][0];
@@ -241,15 +230,7 @@ async fn secrets_stored_in_clear_are_sealed_at_start_up() {
     let row = stored(&app, &endpoint).await;
     assert_sealed(&row, &[legacy]);
     assert_eq!(row.1.as_deref(), Some("test"));
-    let (status, body) = admin(
-        &app,
-        &server,
-        Method::POST,
-        "/v1/agents",
-        Some(json!({"name": "Upgraded"})),
-    )
-    .await;
-    assert!(status.is_success(), "{body}");
+    register_agent(&app, &server, "Upgraded").await;
     assert_signed(&receiver, 1, legacy, None).await;
 }
 
@@ -293,15 +274,7 @@ async fn the_rotate_command_reseals_under_the_new_key() {
     let server = app
         .another_instance(|config| config.secret_keys = keys(NEXT_KEY))
         .await;
-    let (status, body) = admin(
-        &app,
-        &server,
-        Method::POST,
-        "/v1/agents",
-        Some(json!({"name": "Re-sealed"})),
-    )
-    .await;
-    assert!(status.is_success(), "{body}");
+    register_agent(&app, &server, "Re-sealed").await;
     assert_signed(&receiver, 1, &second, Some(&first)).await;
 }
 

@@ -159,6 +159,23 @@ pub(crate) async fn register(app: &TestApp, url: &str, events: &[&str]) -> (Stri
     (data["id"].as_str().unwrap().to_string(), secret)
 }
 
+/// Registers `url` and expects it refused as the `url` field; returns the error body.
+pub(crate) async fn refused_url(app: &TestApp, url: &str) -> Value {
+    let body = expect_error(
+        app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
+            .json(&json!({"url": url, "events": ["intent.submitted"]})),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::detail_paths(&body),
+        ["url"],
+        "{url}: {body}"
+    );
+    body
+}
+
 pub(crate) fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
@@ -522,27 +539,10 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
         "ftp://example.com/hook",
         "not a url",
     ] {
-        let body = expect_error(
-            app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-                .json(&json!({"url": url, "events": ["intent.submitted"]})),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
-        assert_eq!(
-            crate::helpers::detail_paths(&body),
-            ["url"],
-            "{url}: {body}"
-        );
+        refused_url(&app, url).await;
     }
     // The refusal of a private address names the development switch that allows it.
-    let body = expect_error(
-        app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-            .json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["intent.submitted"]})),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let body = refused_url(&app, "http://127.0.0.1:9/hook").await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("--outbound-allow-private")
