@@ -15,6 +15,9 @@ if [[ $DATABASE_URL == postgres* ]]; then
 fi
 export OPENINTENT_LOG_LEVEL=warn
 bin=target/release/intendedops
+# Seals stored secrets; a server over PostgreSQL does not start without one.
+INTENDEDOPS_SECRET_KEY="${INTENDEDOPS_SECRET_KEY:-$($bin secrets generate-key --id bench)}"
+export INTENDEDOPS_SECRET_KEY
 tenant="bench-$(date +%s)"
 $bin tenant create "$tenant" >/dev/null
 # The load is far over the default 1000/min per key: lift the limit, keep the counting.
