@@ -21,7 +21,7 @@ use chacha20poly1305::{
 use rand::{rngs::OsRng, RngCore};
 use zeroize::Zeroizing;
 
-pub use keys::{KeyError, KeySource, KeyText};
+pub use keys::{KeySource, KeyText};
 
 /// Length of a key, in bytes.
 pub const KEY_LEN: usize = 32;

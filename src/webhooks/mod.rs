@@ -6,7 +6,7 @@
 pub mod delivery;
 pub mod outbox;
 pub mod payload;
-pub mod sealing;
+mod sealing;
 pub mod sender;
 pub mod target;
 

@@ -53,16 +53,10 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(targets: TargetPolicy) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        let client = targets
+            .guard(reqwest::Client::builder())
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            // A proxy would connect on our behalf: the checks below would see the proxy.
-            .no_proxy()
-            .dns_resolver(targets.resolver())
-            // Runs once a connection is open (and TLS set up), before a request is written on it.
-            .connector_layer(tower::util::AndThenLayer::new(move |connection| {
-                std::future::ready(targets.permit_peer(connection))
-            }))
             .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client, targets })

@@ -87,9 +87,23 @@ impl TargetPolicy {
         }
     }
 
-    /// Checks the peer address of a connection the HTTP client has just opened (before it
-    /// writes the request): a connector layer, see [`super::sender::Sender::new`].
-    pub fn permit_peer<C: Connection>(self, connection: C) -> Result<C, BoxError> {
+    /// An HTTP client that checks names in its resolver and the peer address of every
+    /// connection, and uses no proxy (a proxy would connect on our behalf: the checks would see
+    /// the proxy). URLs spelling an IP literal are the caller's to check, with
+    /// [`Self::permit_literal`], to avoid connecting at all.
+    pub fn guard(self, client: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        client
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver { policy: self }))
+            // Runs once a connection is open (and TLS set up), before a request is written.
+            .connector_layer(tower::util::AndThenLayer::new(move |connection| {
+                std::future::ready(self.permit_peer(connection))
+            }))
+    }
+
+    /// Checks the peer address of a connection the HTTP client has just opened, before it
+    /// writes the request.
+    fn permit_peer<C: Connection>(self, connection: C) -> Result<C, BoxError> {
         if self.allow_private {
             return Ok(connection);
         }
@@ -100,11 +114,6 @@ impl TargetPolicy {
             Some(ip) => self.permit(ip).map(|()| connection).map_err(Into::into),
             None => Err(UnsafeTarget::UnknownPeer.into()),
         }
-    }
-
-    /// A resolver for the HTTP client that drops refused addresses (and fails when none is left).
-    pub fn resolver(self) -> Arc<CheckedResolver> {
-        Arc::new(CheckedResolver { policy: self })
     }
 }
 
@@ -130,8 +139,9 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UnsafeTarget>
     Ok(found)
 }
 
-/// Resolves names for the webhook client, keeping only the addresses the policy permits.
-pub struct CheckedResolver {
+/// Resolves names for the webhook client, keeping only the addresses the policy permits (and
+/// failing when none is left).
+struct CheckedResolver {
     policy: TargetPolicy,
 }
 
@@ -343,6 +353,39 @@ mod tests {
             allow_private: true,
         };
         assert!(dev.permit_peer(connect().await.unwrap()).is_ok());
+    }
+
+    /// Through the guarded client: the peer of a real connection is read (reqwest passes it
+    /// on) and refused before a byte of the request is written. An IP literal skips the
+    /// resolver, so only the connector layer stands in the way here.
+    #[tokio::test]
+    async fn the_guarded_client_writes_nothing_to_a_refused_peer() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let read = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut bytes = Vec::new();
+            socket.read_to_end(&mut bytes).await.unwrap();
+            bytes
+        });
+        let strict = TargetPolicy {
+            allow_private: false,
+        };
+        let client = strict.guard(reqwest::Client::builder()).build().unwrap();
+        let err = client.post(&url).body("secret").send().await.unwrap_err();
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        assert!(
+            causes.iter().any(|c| c.contains("127.0.0.1 is a private")),
+            "{causes:?}"
+        );
+        drop(client);
+        assert_eq!(read.await.unwrap(), b"");
     }
 
     #[tokio::test]
