@@ -4,11 +4,11 @@
 //!
 //! Addresses are checked at registration and again at every delivery, three times over:
 //! an IP-literal URL before connecting ([`TargetPolicy::permit_literal`]: the HTTP client does
-//! not resolve literals); a name's addresses in the client's resolver ([`CheckedResolver`]), so
-//! a name that later resolves somewhere private (DNS rebinding) is refused before any connection;
-//! and finally the peer address of the connection itself ([`TargetPolicy::permit_peer`]), after
-//! connecting and before the connection is handed to the HTTP client, so no request byte reaches
-//! a refused address whatever the URL spelled. The last check alone would suffice for the
+//! not resolve literals); a name's addresses in the client's resolver, so a name that later
+//! resolves somewhere private (DNS rebinding) is refused before any connection; and finally the
+//! peer address of the connection itself, read by a connector layer after connecting and before
+//! the connection is handed to the HTTP client, so no request byte reaches a refused address
+//! whatever the URL spelled (the last two: [`TargetPolicy::guard`]). The last check alone would suffice for the
 //! request; the first two keep the service from even opening a connection (a port-scan oracle).
 //! Redirects are not followed and proxies are not used (a proxy would connect for us, past these
 //! checks). The operator can allow private targets for development
