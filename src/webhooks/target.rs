@@ -78,7 +78,7 @@ impl TargetPolicy {
     }
 
     /// Checks the address of a URL whose host is an IP literal, which the HTTP client connects
-    /// to without asking the resolver; names are left to [`CheckedResolver`].
+    /// to without asking the resolver; names are left to the resolver of [`Self::guard`].
     pub fn permit_literal(&self, raw: &str) -> Result<(), UnsafeTarget> {
         let url = reqwest::Url::parse(raw).map_err(|_| UnsafeTarget::NotHttp)?;
         match url.host_str().and_then(literal_ip) {
