@@ -16,6 +16,9 @@ fi
 # The level the product ships with (every request line logged); LOG_LEVEL=warn drops them.
 export OPENINTENT_LOG_LEVEL=${LOG_LEVEL:-info}
 bin=target/release/intendedops
+# Seals stored secrets; a server over PostgreSQL does not start without one.
+INTENDEDOPS_SECRET_KEY="${INTENDEDOPS_SECRET_KEY:-$($bin secrets generate-key --id bench)}"
+export INTENDEDOPS_SECRET_KEY
 tenant="bench-$(date +%s)"
 $bin tenant create "$tenant" >/dev/null
 # The load is far over the default 1000/min per key: lift the limit, keep the counting.

@@ -21,6 +21,7 @@ use crate::{
     openintent::OpenIntent,
     ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
+    secrets,
     store::{Backend, Store},
     tenants::TenantService,
     webhooks::{
@@ -80,6 +81,10 @@ impl Services {
             .transpose()?;
         let metrics = Arc::new(Metrics::new());
         let dev_mode = config.dev_keys_enabled(store.backend());
+        let secrets = Arc::new(
+            secrets::keys::load(&config.secret_keys, &config.database_url, dev_mode)
+                .context("secret keys")?,
+        );
         let verifier = Arc::new(KeyVerifier::new(store.clone(), dev_mode, metrics.clone()));
         let agents = Arc::new(AgentService::new(store.clone(), catalog.clone()));
         let policies = Arc::new(PolicyService::new(store.clone(), catalog.clone())?);
@@ -136,10 +141,16 @@ impl Services {
         Ok(Services {
             openintent: OpenIntent::new(store.clone(), bus),
             event_listener,
-            webhooks: Arc::new(WebhookService::new(store.clone(), targets, sender.clone())),
+            webhooks: Arc::new(WebhookService::new(
+                store.clone(),
+                targets,
+                sender.clone(),
+                secrets.clone(),
+            )),
             deliverer: Arc::new(Deliverer::new(
                 store.clone(),
                 sender,
+                secrets,
                 delivery,
                 metrics.clone(),
             )),
@@ -170,6 +181,14 @@ impl App {
     /// Connects, migrates, and prepares development mode when it is on.
     pub async fn build(config: AppConfig) -> anyhow::Result<Self> {
         let services = Services::connect(&config).await?;
+        let sealed = services
+            .webhooks
+            .secure_stored_secrets()
+            .await
+            .context("stored webhook secrets")?;
+        if sealed > 0 {
+            tracing::info!(endpoints = sealed, "sealed webhook secrets stored in clear");
+        }
         if services.verifier.dev_mode() {
             services
                 .keys

@@ -1,4 +1,5 @@
-//! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`.
+//! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`, `audit`,
+//! `secrets`.
 
 use std::{
     future::Future,
@@ -17,6 +18,7 @@ use crate::{
     config::{AppConfig, GlobalArgs, ServeArgs},
     error::Error,
     pagination::{PageRequest, MAX_PAGE_SIZE},
+    secrets::{keys, KeySource},
     store::{describe_url, sqlite_file},
     time::rfc3339,
 };
@@ -53,6 +55,22 @@ pub enum Command {
     /// Verify or export audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the keys that seal stored secrets (webhook signing secrets).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new key line, `<id>:<base64 of 32 random bytes>`, for INTENDEDOPS_SECRET_KEY.
+    GenerateKey {
+        /// The key's id, stored beside every secret it seals (default: `k` and today's date).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Re-seal every stored secret under the first configured key. Put the new key first and
+    /// keep the old ones after it, restart every instance, run this, then drop the old keys.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +161,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Tenant(command)) => Box::pin(tenant(global, command)),
         Some(Command::Key(command)) => Box::pin(key(global, command)),
         Some(Command::Audit(command)) => Box::pin(audit_command(global, command)),
+        Some(Command::Secrets(SecretsCommand::GenerateKey { id })) => {
+            return generate_key(id);
+        }
+        Some(Command::Secrets(SecretsCommand::Rotate)) => Box::pin(rotate_keys(global)),
     };
     // Every error names the database: a relative SQLite path opened from another directory
     // is the usual reason a tenant or key "does not exist".
@@ -168,7 +190,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode>
 }
 
 async fn migrate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    open_database(global, true).await?;
+    open_database(global, true, KeySource::NotNeeded).await?;
     eprintln!("migrations applied");
     Ok(ExitCode::SUCCESS)
 }
@@ -176,7 +198,12 @@ async fn migrate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 /// Opens the database of an operator command. Only a command that can start from nothing
 /// (`migrate`, `tenant create`) may create a SQLite file: for any other, a missing file means
 /// the wrong directory or URL, and saying so beats "tenant not found" from a new empty file.
-async fn open_database(global: &GlobalArgs, may_create: bool) -> anyhow::Result<Services> {
+/// Only commands that read or write secrets need the secret keys (`keys`).
+async fn open_database(
+    global: &GlobalArgs,
+    may_create: bool,
+    keys: KeySource,
+) -> anyhow::Result<Services> {
     if let Some(file) = sqlite_file(&global.database_url) {
         if !file.exists() {
             anyhow::ensure!(
@@ -187,12 +214,32 @@ async fn open_database(global: &GlobalArgs, may_create: bool) -> anyhow::Result<
             eprintln!("note: creating a new database at {}", file.display());
         }
     }
-    Services::connect(&AppConfig::new(&global.database_url)).await
+    let mut config = AppConfig::new(&global.database_url);
+    config.secret_keys = keys;
+    Services::connect(&config).await
+}
+
+/// `secrets generate-key`: needs no database.
+fn generate_key(id: Option<String>) -> anyhow::Result<ExitCode> {
+    let id = id.unwrap_or_else(|| chrono::Utc::now().format("k%Y%m%d").to_string());
+    let line = keys::generate(&id);
+    // Checked like a configured key, so a bad id fails here rather than at start-up.
+    keys::parse(&line)?;
+    println!("{}", *line);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `secrets rotate`.
+async fn rotate_keys(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let services = open_database(global, false, global.key_source()).await?;
+    let changed = services.webhooks.reseal_under_current_key().await?;
+    eprintln!("re-sealed the signing secrets of {changed} webhook endpoint(s) under the first key");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<ExitCode> {
     let may_create = matches!(command, TenantCommand::Create { .. });
-    let services = open_database(global, may_create).await?;
+    let services = open_database(global, may_create, KeySource::NotNeeded).await?;
     match command {
         TenantCommand::Create { tenant_id, name } => {
             let id = TenantId::parse(&tenant_id)?;
@@ -216,7 +263,7 @@ async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<E
 }
 
 async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCode> {
-    let services = open_database(global, false).await?;
+    let services = open_database(global, false, KeySource::NotNeeded).await?;
     match command {
         KeyCommand::Create {
             tenant,
@@ -270,11 +317,11 @@ async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCod
 async fn audit_command(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<ExitCode> {
     let verification = match command {
         AuditCommand::Verify { tenant } => {
-            let services = open_database(global, false).await?;
+            let services = open_database(global, false, KeySource::NotNeeded).await?;
             services.audit.verify(&TenantId::parse(&tenant)?).await?
         }
         AuditCommand::Export { tenant } => {
-            let services = open_database(global, false).await?;
+            let services = open_database(global, false, KeySource::NotNeeded).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             services
                 .audit

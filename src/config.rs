@@ -5,7 +5,10 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args, ValueEnum};
 
-use crate::store::Backend;
+use crate::{
+    secrets::{KeySource, KeyText},
+    store::Backend,
+};
 
 /// Settings every subcommand shares.
 #[derive(Debug, Clone, Args)]
@@ -29,6 +32,30 @@ pub struct GlobalArgs {
     /// Log line format: human-readable text or JSON for log pipelines.
     #[arg(long, env = "INTENDEDOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Keys sealing stored secrets: `<id>:<base64 of 32 random bytes>`, several separated by
+    /// commas; the first seals, all open. Prefer the environment to the flag (`ps` shows flags).
+    #[arg(
+        long,
+        env = "INTENDEDOPS_SECRET_KEY",
+        hide_env_values = true,
+        conflicts_with = "secret_key_file",
+        global = true
+    )]
+    pub secret_key: Option<KeyText>,
+    /// A file holding the keys sealing stored secrets instead, one `<id>:<base64>` per line.
+    #[arg(long, env = "INTENDEDOPS_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// Where the secret keys come from (neither set: [`KeySource::Unset`]).
+    pub fn key_source(&self) -> KeySource {
+        match (&self.secret_key, &self.secret_key_file) {
+            (Some(text), _) => KeySource::Inline(text.clone()),
+            (None, Some(path)) => KeySource::File(path.clone()),
+            (None, None) => KeySource::Unset,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,6 +171,8 @@ pub struct AppConfig {
     pub webhook_disable_after: Duration,
     /// How often the webhook worker looks for work.
     pub webhook_poll: Duration,
+    /// The keys sealing stored secrets.
+    pub secret_keys: KeySource,
 }
 
 impl AppConfig {
@@ -168,6 +197,7 @@ impl AppConfig {
             webhook_retry_window: Duration::from_secs(24 * 3600),
             webhook_disable_after: Duration::from_secs(3 * 24 * 3600),
             webhook_poll: Duration::from_millis(250),
+            secret_keys: KeySource::Unset,
         }
     }
 
@@ -191,6 +221,7 @@ impl AppConfig {
             webhook_retry_window: Duration::from_secs(serve.webhook_retry_hours * 3600),
             webhook_disable_after: Duration::from_secs(serve.webhook_disable_after_days * 86_400),
             webhook_poll: Duration::from_millis(250),
+            secret_keys: global.key_source(),
         }
     }
 

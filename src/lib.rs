@@ -20,6 +20,7 @@ pub mod openintent;
 pub mod pagination;
 pub mod ratelimit;
 pub mod redis;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

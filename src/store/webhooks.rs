@@ -5,8 +5,34 @@ use sqlx::AnyConnection;
 use super::{placeholders, tenant_page, Backend, Store};
 use crate::time::Millis;
 
-const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, events, description, secret, previous_secret, \
-     previous_secret_until, enabled, disabled_reason, failing_since, created_at, updated_at";
+const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, events, description, secret, secret_key_id, \
+     previous_secret, previous_secret_key_id, previous_secret_until, enabled, disabled_reason, \
+     failing_since, created_at, updated_at";
+
+/// An endpoint's signing secrets as stored.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SecretColumns {
+    /// Sealed under `secret_key_id` (see `Sealed::text`), or in clear when that is NULL: a
+    /// secret from before migration 0010 that start-up has not sealed yet.
+    pub secret: String,
+    pub secret_key_id: Option<String>,
+    /// The secret a rotation replaced, stored as `secret` is.
+    pub previous_secret: Option<String>,
+    pub previous_secret_key_id: Option<String>,
+    /// Until when the previous secret still signs.
+    pub previous_secret_until: Option<Millis>,
+}
+
+/// Key ids only: a clear secret left from before sealing must not reach a log.
+impl std::fmt::Debug for SecretColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretColumns")
+            .field("secret_key_id", &self.secret_key_id)
+            .field("previous_secret_key_id", &self.previous_secret_key_id)
+            .field("previous_secret_until", &self.previous_secret_until)
+            .finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointRow {
@@ -16,9 +42,8 @@ pub struct EndpointRow {
     /// JSON array of event names.
     pub events: String,
     pub description: Option<String>,
-    pub secret: String,
-    pub previous_secret: Option<String>,
-    pub previous_secret_until: Option<Millis>,
+    #[sqlx(flatten)]
+    pub secrets: SecretColumns,
     /// 1 or 0.
     pub enabled: i64,
     pub disabled_reason: Option<String>,
@@ -30,16 +55,18 @@ pub struct EndpointRow {
 pub async fn insert_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&row.tenant_id)
     .bind(&row.id)
     .bind(&row.url)
     .bind(&row.events)
     .bind(&row.description)
-    .bind(&row.secret)
-    .bind(&row.previous_secret)
-    .bind(row.previous_secret_until)
+    .bind(&row.secrets.secret)
+    .bind(&row.secrets.secret_key_id)
+    .bind(&row.secrets.previous_secret)
+    .bind(&row.secrets.previous_secret_key_id)
+    .bind(row.secrets.previous_secret_until)
     .bind(row.enabled)
     .bind(&row.disabled_reason)
     .bind(row.failing_since)
@@ -54,17 +81,20 @@ pub async fn insert_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sql
 pub async fn update_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE webhook_endpoints SET url = $3, events = $4, description = $5, secret = $6, \
-         previous_secret = $7, previous_secret_until = $8, enabled = $9, disabled_reason = $10, \
-         failing_since = $11, updated_at = $12 WHERE tenant_id = $1 AND id = $2",
+         secret_key_id = $7, previous_secret = $8, previous_secret_key_id = $9, \
+         previous_secret_until = $10, enabled = $11, disabled_reason = $12, \
+         failing_since = $13, updated_at = $14 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(&row.tenant_id)
     .bind(&row.id)
     .bind(&row.url)
     .bind(&row.events)
     .bind(&row.description)
-    .bind(&row.secret)
-    .bind(&row.previous_secret)
-    .bind(row.previous_secret_until)
+    .bind(&row.secrets.secret)
+    .bind(&row.secrets.secret_key_id)
+    .bind(&row.secrets.previous_secret)
+    .bind(&row.secrets.previous_secret_key_id)
+    .bind(row.secrets.previous_secret_until)
     .bind(row.enabled)
     .bind(&row.disabled_reason)
     .bind(row.failing_since)
@@ -128,6 +158,99 @@ pub async fn delete_endpoint(
         .bind(id)
         .execute(conn)
         .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// An endpoint's stored secrets with its key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointSecrets {
+    pub tenant_id: String,
+    pub id: String,
+    #[sqlx(flatten)]
+    pub secrets: SecretColumns,
+}
+
+const SECRET_COLUMNS: &str = "tenant_id, id, secret, secret_key_id, previous_secret, \
+     previous_secret_key_id, previous_secret_until";
+
+/// Every tenant's endpoints with a secret stored in clear or, when `current_key_id` is given,
+/// sealed under another key: what sealing at start-up and key rotation re-seal.
+pub async fn secrets_not_sealed_under(
+    conn: &mut AnyConnection,
+    current_key_id: Option<&str>,
+) -> sqlx::Result<Vec<EndpointSecrets>> {
+    let in_clear = "secret_key_id IS NULL \
+         OR (previous_secret IS NOT NULL AND previous_secret_key_id IS NULL)";
+    match current_key_id {
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT {SECRET_COLUMNS} FROM webhook_endpoints WHERE {in_clear}"
+            ))
+            .fetch_all(conn)
+            .await
+        }
+        Some(key_id) => {
+            sqlx::query_as(&format!(
+                "SELECT {SECRET_COLUMNS} FROM webhook_endpoints WHERE {in_clear} \
+                 OR secret_key_id <> $1 OR previous_secret_key_id <> $1"
+            ))
+            .bind(key_id)
+            .fetch_all(conn)
+            .await
+        }
+    }
+}
+
+/// The ids of the keys stored secrets are sealed under.
+pub async fn secret_key_ids(conn: &mut AnyConnection) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT secret_key_id FROM webhook_endpoints WHERE secret_key_id IS NOT NULL \
+         UNION SELECT previous_secret_key_id FROM webhook_endpoints \
+         WHERE previous_secret_key_id IS NOT NULL",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// One endpoint with a secret sealed under `key_id`, if any.
+pub async fn one_sealed_under(
+    conn: &mut AnyConnection,
+    key_id: &str,
+) -> sqlx::Result<Option<EndpointSecrets>> {
+    sqlx::query_as(&format!(
+        "SELECT {SECRET_COLUMNS} FROM webhook_endpoints \
+         WHERE secret_key_id = $1 OR previous_secret_key_id = $1 LIMIT 1"
+    ))
+    .bind(key_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Replaces an endpoint's stored secrets with `new` if they are still `old`; false when they
+/// changed meanwhile (a rotation through the API wins over a re-seal of what it replaced).
+pub async fn replace_secrets(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    old: &SecretColumns,
+    new: &SecretColumns,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET secret = $3, secret_key_id = $4, previous_secret = $5, \
+         previous_secret_key_id = $6 WHERE tenant_id = $1 AND id = $2 AND secret = $7 \
+         AND COALESCE(previous_secret, '') = $8",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(&new.secret)
+    .bind(&new.secret_key_id)
+    .bind(&new.previous_secret)
+    .bind(&new.previous_secret_key_id)
+    .bind(&old.secret)
+    .bind(old.previous_secret.as_deref().unwrap_or(""))
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -240,9 +363,8 @@ pub struct DueDelivery {
     pub body: String,
     pub event_created_at: Millis,
     pub url: String,
-    pub secret: String,
-    pub previous_secret: Option<String>,
-    pub previous_secret_until: Option<Millis>,
+    #[sqlx(flatten)]
+    pub secrets: SecretColumns,
     /// The endpoint's current run of failures, if it is in one.
     pub failing_since: Option<Millis>,
 }
@@ -281,7 +403,8 @@ pub async fn claim_due(
     let sql = format!(
         "SELECT d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event, d.attempts, \
                 d.created_at, v.body, v.created_at AS event_created_at, e.url, e.secret, \
-                e.previous_secret, e.previous_secret_until, e.failing_since \
+                e.secret_key_id, e.previous_secret, e.previous_secret_key_id, \
+                e.previous_secret_until, e.failing_since \
          FROM webhook_deliveries d \
          JOIN webhook_events v ON v.id = d.event_id \
          JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id \

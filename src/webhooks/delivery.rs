@@ -14,10 +14,14 @@ use futures_util::future::join_all;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use super::sender::{previous_secret_at, Message, Outcome, Sender};
+use super::{
+    sealing::SigningSecrets,
+    sender::{Message, Outcome, Sender},
+};
 use crate::{
     error::Result,
     metrics::Metrics,
+    secrets::SecretBox,
     store::{
         webhooks::{self, AttemptRow, DueDelivery},
         Store,
@@ -51,6 +55,7 @@ pub struct DeliveryConfig {
 pub struct Deliverer {
     store: Store,
     sender: Arc<Sender>,
+    secrets: Arc<SecretBox>,
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
 }
@@ -66,12 +71,14 @@ impl Deliverer {
     pub fn new(
         store: Store,
         sender: Arc<Sender>,
+        secrets: Arc<SecretBox>,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             sender,
+            secrets,
             config,
             metrics,
         }
@@ -186,19 +193,22 @@ impl Deliverer {
     }
 
     async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
-        let previous_secret = previous_secret_at(
-            delivery.previous_secret.as_deref(),
-            delivery.previous_secret_until,
-            now_ms(),
-        );
+        let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
+        let stored = &delivery.secrets;
+        let signing = match SigningSecrets::open(&self.secrets, tenant, endpoint, stored, now_ms())
+        {
+            Ok(signing) => signing,
+            // Retried like any failure: the operator may restore the key meanwhile.
+            Err(err) => return Outcome::not_sent(err),
+        };
         let message = Message {
             url: &delivery.url,
             event_id: &delivery.event_id,
             event: &delivery.event,
             created_at: delivery.event_created_at,
             body: &delivery.body,
-            secret: &delivery.secret,
-            previous_secret,
+            secret: &signing.current,
+            previous_secret: signing.previous.as_deref().map(String::as_str),
         };
         self.sender.send(&message).await
     }

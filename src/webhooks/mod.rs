@@ -6,6 +6,7 @@
 pub mod delivery;
 pub mod outbox;
 pub mod payload;
+mod sealing;
 pub mod sender;
 pub mod target;
 
@@ -19,14 +20,16 @@ use crate::{
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
+    secrets::SecretBox,
     store::{
-        webhooks::{self, AttemptRow, DeliveryRow, EndpointRow},
+        webhooks::{self, AttemptRow, DeliveryRow, EndpointRow, SecretColumns},
         Store,
     },
     time::{now_ms, Millis},
 };
 pub use outbox::enqueue;
-use sender::{previous_secret_at, Message, Sender};
+use sealing::{Reseal, SigningSecrets};
+use sender::{Message, Outcome, Sender};
 use target::TargetPolicy;
 
 /// Id prefixes: endpoints, events (the body's `id`), deliveries.
@@ -94,7 +97,7 @@ impl From<&EndpointRow> for Endpoint {
             enabled: row.enabled == 1,
             disabled_reason: row.disabled_reason.clone(),
             failing_since: row.failing_since,
-            previous_secret_until: row.previous_secret_until,
+            previous_secret_until: row.secrets.previous_secret_until,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -138,15 +141,36 @@ pub struct WebhookService {
     store: Store,
     targets: TargetPolicy,
     sender: Arc<Sender>,
+    secrets: Arc<SecretBox>,
 }
 
 impl WebhookService {
-    pub fn new(store: Store, targets: TargetPolicy, sender: Arc<Sender>) -> Self {
+    pub fn new(
+        store: Store,
+        targets: TargetPolicy,
+        sender: Arc<Sender>,
+        secrets: Arc<SecretBox>,
+    ) -> Self {
         Self {
             store,
             targets,
             sender,
+            secrets,
         }
+    }
+
+    /// At start-up: the configured keys must open the stored signing secrets (a missing or
+    /// wrong key is a start-up error), and secrets stored in clear before sealing existed are
+    /// sealed now. Returns how many endpoints were sealed.
+    pub async fn secure_stored_secrets(&self) -> Result<usize> {
+        sealing::check_keys(&self.store, &self.secrets).await?;
+        sealing::reseal(&self.store, &self.secrets, Reseal::InClear).await
+    }
+
+    /// Re-seals every stored signing secret under the current key (`intendedops secrets
+    /// rotate`); returns how many endpoints changed.
+    pub async fn reseal_under_current_key(&self) -> Result<usize> {
+        sealing::reseal(&self.store, &self.secrets, Reseal::NotUnderCurrentKey).await
     }
 
     /// Sends the endpoint a signed `ping` now, as a delivery would be sent (same headers,
@@ -164,22 +188,23 @@ impl WebhookService {
                         signatures. No action is needed.",
         });
         let body = payload::envelope(&event_id, now, tenant, PING_EVENT, &data);
-        let outcome = self
-            .sender
-            .send(&Message {
-                url: &row.url,
-                event_id: &event_id,
-                event: PING_EVENT,
-                created_at: now,
-                body: &body,
-                secret: &row.secret,
-                previous_secret: previous_secret_at(
-                    row.previous_secret.as_deref(),
-                    row.previous_secret_until,
-                    now,
-                ),
-            })
-            .await;
+        let outcome =
+            match SigningSecrets::open(&self.secrets, tenant.as_str(), id, &row.secrets, now) {
+                Ok(signing) => {
+                    self.sender
+                        .send(&Message {
+                            url: &row.url,
+                            event_id: &event_id,
+                            event: PING_EVENT,
+                            created_at: now,
+                            body: &body,
+                            secret: &signing.current,
+                            previous_secret: signing.previous.as_deref().map(String::as_str),
+                        })
+                        .await
+                }
+                Err(err) => Outcome::not_sent(err),
+            };
         tracing::info!(tenant = %tenant, endpoint = %row.id, delivered = outcome.delivered(),
             status = outcome.status_code, "webhook test ping sent");
         Ok(PingResult {
@@ -211,16 +236,22 @@ impl WebhookService {
         let events = checked_events(events)?;
         let description = checked_description(input.description.flatten())?;
         let now = now_ms();
+        let id = ids::new_id(ENDPOINT_ID_PREFIX);
         let secret = new_secret();
+        let sealed = sealing::seal(&self.secrets, tenant.as_str(), &id, &secret)?;
         let row = EndpointRow {
             tenant_id: tenant.to_string(),
-            id: ids::new_id(ENDPOINT_ID_PREFIX),
+            id,
             url,
             events: json!(events).to_string(),
             description,
-            secret: secret.clone(),
-            previous_secret: None,
-            previous_secret_until: None,
+            secrets: SecretColumns {
+                secret: sealed.text(),
+                secret_key_id: Some(sealed.key_id),
+                previous_secret: None,
+                previous_secret_key_id: None,
+                previous_secret_until: None,
+            },
             enabled: i64::from(input.enabled.unwrap_or(true)),
             disabled_reason: None,
             failing_since: None,
@@ -297,8 +328,12 @@ impl WebhookService {
         let mut row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
         let now = now_ms();
         let secret = new_secret();
-        row.previous_secret = Some(std::mem::replace(&mut row.secret, secret.clone()));
-        row.previous_secret_until = Some(now + ROTATION_GRACE_MS);
+        let sealed = sealing::seal(&self.secrets, tenant.as_str(), id, &secret)?;
+        // The sealed current secret moves as it is: its seal binds the endpoint, not the column.
+        let stored = &mut row.secrets;
+        stored.previous_secret = Some(std::mem::replace(&mut stored.secret, sealed.text()));
+        stored.previous_secret_key_id = stored.secret_key_id.replace(sealed.key_id);
+        stored.previous_secret_until = Some(now + ROTATION_GRACE_MS);
         row.updated_at = now;
         webhooks::update_endpoint(&mut tx, &row).await?;
         audit::append(

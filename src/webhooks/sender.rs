@@ -1,6 +1,6 @@
-//! One signed POST to an endpoint, with the headers every webhook carries, through the client
-//! whose resolver refuses addresses the target policy forbids. Used by the delivery worker and
-//! by an endpoint's test ping.
+//! One signed POST to an endpoint, with the headers every webhook carries, through a client
+//! that refuses addresses the target policy forbids (see [`super::target`] for the three
+//! checks). Used by the delivery worker and by an endpoint's test ping.
 
 use std::time::{Duration, Instant};
 
@@ -35,33 +35,38 @@ impl Outcome {
         self.status_code
             .is_some_and(|code| (200..300).contains(&code))
     }
-}
 
-/// The secret a rotation replaced, if it still signs at `now`.
-pub fn previous_secret_at(
-    previous: Option<&str>,
-    until: Option<Millis>,
-    now: Millis,
-) -> Option<&str> {
-    previous.filter(|_| until.is_some_and(|until| now < until))
+    /// An attempt that stopped before connecting, and why.
+    pub fn not_sent(reason: impl std::fmt::Display) -> Outcome {
+        Outcome {
+            status_code: None,
+            error: Some(format!("not sent: {reason}")),
+            latency: Duration::ZERO,
+        }
+    }
 }
 
 pub struct Sender {
     client: reqwest::Client,
+    targets: TargetPolicy,
 }
 
 impl Sender {
     pub fn new(targets: TargetPolicy) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        let client = targets
+            .guard(reqwest::Client::builder())
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(targets.resolver())
             .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, targets })
     }
 
     pub async fn send(&self, message: &Message<'_>) -> Outcome {
+        // Refused before connecting at all (the resolver does this for names).
+        if let Err(refused) = self.targets.permit_literal(message.url) {
+            return Outcome::not_sent(refused);
+        }
         let started = Instant::now();
         let body = message.body.as_bytes();
         let mut request = self

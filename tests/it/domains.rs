@@ -1,6 +1,6 @@
 //! The domain catalog: served as loaded, compiled at start-up, broken files refused.
 
-use intendedops::{App, AppConfig};
+use intendedops::App;
 use reqwest::Method;
 
 use crate::helpers::{expect_error, send, spawn_app, TestDb};
@@ -86,7 +86,7 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
         {"type": "billing.x", "description": "x", "valueCategory": null, "risk": "low", "riskRationale": "r",
          "paramsSchema": {"type": "object", "properties": {"a": {"type": "strnig"}}}}]}"#;
     let db = TestDb::new().await;
-    let mut config = AppConfig::new(&db.url);
+    let mut config = crate::helpers::test_config(&db);
     config.domains_dir = Some(dir.path().to_path_buf());
     let start_with = |contents: String| {
         std::fs::write(dir.path().join("billing.json"), contents).unwrap();

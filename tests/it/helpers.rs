@@ -5,6 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use intendedops::{
     auth::{keys::KeyService, KeyVerifier, Scope, TenantId},
+    secrets::KeySource,
     store::Store,
     tenants::TenantService,
     App, AppConfig,
@@ -159,8 +160,13 @@ pub fn test_redis_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// The key sealing stored secrets in tests (`INTENDEDOPS_SECRET_KEY` for the binary): a server
+/// over PostgreSQL does not start without one.
+pub const TEST_SECRET_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 pub fn test_config(db: &TestDb) -> AppConfig {
     let mut config = AppConfig::new(&db.url);
+    config.secret_keys = KeySource::Inline(TEST_SECRET_KEY.parse().unwrap());
     config.redis_url = test_redis_url();
     // Tests share one Redis (and one client address): each app counts under its own prefix.
     config.redis_prefix = format!("it:{}:", ulid::Ulid::new());

@@ -19,6 +19,7 @@ mod openapi_docs;
 mod openapi_examples;
 mod openintent;
 mod ops;
+mod outbound_secrets;
 mod quickstart;
 mod ratelimit;
 mod server_log;

@@ -75,6 +75,7 @@ fn serve_command(app: &TestApp, port: u16) -> Command {
     command
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
         .env("DATABASE_URL", &app.db.url)
+        .env("INTENDEDOPS_SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
         .env_remove("OPENINTENT_LOG_LEVEL")
         .env_remove("REDIS_URL")
         .env("NO_COLOR", "1")

@@ -24,13 +24,13 @@ use crate::helpers::{expect_error, send, spawn_app_with, TestApp};
 
 /// What the receiver saw of one request.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: HashMap<String, String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).map(String::as_str).unwrap_or("")
     }
 
@@ -47,8 +47,8 @@ struct ReceiverState {
 }
 
 /// An HTTP receiver on loopback that records every request.
-struct Receiver {
-    addr: SocketAddr,
+pub(crate) struct Receiver {
+    pub(crate) addr: SocketAddr,
     state: Arc<ReceiverState>,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -70,7 +70,7 @@ async fn hook(req: &Request, body: String, state: PoemData<&Arc<ReceiverState>>)
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         Self::start_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).await
     }
 
@@ -91,7 +91,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
@@ -99,12 +99,16 @@ impl Receiver {
         self.state.script.lock().unwrap().extend(statuses);
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
     }
 
     /// Waits until `done` holds for what was received (at most 30 s).
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         for _ in 0..300 {
             let received = self.received();
             if done(&received) {
@@ -120,9 +124,9 @@ impl Receiver {
 }
 
 /// A loopback URL nothing listens on (the discard port), for endpoints that never get events.
-const UNUSED_LOOPBACK_URL: &str = "http://127.0.0.1:9/hook";
+pub(crate) const UNUSED_LOOPBACK_URL: &str = "http://127.0.0.1:9/hook";
 
-fn fast_delivery(config: &mut AppConfig) {
+pub(crate) fn fast_delivery(config: &mut AppConfig) {
     config.outbound_allow_private = true;
     config.webhook_poll = Duration::from_millis(50);
     config.webhook_retry_base = Duration::from_millis(100);
@@ -141,7 +145,7 @@ const ALL_EVENTS: [&str; 9] = [
 ];
 
 /// Registers an endpoint for `events`; returns `(id, secret)`.
-async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
     let (status, body) = send(
         app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
             .json(&json!({"url": url, "events": events, "description": "test receiver"})),
@@ -155,7 +159,24 @@ async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String)
     (data["id"].as_str().unwrap().to_string(), secret)
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
+/// Registers `url` and expects it refused as the `url` field; returns the error body.
+pub(crate) async fn refused_url(app: &TestApp, url: &str) -> Value {
+    let body = expect_error(
+        app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
+            .json(&json!({"url": url, "events": ["intent.submitted"]})),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::detail_paths(&body),
+        ["url"],
+        "{url}: {body}"
+    );
+    body
+}
+
+pub(crate) fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     mac.finalize()
@@ -165,7 +186,7 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
         .collect()
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let (status, response) = send(
         app.with_key(Method::POST, path, &app.a.admin_key)
             .json(&body),
@@ -388,7 +409,7 @@ async fn every_event_arrives_signed_and_verifies_with_the_seeds_node_recipe() {
     );
 }
 
-async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
     let (status, body) = send(app.with_key(
         Method::GET,
         &format!("/v1/webhooks/{endpoint}/deliveries"),
@@ -518,27 +539,10 @@ async fn unsafe_targets_and_bad_subscriptions_are_refused() {
         "ftp://example.com/hook",
         "not a url",
     ] {
-        let body = expect_error(
-            app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-                .json(&json!({"url": url, "events": ["intent.submitted"]})),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
-        assert_eq!(
-            crate::helpers::detail_paths(&body),
-            ["url"],
-            "{url}: {body}"
-        );
+        refused_url(&app, url).await;
     }
     // The refusal of a private address names the development switch that allows it.
-    let body = expect_error(
-        app.with_key(Method::POST, "/v1/webhooks", &app.a.admin_key)
-            .json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["intent.submitted"]})),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let body = refused_url(&app, "http://127.0.0.1:9/hook").await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("--outbound-allow-private")
@@ -688,6 +692,7 @@ fn serve_binary(app: &TestApp, port: u16) -> Process {
         .env("OPENINTENT_LOG_LEVEL", "warn")
         .env("INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE", "true")
         .env("INTENDEDOPS_WEBHOOK_RETRY_BASE_MS", "200")
+        .env("INTENDEDOPS_SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
         .env_remove("REDIS_URL")
         .stdout(Stdio::null());
     Process(command.spawn().expect("the binary starts"))

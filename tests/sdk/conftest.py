@@ -112,6 +112,8 @@ def _server_env(database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "OPENINTENT_HOST": "127.0.0.1",
             "OPENINTENT_DEV_KEYS": "true",
+            # Seals stored secrets; a server over PostgreSQL does not start without one.
+            "INTENDEDOPS_SECRET_KEY": "sdk:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "INTENDEDOPS_RATE_LIMIT_PER_MINUTE": "100000",
             "INTENDEDOPS_AUTH_FAILURES_PER_MINUTE": "100000",
             "INTENDEDOPS_SHUTDOWN_GRACE_SECS": "1",
