@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     api,
     audit::AuditLog,
-    auth::{keys::KeyService, KeyVerifier},
+    auth::{keys::KeyService, scrape::ScrapeAccess, KeyVerifier},
     config::AppConfig,
     events::{postgres::PgNotifyBus, EventBus, InProcessBus},
     governance::{
@@ -231,7 +231,10 @@ impl App {
             .nest("/", api)
             .data(services.verifier.clone())
             .data(services.store.clone())
-            .data(services.metrics.clone());
+            .data(services.metrics.clone())
+            .data(Arc::new(ScrapeAccess::new(
+                self.config.metrics_token.as_deref(),
+            )));
         http::wrap(
             routes,
             http::Edge {

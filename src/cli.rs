@@ -176,11 +176,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = AppConfig::from_args(global, &args);
+    // Decided before anything starts: a refused host must not leave a half-started server.
+    let host = config.listen_host(args.host.as_deref())?;
     let database = describe_url(&config.database_url);
     let app = App::build(config)
         .await
         .with_context(|| format!("database {database}"))?;
-    let addr = format!("{}:{}", args.host, args.port);
+    let addr = format!("{host}:{}", args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--host, --port)"))?;

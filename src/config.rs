@@ -67,9 +67,10 @@ pub enum LogFormat {
 /// Settings of the HTTP server.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OPENINTENT_HOST", default_value = "0.0.0.0")]
-    pub host: String,
+    /// Address to listen on. Default: 127.0.0.1 while the development keys are on, else
+    /// 0.0.0.0.
+    #[arg(long, env = "OPENINTENT_HOST")]
+    pub host: Option<String>,
     /// Port to listen on.
     #[arg(long, env = "OPENINTENT_PORT", default_value_t = 8000)]
     pub port: u16,
@@ -79,6 +80,10 @@ pub struct ServeArgs {
     /// Accept the seed's development keys (tenant `dev`). Default: on with SQLite, off with PostgreSQL.
     #[arg(long, env = "OPENINTENT_DEV_KEYS", action = ArgAction::Set)]
     pub dev_keys: Option<bool>,
+    /// Bearer token `/metrics` requires (`Authorization: Bearer <token>`). Unset: only
+    /// loopback clients may scrape.
+    #[arg(long, env = "INTENDEDOPS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "INTENDEDOPS_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -154,6 +159,8 @@ pub struct AppConfig {
     pub redis_url: Option<String>,
     /// `None`: the backend's default (on for SQLite, off for PostgreSQL).
     pub dev_keys: Option<bool>,
+    /// `None`: `/metrics` answers loopback clients only.
+    pub metrics_token: Option<String>,
     pub max_body_bytes: usize,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
@@ -182,6 +189,7 @@ impl AppConfig {
             database_url: database_url.into(),
             redis_url: None,
             dev_keys: None,
+            metrics_token: None,
             max_body_bytes: 1 << 20,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -206,6 +214,10 @@ impl AppConfig {
             database_url: global.database_url.clone(),
             redis_url: serve.redis_url.clone().filter(|url| !url.is_empty()),
             dev_keys: serve.dev_keys,
+            metrics_token: serve
+                .metrics_token
+                .clone()
+                .filter(|token| !token.is_empty()),
             max_body_bytes: serve.max_body_bytes,
             header_read_timeout: Duration::from_secs(serve.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(serve.idle_timeout_secs),
@@ -228,5 +240,71 @@ impl AppConfig {
     /// Whether the development keys are accepted on `backend`.
     pub fn dev_keys_enabled(&self, backend: Backend) -> bool {
         self.dev_keys.unwrap_or(backend == Backend::Sqlite)
+    }
+
+    /// The address to listen on. The development keys are well known (any reader of the
+    /// README holds an admin key), so while they are on the default is loopback, and a
+    /// non-loopback host is refused unless the operator turned them on explicitly.
+    pub fn listen_host(&self, requested: Option<&str>) -> anyhow::Result<String> {
+        let dev_keys = Backend::from_url(&self.database_url)
+            .map(|backend| self.dev_keys_enabled(backend))
+            .unwrap_or(false);
+        let Some(host) = requested else {
+            return Ok(if dev_keys { "127.0.0.1" } else { "0.0.0.0" }.to_string());
+        };
+        if !dev_keys || is_loopback_host(host) {
+            return Ok(host.to_string());
+        }
+        anyhow::ensure!(
+            self.dev_keys == Some(true),
+            "refusing to listen on {host} with the development keys on (the default with \
+             SQLite): anyone who can reach it would hold a well-known admin key. Listen on \
+             127.0.0.1, turn them off with --dev-keys=false (OPENINTENT_DEV_KEYS=false), or \
+             force them with --dev-keys=true"
+        );
+        tracing::warn!(
+            host,
+            "THE DEVELOPMENT KEYS ARE ON AND THE SERVER LISTENS BEYOND LOOPBACK: anyone who can \
+             reach {host} holds the well-known admin key dev-user-key (forced with --dev-keys=true)"
+        );
+        Ok(host.to_string())
+    }
+}
+
+/// Whether `host` names only this machine (`localhost`, 127.0.0.0/8, ::1).
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str, dev_keys: Option<bool>) -> AppConfig {
+        AppConfig {
+            dev_keys,
+            ..AppConfig::new(url)
+        }
+    }
+
+    #[test]
+    fn development_keys_listen_on_loopback_unless_forced() {
+        let sqlite = config("sqlite://x.db", None);
+        assert_eq!(sqlite.listen_host(None).unwrap(), "127.0.0.1");
+        assert_eq!(sqlite.listen_host(Some("::1")).unwrap(), "::1");
+        let refused = sqlite.listen_host(Some("0.0.0.0")).unwrap_err().to_string();
+        assert!(refused.contains("--dev-keys=false"), "{refused}");
+        let off = config("sqlite://x.db", Some(false));
+        assert_eq!(off.listen_host(None).unwrap(), "0.0.0.0");
+        assert_eq!(off.listen_host(Some("0.0.0.0")).unwrap(), "0.0.0.0");
+        let forced = config("sqlite://x.db", Some(true));
+        assert_eq!(forced.listen_host(Some("0.0.0.0")).unwrap(), "0.0.0.0");
+        let postgres = config("postgres://u@h/db", None);
+        assert_eq!(postgres.listen_host(None).unwrap(), "0.0.0.0");
+        assert_eq!(postgres.listen_host(Some("10.0.0.5")).unwrap(), "10.0.0.5");
     }
 }

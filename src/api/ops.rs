@@ -13,6 +13,7 @@ use super::{
     Tag,
 };
 use crate::{
+    auth::scrape::ScrapeAccess,
     metrics::Metrics,
     ratelimit::{Backend, RateLimiter},
     redis::RedisHandle,
@@ -123,9 +124,15 @@ impl OpsApi {
 /// from the database now; when it cannot answer the scrape fails rather than report stale values.
 #[handler]
 pub async fn metrics(
+    req: &poem::Request,
+    access: PoemData<&Arc<ScrapeAccess>>,
     metrics: PoemData<&Arc<Metrics>>,
     store: PoemData<&Store>,
 ) -> Result<Response, ApiError> {
+    let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+    if !access.permits(peer, req.header("authorization")) {
+        return Err(ApiError::unauthorized(access.refusal().to_string()));
+    }
     let state = store::stats::gauge_state(&store)
         .await
         .map_err(|err| ApiError::from(crate::error::Error::from(err)))?;

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod keys;
 pub mod password;
 mod principal;
+pub mod scrape;
 mod usage;
 pub mod verifier;
 

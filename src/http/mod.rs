@@ -1,10 +1,11 @@
 //! The server (connections and their deadlines) and the middleware stack every request goes
 //! through, outermost first: request id + span + access log + metrics → rate limit (and key
 //! verification) → error envelope for anything that escaped a handler → request timeout →
-//! panic catcher → body size limit → routes.
+//! panic catcher → body size limit → NUL refusal → routes.
 
 mod body_limit;
 mod deadlines;
+mod nul_guard;
 mod rate_limit;
 mod rejected_requests;
 mod request_context;
@@ -17,6 +18,7 @@ use poem::{middleware::CatchPanic, Endpoint, EndpointExt, IntoResponse, Response
 
 use body_limit::BodyLimit;
 pub use deadlines::ConnectionLimits;
+use nul_guard::NulGuard;
 use rate_limit::RateLimit;
 pub(crate) use rate_limit::VerifiedKey;
 use request_context::RequestContext;
@@ -43,6 +45,7 @@ where
     E: Endpoint + 'static,
 {
     routes
+        .with(NulGuard)
         .with(BodyLimit::new(edge.max_body_bytes))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTimeout::new(edge.request_timeout))
