@@ -13,6 +13,7 @@ mod domains;
 mod errors;
 mod governance;
 mod hardening_edge;
+mod hardening_policy;
 mod intents;
 mod keys;
 mod openapi_docs;
