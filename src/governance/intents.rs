@@ -167,13 +167,15 @@ impl IntentService {
             .await?;
         agent.may_submit(&submission.intent_type)?;
         let policy = self.policies.current(tenant).await?;
-        Ok(PolicyService::decide(
-            &policy.policy,
-            &submission.intent_type,
-            &agent,
-            &submission.params,
-            now_ms(),
-        ))
+        self.policies
+            .decide(
+                policy.policy.clone(),
+                submission.intent_type,
+                &agent,
+                submission.params,
+                now_ms(),
+            )
+            .await
     }
 
     /// Submits an intent on behalf of `actor` (an API key id).
@@ -193,13 +195,16 @@ impl IntentService {
         // Policy: the tenant's rules and the agent's trust tier decide.
         let now = now_ms();
         let policy = self.policies.current(tenant).await?;
-        let decision = PolicyService::decide(
-            &policy.policy,
-            &submission.intent_type,
-            &agent,
-            &submission.params,
-            now,
-        );
+        let decision = self
+            .policies
+            .decide(
+                policy.policy.clone(),
+                submission.intent_type.clone(),
+                &agent,
+                submission.params.clone(),
+                now,
+            )
+            .await?;
         let evaluation = started.elapsed();
         let status = match decision.outcome {
             Outcome::AutoApprove => IntentStatus::Approved,

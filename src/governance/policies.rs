@@ -1,13 +1,25 @@
 //! Which policy governs a tenant, and storing new versions of it.
 //!
 //! A tenant without a document of its own is governed by the shipped default (version 0).
-//! Compiled policies are cached per tenant: a `PUT` takes effect at once on the instance that
-//! stored it and within [`CACHE_TTL`] on the others.
+//! Compiled policies are cached per tenant and kept until a newer version exists: a `PUT` takes
+//! effect at once on the instance that stored it, and every instance asks the store for the
+//! current version number (one indexed `MAX`, no document) at most every [`RECHECK_AFTER`],
+//! compiling again only when it changed. Compiling and deciding are CPU work whose cost the
+//! tenant's document sets, so they run on the blocking pool, at most one per core at a time:
+//! a slow policy delays other policy work, never the async workers serving everyone else.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    num::NonZeroUsize,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use chrono::{Datelike, Timelike};
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 use super::{
     agents::Agent,
@@ -17,13 +29,13 @@ use super::{
 use crate::{
     audit::{self, canonical, AuditEvent},
     auth::TenantId,
-    error::{Error, Result},
+    error::{Error, FieldError, Result},
     store::{self, policies, Store},
     time::{now_ms, Millis},
 };
 
 /// How long another instance may keep deciding with a replaced policy.
-pub const CACHE_TTL: Duration = Duration::from_secs(2);
+pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 pub const POLICY_UPDATED: &str = "policy.updated";
 
@@ -33,11 +45,19 @@ pub struct PolicyVersion {
     pub stored: Option<(String, Millis)>,
 }
 
+/// A compiled policy and when the store last confirmed it is the newest version.
+struct Cached {
+    version: Arc<PolicyVersion>,
+    confirmed_at: AtomicI64,
+}
+
 pub struct PolicyService {
     store: Store,
     catalog: Arc<Catalog>,
-    shipped: Arc<Policy>,
-    cache: moka::future::Cache<String, Arc<PolicyVersion>>,
+    shipped: Arc<PolicyVersion>,
+    cache: moka::future::Cache<String, Arc<Cached>>,
+    /// One slot per core for compiling and deciding.
+    slots: Arc<Semaphore>,
 }
 
 impl PolicyService {
@@ -49,43 +69,95 @@ impl PolicyService {
                 .collect();
             anyhow::anyhow!("policies/default.json is invalid: {}", faults.join("; "))
         })?;
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Ok(Self {
             store,
             catalog,
-            shipped: Arc::new(shipped),
-            cache: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(CACHE_TTL)
-                .build(),
+            shipped: Arc::new(PolicyVersion {
+                policy: Arc::new(shipped),
+                stored: None,
+            }),
+            cache: moka::future::Cache::builder().max_capacity(10_000).build(),
+            slots: Arc::new(Semaphore::new(cores)),
         })
     }
 
     /// The policy in force for `tenant`.
     pub async fn current(&self, tenant: &TenantId) -> Result<Arc<PolicyVersion>> {
-        self.cache
-            .try_get_with(tenant.to_string(), self.load(tenant))
+        let key = tenant.as_str();
+        if let Some(cached) = self.cache.get(key).await {
+            let now = now_ms();
+            let recheck_ms = RECHECK_AFTER.as_millis() as i64;
+            if now - cached.confirmed_at.load(Ordering::Relaxed) < recheck_ms {
+                return Ok(cached.version.clone());
+            }
+            let newest = policies::current_version(&self.store, key).await?;
+            if newest == cached.version.policy.version {
+                cached.confirmed_at.store(now, Ordering::Relaxed);
+                return Ok(cached.version.clone());
+            }
+            self.cache.invalidate(key).await;
+        }
+        let cached = self
+            .cache
+            .try_get_with(key.to_string(), self.load(tenant))
             .await
-            .map_err(|err| Error::Internal(anyhow::anyhow!("loading the policy failed: {err}")))
+            .map_err(|err| Error::Internal(anyhow::anyhow!("loading the policy failed: {err}")))?;
+        Ok(cached.version.clone())
     }
 
-    async fn load(&self, tenant: &TenantId) -> anyhow::Result<Arc<PolicyVersion>> {
+    async fn load(&self, tenant: &TenantId) -> anyhow::Result<Arc<Cached>> {
+        let confirmed_at = AtomicI64::new(now_ms());
         let Some(row) = policies::current(&self.store, tenant.as_str()).await? else {
-            return Ok(Arc::new(PolicyVersion {
-                policy: self.shipped.clone(),
-                stored: None,
+            return Ok(Arc::new(Cached {
+                version: self.shipped.clone(),
+                confirmed_at,
             }));
         };
         let document: Value = serde_json::from_str(&row.document)?;
-        let policy = Policy::compile(document, row.version, &self.catalog).map_err(|errors| {
-            anyhow::anyhow!(
-                "stored policy v{} no longer compiles: {errors:?}",
-                row.version
-            )
+        let version = row.version;
+        let compiled = self.compile(document, version).await?;
+        let policy = compiled.map_err(|errors| {
+            anyhow::anyhow!("stored policy v{version} no longer compiles: {errors:?}")
         })?;
-        Ok(Arc::new(PolicyVersion {
-            policy: Arc::new(policy),
-            stored: Some((row.created_by, row.created_at)),
+        Ok(Arc::new(Cached {
+            version: Arc::new(PolicyVersion {
+                policy: Arc::new(policy),
+                stored: Some((row.created_by, row.created_at)),
+            }),
+            confirmed_at,
         }))
+    }
+
+    /// [`Policy::compile`], off the async workers.
+    async fn compile(
+        &self,
+        document: Value,
+        version: i64,
+    ) -> Result<std::result::Result<Policy, Vec<FieldError>>> {
+        let catalog = self.catalog.clone();
+        self.off_worker(move || Policy::compile(document, version, &catalog))
+            .await
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free; the slot is held until the work
+    /// ends, even if the request waiting for it is dropped.
+    async fn off_worker<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|err| Error::Internal(err.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(|err| Error::Internal(anyhow::anyhow!("policy work failed: {err}")))
     }
 
     /// Validates and stores `document` as the tenant's next version, audited.
@@ -96,7 +168,10 @@ impl PolicyService {
         document: Value,
     ) -> Result<Arc<PolicyVersion>> {
         // Compile first: an invalid document is refused with every fault.
-        Policy::compile(document.clone(), 0, &self.catalog).map_err(Error::Validation)?;
+        let mut policy = self
+            .compile(document.clone(), 0)
+            .await?
+            .map_err(Error::Validation)?;
         let text = canonical::to_canonical(&document);
         let now = now_ms();
         let mut tx = self.store.begin().await?;
@@ -117,18 +192,30 @@ impl PolicyService {
         };
         audit::append(&mut tx, tenant, event).await?;
         tx.commit().await?;
-        self.cache.invalidate(tenant.as_str()).await;
-        self.current(tenant).await
+        policy.version = version;
+        let stored = Arc::new(PolicyVersion {
+            policy: Arc::new(policy),
+            stored: Some((actor.to_string(), now)),
+        });
+        let cached = Cached {
+            version: stored.clone(),
+            confirmed_at: AtomicI64::new(now_ms()),
+        };
+        self.cache
+            .insert(tenant.to_string(), Arc::new(cached))
+            .await;
+        Ok(stored)
     }
 
-    /// Decides `params` of `intent_type` for `agent` under `policy`.
-    pub fn decide(
-        policy: &Policy,
-        intent_type: &IntentType,
+    /// Decides `params` of `intent_type` for `agent` under `policy`, off the async workers.
+    pub async fn decide(
+        &self,
+        policy: Arc<Policy>,
+        intent_type: Arc<IntentType>,
         agent: &Agent,
-        params: &Value,
+        params: Value,
         now: Millis,
-    ) -> Decision {
+    ) -> Result<Decision> {
         let agent_facts = json!({
             "id": agent.id,
             "trustTier": agent.trust_tier.as_str(),
@@ -148,15 +235,19 @@ impl PolicyService {
             "date": at.format("%Y-%m-%d").to_string(),
             "epochMs": now,
         });
-        policy.evaluate(&Facts {
-            domain: &intent_type.domain,
-            intent_type: &intent_type.name,
-            risk: intent_type.risk,
-            tier: agent.trust_tier,
-            params,
-            agent: &agent_facts,
-            intent: &intent_facts,
-            time: &time_facts,
+        let tier = agent.trust_tier;
+        self.off_worker(move || {
+            policy.evaluate(&Facts {
+                domain: &intent_type.domain,
+                intent_type: &intent_type.name,
+                risk: intent_type.risk,
+                tier,
+                params: &params,
+                agent: &agent_facts,
+                intent: &intent_facts,
+                time: &time_facts,
+            })
         })
+        .await
     }
 }

@@ -24,6 +24,17 @@ pub async fn current(store: &Store, tenant_id: &str) -> sqlx::Result<Option<Poli
     .await
 }
 
+/// The number of the version in force (0 when the tenant stored none): what a cached
+/// compiled policy is checked against, without reading the document.
+pub async fn current_version(store: &Store, tenant_id: &str) -> sqlx::Result<i64> {
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM policies WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(store.reader())
+            .await?;
+    Ok(version)
+}
+
 /// Stores the next version; a concurrent store of the same version is a unique violation.
 pub async fn insert_next(
     conn: &mut AnyConnection,

@@ -14,6 +14,7 @@ mod errors;
 mod governance;
 mod hardening_edge;
 mod hardening_surface;
+mod hardening_policy;
 mod intents;
 mod keys;
 mod openapi_docs;

@@ -8,6 +8,9 @@
 //! malformed input instead of returning an error). Those caught panics are kept out of the
 //! log: an operator reading `panicked at … entered unreachable code` would think the server
 //! crashed, when a caller only sent a bad expression and got a 400.
+//!
+//! Loops are the exception: comprehension macros nest into exponential work, so the parsed tree
+//! is priced by [`super::cost`] (and some shapes refused) before a condition is accepted.
 
 use std::{
     cell::Cell,
@@ -15,18 +18,22 @@ use std::{
     sync::Once,
 };
 
-use cel_interpreter::{Context, Program, Value as CelValue};
+use cel_interpreter::{Context, Value as CelValue};
+use cel_parser::{ast::IdedExpr, Parser};
 use serde_json::Value;
+
+use super::cost;
 
 /// Longest accepted expression, in bytes.
 pub const MAX_LENGTH: usize = 2_000;
 /// Deepest accepted nesting of brackets.
 pub const MAX_DEPTH: usize = 24;
 
-/// A compiled condition.
+/// A compiled condition: the parsed tree, within the cost budget.
 pub struct Condition {
     source: String,
-    program: Program,
+    expression: IdedExpr,
+    cost: u64,
 }
 
 impl std::fmt::Debug for Condition {
@@ -55,18 +62,26 @@ impl Condition {
         if nesting_depth(source) > MAX_DEPTH {
             return Err(format!("nests brackets deeper than {MAX_DEPTH} levels"));
         }
-        match catch_quietly(|| Program::compile(source)) {
-            Ok(Ok(program)) => Ok(Condition {
-                source: source.to_string(),
-                program,
-            }),
-            Ok(Err(err)) => Err(format!("is not valid CEL: {err}")),
-            Err(_) => Err("is not valid CEL".into()),
-        }
+        let expression = match catch_quietly(|| Parser::default().parse(source)) {
+            Ok(Ok(expression)) => expression,
+            Ok(Err(err)) => return Err(format!("is not valid CEL: {err}")),
+            Err(_) => return Err("is not valid CEL".into()),
+        };
+        let cost = cost::estimate(&expression)?;
+        Ok(Condition {
+            source: source.to_string(),
+            expression,
+            cost,
+        })
     }
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Its estimated steps per evaluation (see [`super::cost`]).
+    pub fn cost(&self) -> u64 {
+        self.cost
     }
 
     /// Evaluates the condition: `Ok(true/false)`, or why it could not be decided (a missing
@@ -84,7 +99,7 @@ impl Condition {
                     .add_variable(name, value.clone())
                     .map_err(|err| format!("cannot bind {name}: {err}"))?;
             }
-            match self.program.execute(&context) {
+            match CelValue::resolve(&self.expression, &context) {
                 Ok(CelValue::Bool(result)) => Ok(result),
                 Ok(other) => Err(format!("evaluated to {other:?}, not a boolean")),
                 Err(err) => Err(format!("failed: {err}")),

@@ -18,8 +18,15 @@
 //! noted in the trace. When nothing matches, `default` decides. Outcomes: `auto_approve`,
 //! `require_approval` (`approvers` distinct approvers 1–10, optional `roles`, optional
 //! `expiresIn` such as `30m`, `24h`, `7d`), `block` (`reason`).
+//!
+//! Limits, so that no document is expensive to store, compile or decide with (the same
+//! [`Policy::compile`] checks the shipped default, every `PUT` and every stored version loaded):
+//! at most [`MAX_RULES`] rules and [`MAX_DOCUMENT_BYTES`] of compact JSON; each condition at
+//! most 2,000 bytes and nested 24 brackets deep; all conditions together within the budget of
+//! [`cost::BUDGET`] steps per decision (see [`cost`] for the steps and the refused shapes).
 
 mod condition;
+mod cost;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,7 +39,10 @@ use super::{
 };
 use crate::error::FieldError;
 
-const MAX_RULES: usize = 200;
+/// Most rules in a document: rules are tried one by one for every intent.
+pub const MAX_RULES: usize = 100;
+/// Largest document, as compact JSON.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 const MAX_NAME_LEN: usize = 100;
 const MAX_APPROVERS: u32 = 10;
 const MAX_EXPIRY_MS: i64 = 30 * 86_400_000;
@@ -204,19 +214,28 @@ impl Policy {
         version: i64,
         catalog: &Catalog,
     ) -> Result<Policy, Vec<FieldError>> {
+        // Sizes first: an oversized document is refused before any condition is compiled.
+        let bytes = serde_json::to_vec(&document).map_or(usize::MAX, |text| text.len());
+        if bytes > MAX_DOCUMENT_BYTES {
+            return Err(vec![FieldError::new(
+                &[],
+                format!("the document is {bytes} bytes of JSON; at most {MAX_DOCUMENT_BYTES}"),
+            )]);
+        }
         let spec: DocumentSpec = serde_json::from_value(document.clone()).map_err(|err| {
             vec![FieldError::new(
                 &[],
                 format!("not a policy document: {err}"),
             )]
         })?;
-        let mut errors = Vec::new();
         if spec.rules.len() > MAX_RULES {
-            errors.push(FieldError::new(
+            return Err(vec![FieldError::new(
                 &["rules"],
-                format!("at most {MAX_RULES} rules"),
-            ));
+                format!("{} rules; at most {MAX_RULES}", spec.rules.len()),
+            )]);
         }
+        let mut errors = Vec::new();
+        let mut steps: u64 = 0;
         let mut rules: Vec<Rule> = Vec::new();
         for (index, rule) in spec.rules.into_iter().enumerate() {
             let at = index.to_string();
@@ -268,7 +287,22 @@ impl Policy {
                 rule.condition
                     .as_deref()
                     .and_then(|source| match Condition::compile(source) {
-                        Ok(condition) => Some(condition),
+                        Ok(condition) => {
+                            steps = condition.cost().saturating_add(steps);
+                            if steps > cost::BUDGET {
+                                fault(
+                                    "condition",
+                                    format!(
+                                        "condition costs {} steps per decision, which brings \
+                                         the document's conditions to {steps}, over the \
+                                         budget of {}",
+                                        condition.cost(),
+                                        cost::BUDGET
+                                    ),
+                                );
+                            }
+                            Some(condition)
+                        }
                         Err(why) => {
                             fault("condition", format!("condition {why}"));
                             None

@@ -174,3 +174,59 @@ fn durations() {
         assert_eq!(parse_duration_ms(bad), None, "{bad}");
     }
 }
+
+/// A document of `rules`, each auto-approving when its `condition` holds.
+fn with_conditions(conditions: &[String]) -> Value {
+    let rules: Vec<Value> = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, condition)| json!({"name": format!("r{i}"), "condition": condition, "outcome": {"type": "auto_approve"}}))
+        .collect();
+    json!({"rules": rules, "default": {"type": "require_approval", "approvers": 1}})
+}
+
+#[test]
+fn nested_macros_are_refused_naming_the_rule_and_field() {
+    let bomb = format!(
+        "{}true{}",
+        "[0,1,2,3,4,5,6,7,8,9].all(v, ".repeat(7),
+        ")".repeat(7)
+    );
+    let errors =
+        Policy::compile(with_conditions(&["true".into(), bomb]), 1, &catalog()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, ["rules", "1", "condition"]);
+    assert!(errors[0]
+        .message
+        .starts_with("rule 'r1': condition nests a macro"));
+}
+
+#[test]
+fn documents_are_capped_in_rules_bytes_and_cost() {
+    let catalog = catalog();
+    let small = |count: usize| with_conditions(&vec!["params.amount > 1".to_string(); count]);
+    assert!(Policy::compile(small(MAX_RULES), 1, &catalog).is_ok());
+    let errors = Policy::compile(small(MAX_RULES + 1), 1, &catalog).unwrap_err();
+    assert_eq!(errors[0].path, ["rules"]);
+    assert!(errors[0].message.contains("at most 100"), "{errors:?}");
+    // 200 rules of 2 KB: refused by size before any condition is compiled.
+    let padding = "x".repeat(1_950);
+    let large = vec![format!("params.note != '{padding}'"); 200];
+    let errors = Policy::compile(with_conditions(&large), 1, &catalog).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].path.is_empty() && errors[0].message.contains("at most 65536"));
+    // Loops over inputs add up across rules; the one that crosses the budget is named.
+    let input_loop = "params.lines.all(l, l.amount < 100 && l.currency == 'EUR')".to_string();
+    let mut conditions = vec![input_loop; 6];
+    assert!(Policy::compile(with_conditions(&conditions), 1, &catalog).is_ok());
+    conditions.extend(vec!["params.lines.exists(l, l.amount > 5)".to_string(); 4]);
+    let errors = Policy::compile(with_conditions(&conditions), 1, &catalog).unwrap_err();
+    assert!(
+        errors[0].path[1].parse::<usize>().unwrap() >= 6,
+        "{errors:?}"
+    );
+    assert!(
+        errors[0].message.contains("over the budget of 1000000"),
+        "{errors:?}"
+    );
+}
