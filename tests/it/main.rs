@@ -12,6 +12,7 @@ mod cli;
 mod domains;
 mod errors;
 mod governance;
+mod hardening_depth;
 mod hardening_edge;
 mod intents;
 mod keys;
