@@ -52,7 +52,7 @@ pub struct AuditEvent<'a> {
 }
 
 /// Deepest the `data` of a record may nest. A record is read back, exported (one level
-/// deeper, inside its line) and sent in webhooks by parsers that stop at 128 levels; data
+/// deeper, inside its line) and sent in webhooks by parsers that read at most 127 levels; data
 /// they cannot read back is refused when written rather than stored unreadable.
 pub const MAX_DATA_DEPTH: usize = 100;
 

@@ -64,7 +64,7 @@ pub const MAX_PATCHES: usize = 1000;
 /// Most segments a patch path may have.
 pub const MAX_PATH_SEGMENTS: usize = 32;
 /// Deepest an intent's state may nest (arrays and objects, the state object included), well
-/// under the JSON parser's 128 so that the state, and every event and audit record that
+/// under the 127 the JSON parser reads, so that the state, and every event and audit record that
 /// carries part of it, reads back as written.
 pub const MAX_STATE_DEPTH: usize = 64;
 
@@ -114,11 +114,12 @@ fn segments(path: &str) -> Vec<String> {
     }
 }
 
-/// How deep the state nests where `patch` puts its value, counting the state object: a
-/// patch never makes the state deeper than this, so checking it before applying bounds the
-/// result without building it. The path is measured before it is split, so a path of any
-/// length costs no more than reading it.
-fn placement_depth(patch: &StatePatch) -> std::result::Result<usize, String> {
+/// Refuses a path over [`MAX_PATH_SEGMENTS`] and a value placed deeper than
+/// [`MAX_STATE_DEPTH`]. A patch never makes the state deeper than where it puts its value
+/// (counting the state object), so checking that before applying bounds the result without
+/// building it. The path is measured before it is split: a path of any length costs no more
+/// than reading it.
+fn check_bounds(patch: &StatePatch) -> std::result::Result<(), String> {
     let segments = match patch.path.as_str() {
         "" | "/" => 0,
         path => path
@@ -143,7 +144,7 @@ fn placement_depth(patch: &StatePatch) -> std::result::Result<usize, String> {
         true => Err(format!(
             "the state would nest {placed} levels deep; at most {MAX_STATE_DEPTH} are allowed"
         )),
-        false => Ok(placed),
+        false => Ok(()),
     }
 }
 
@@ -154,7 +155,7 @@ pub fn apply(state: &mut Value, patches: &[StatePatch]) -> Result<()> {
     let errors: Vec<FieldError> = patches
         .iter()
         .enumerate()
-        .filter_map(|(index, patch)| placement_depth(patch).err().map(|m| (index, m)))
+        .filter_map(|(index, patch)| check_bounds(patch).err().map(|m| (index, m)))
         .map(|(index, message)| patch_error(index, message))
         .collect();
     if !errors.is_empty() {
