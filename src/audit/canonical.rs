@@ -89,7 +89,9 @@ pub struct RecordContent<'a> {
     pub event_type: &'a str,
     pub actor: &'a str,
     pub subject: &'a str,
-    pub data: &'a Value,
+    /// The canonical JSON of the record's data, as stored: a record is hashed around this
+    /// text, never re-serialized from a parse of it.
+    pub data: &'a str,
     pub created_at: &'a str,
 }
 
@@ -113,7 +115,7 @@ impl HashTemplate {
         before_previous.push_str(",\"createdAt\":");
         write_string(content.created_at, &mut before_previous);
         before_previous.push_str(",\"data\":");
-        write_canonical(content.data, &mut before_previous);
+        before_previous.push_str(content.data);
         before_previous.push_str(",\"eventType\":");
         write_string(content.event_type, &mut before_previous);
         before_previous.push_str(",\"previousHash\":\"");
@@ -168,7 +170,7 @@ mod tests {
             event_type: "key.created",
             actor: "cli",
             subject: "key_01",
-            data: &data,
+            data: &to_canonical(&data),
             created_at: "2024-01-15T10:30:00.000Z",
         });
         let whole = json!({

@@ -7,17 +7,18 @@
 //! does not fit; an export (JSON Lines) can be verified offline with the same code.
 
 pub mod canonical;
+pub mod depth;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{value::RawValue, Value};
 use sqlx::AnyConnection;
 
 pub use verify::{ChainCheck, Verification};
 
 use crate::{
     auth::TenantId,
-    error::Result,
+    error::{Error, Result},
     pagination::{Page, PageRequest},
     store::{audit, audit::AuditFilter, audit::AuditRow, Store},
     time::{now_ms, rfc3339, TimeRange},
@@ -50,15 +51,22 @@ pub struct AuditEvent<'a> {
     pub data: Value,
 }
 
+/// Deepest the `data` of a record may nest. A record is read back, exported (one level
+/// deeper, inside its line) and sent in webhooks by parsers that read at most 127 levels; data
+/// they cannot read back is refused when written rather than stored unreadable.
+pub const MAX_DATA_DEPTH: usize = 100;
+
 /// A record as the API and exports show it (the form its hash is computed over).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditRecord {
     pub sequence: i64,
     pub event_type: String,
     pub actor: String,
     pub subject: String,
-    pub data: Value,
+    /// The canonical JSON text exactly as stored (and hashed): kept as text, so reading,
+    /// exporting and verifying a record never depend on parsing it within a depth limit.
+    pub data: Box<RawValue>,
     pub created_at: String,
     pub previous_hash: String,
     pub hash: String,
@@ -66,12 +74,13 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// A record with its hash computed from the other fields.
+    #[cfg(test)]
     pub fn sealed(
         sequence: i64,
         event_type: String,
         actor: String,
         subject: String,
-        data: Value,
+        data: &Value,
         created_at: String,
         previous_hash: String,
     ) -> Self {
@@ -80,7 +89,7 @@ impl AuditRecord {
             event_type,
             actor,
             subject,
-            data,
+            data: stored_data(canonical::to_canonical(data)),
             created_at,
             previous_hash,
             hash: String::new(),
@@ -95,16 +104,20 @@ impl AuditRecord {
             event_type: &self.event_type,
             actor: &self.actor,
             subject: &self.subject,
-            data: &self.data,
+            data: self.data.get(),
             created_at: &self.created_at,
         })
         .hash(&self.previous_hash, self.sequence)
     }
 
+    /// `data` as a value, for the API (a stored text that does not parse shows as a string).
+    pub fn data_value(&self) -> Value {
+        serde_json::from_str(self.data.get())
+            .unwrap_or_else(|_| Value::String(self.data.get().to_string()))
+    }
+
     fn from_row(row: AuditRow) -> Self {
-        // A stored `data` that is not JSON any more was tampered with; keep the raw text so
-        // the hash check fails on it instead of the whole walk failing.
-        let data = serde_json::from_str(&row.data).unwrap_or(Value::String(row.data));
+        let data = stored_data(row.data);
         AuditRecord {
             sequence: row.sequence,
             event_type: row.event_type,
@@ -118,26 +131,40 @@ impl AuditRecord {
     }
 }
 
-/// Appends `event` to `tenant`'s chain inside the caller's transaction.
+/// Stored data as the record's `data`, verbatim. Text that is not JSON any more, or not
+/// exactly as written (a raw value drops surrounding whitespace), was tampered with: it is
+/// kept as a JSON string, so the hash check fails on it instead of the whole walk failing.
+fn stored_data(text: String) -> Box<RawValue> {
+    match RawValue::from_string(text.clone()) {
+        Ok(raw) if raw.get() == text => raw,
+        _ => RawValue::from_string(Value::String(text).to_string()).expect("a JSON string is JSON"),
+    }
+}
+
+/// Appends `event` to `tenant`'s chain inside the caller's transaction. Data nested deeper
+/// than [`MAX_DATA_DEPTH`] is refused (a 400): the chain only holds what reads back.
 pub async fn append(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     event: AuditEvent<'_>,
 ) -> Result<AuditRecord> {
+    depth::check(&event.data, MAX_DATA_DEPTH, &[])
+        .map_err(|error| Error::Validation(vec![error]))?;
     let created_at = now_ms();
     let created_at_text = rfc3339(created_at);
+    let data = canonical::to_canonical(&event.data);
     let template = canonical::HashTemplate::new(&canonical::RecordContent {
         event_type: event.event_type,
         actor: event.actor,
         subject: event.subject,
-        data: &event.data,
+        data: &data,
         created_at: &created_at_text,
     });
     let record = audit::NewRecord {
         event_type: event.event_type,
         actor: event.actor,
         subject: event.subject,
-        data: &canonical::to_canonical(&event.data),
+        data: &data,
         created_at,
     };
     let (sequence, previous_hash, hash) =
@@ -147,7 +174,7 @@ pub async fn append(
         event_type: event.event_type.to_string(),
         actor: event.actor.to_string(),
         subject: event.subject.to_string(),
-        data: event.data,
+        data: stored_data(data),
         created_at: created_at_text,
         previous_hash,
         hash,
@@ -215,10 +242,16 @@ impl AuditLog {
             },
         )
         .await?;
-        Ok(check.finish(
+        let mut verification = check.finish(
             head.as_ref()
                 .map(|(sequence, hash)| (*sequence, hash.as_str())),
-        ))
+        );
+        // The walk reads 1..head only; a record stored outside it (0, negative, or past the
+        // head) was not appended by the chain and is a finding too.
+        if let Some(stray) = audit::first_outside_chain(&self.store, tenant.as_str()).await? {
+            verification.break_at(stray);
+        }
+        Ok(verification)
     }
 
     /// Calls `visit` with every record up to `until` (all when `None`), in sequence order.

@@ -17,6 +17,17 @@ pub struct Verification {
     pub first_invalid_sequence: Option<i64>,
 }
 
+impl Verification {
+    /// Records a break at `sequence`; the earliest break is the one reported.
+    pub fn break_at(&mut self, sequence: i64) {
+        self.valid = false;
+        self.first_invalid_sequence = Some(
+            self.first_invalid_sequence
+                .map_or(sequence, |first| first.min(sequence)),
+        );
+    }
+}
+
 /// Incremental chain check: [`ChainCheck::feed`] each record in sequence order, then
 /// [`ChainCheck::finish`].
 pub struct ChainCheck {
@@ -79,9 +90,10 @@ impl ChainCheck {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, value::RawValue};
 
     use super::*;
+    use crate::audit::depth::nested;
 
     fn chain(length: i64) -> Vec<AuditRecord> {
         let mut previous = canonical::GENESIS_HASH.to_string();
@@ -92,7 +104,7 @@ mod tests {
                     "key.created".into(),
                     "cli".into(),
                     format!("key_{sequence}"),
-                    json!({"n": sequence}),
+                    &json!({"n": sequence}),
                     format!("2024-01-15T10:30:{:02}.000Z", sequence % 60),
                     previous.clone(),
                 );
@@ -124,7 +136,7 @@ mod tests {
     #[test]
     fn tampering_is_located() {
         let mut edited = chain(5);
-        edited[2].data = json!({"n": 99});
+        edited[2].data = RawValue::from_string(r#"{"n":99}"#.into()).unwrap();
         assert_eq!(verify(&edited, None).first_invalid_sequence, Some(3));
 
         let mut removed = chain(5);
@@ -139,5 +151,58 @@ mod tests {
         let records = chain(5);
         let tail_cut = verify(&records[..4], Some((5, &records[4].hash)));
         assert_eq!(tail_cut.first_invalid_sequence, Some(5));
+    }
+
+    /// Data deeper than the JSON parser reads (stored before writes were bounded, or written
+    /// by hand): verification hashes the stored text, so the record holds, an export line
+    /// carrying it reads back, and tampering after it is still located.
+    #[test]
+    fn records_deeper_than_the_parser_reads_verify_as_stored() {
+        let mut records = chain(4);
+        let deep = nested(300);
+        records[1] = AuditRecord::sealed(
+            2,
+            "openintent.state_patched".into(),
+            "agent".into(),
+            "intent".into(),
+            &deep,
+            "2024-01-15T10:30:02.000Z".into(),
+            records[0].hash.clone(),
+        );
+        let line = serde_json::to_string(&records[1]).unwrap();
+        let read_back: AuditRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(read_back.data.get(), records[1].data.get());
+        records[1] = read_back;
+        let mut previous = records[1].hash.clone();
+        for record in &mut records[2..] {
+            *record = AuditRecord::sealed(
+                record.sequence,
+                record.event_type.clone(),
+                record.actor.clone(),
+                record.subject.clone(),
+                &record.data_value(),
+                record.created_at.clone(),
+                previous,
+            );
+            previous = record.hash.clone();
+        }
+        let intact = verify(&records, Some((4, &records[3].hash)));
+        assert!(intact.valid, "{intact:?}");
+
+        records[3].data = RawValue::from_string(r#"{"n":99}"#.into()).unwrap();
+        assert_eq!(verify(&records, None).first_invalid_sequence, Some(4));
+    }
+
+    #[test]
+    fn a_later_break_does_not_hide_an_earlier_one() {
+        let records = chain(3);
+        let mut result = verify(&records, Some((3, &records[2].hash)));
+        result.break_at(4);
+        result.break_at(0);
+        result.break_at(5);
+        assert_eq!(
+            (result.valid, result.first_invalid_sequence),
+            (false, Some(0))
+        );
     }
 }

@@ -9,6 +9,7 @@ use super::{
     prefixes, views, Caller, IntentStatus, NewEvent, OpenIntent, Version,
 };
 use crate::{
+    audit::depth,
     error::{Error, FieldError, Result},
     ids,
     store::openintent::{
@@ -76,6 +77,8 @@ impl NewIntent {
             errors.push(FieldError::new(&["state"], "must be an object"));
         } else if self.state.to_string().len() > MAX_STATE_BYTES {
             errors.push(FieldError::new(&["state"], "must be at most 1 MiB"));
+        } else if let Err(error) = depth::check(&self.state, patch::MAX_STATE_DEPTH, &["state"]) {
+            errors.push(error);
         }
         if !(self.constraints.is_object() || self.constraints.is_array()) {
             errors.push(FieldError::new(

@@ -3,7 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, FieldError, Result};
+use crate::{
+    audit::depth::depth,
+    error::{Error, FieldError, Result},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchOp {
@@ -58,6 +61,12 @@ struct PatchIn {
 
 /// Most patches one request may carry.
 pub const MAX_PATCHES: usize = 1000;
+/// Most segments a patch path may have.
+pub const MAX_PATH_SEGMENTS: usize = 32;
+/// Deepest an intent's state may nest (arrays and objects, the state object included), well
+/// under the 127 the JSON parser reads, so that the state, and every event and audit record that
+/// carries part of it, reads back as written.
+pub const MAX_STATE_DEPTH: usize = 64;
 
 impl StateChangeIn {
     pub fn into_patches(self) -> Result<Vec<StatePatch>> {
@@ -105,16 +114,58 @@ fn segments(path: &str) -> Vec<String> {
     }
 }
 
+/// Refuses a path over [`MAX_PATH_SEGMENTS`] and a value placed deeper than
+/// [`MAX_STATE_DEPTH`]. A patch never makes the state deeper than where it puts its value
+/// (counting the state object), so checking that before applying bounds the result without
+/// building it. The path is measured before it is split: a path of any length costs no more
+/// than reading it.
+fn check_bounds(patch: &StatePatch) -> std::result::Result<(), String> {
+    let segments = match patch.path.as_str() {
+        "" | "/" => 0,
+        path => path
+            .strip_prefix('/')
+            .map_or(1, |pointer| pointer.matches('/').count() + 1),
+    };
+    if segments > MAX_PATH_SEGMENTS {
+        return Err(format!(
+            "the path has {segments} segments; at most {MAX_PATH_SEGMENTS} are allowed"
+        ));
+    }
+    let appended = usize::from(patch.op == PatchOp::Append);
+    let placed = match (segments, patch.op) {
+        (_, PatchOp::Remove) => 0,
+        // The whole state replaced: the value is the state object itself.
+        (0, _) => depth(&patch.value),
+        // Inside the state object and the path's other containers, one level per segment;
+        // an appended value one more, inside its array.
+        _ => segments + appended + depth(&patch.value),
+    };
+    match placed > MAX_STATE_DEPTH {
+        true => Err(format!(
+            "the state would nest {placed} levels deep; at most {MAX_STATE_DEPTH} are allowed"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Applies `patches` in order to `state`; all or nothing. Errors name the failing patch.
 pub fn apply(state: &mut Value, patches: &[StatePatch]) -> Result<()> {
+    // Checked for all patches before any is applied: an over-long path or over-deep value
+    // must never be built, since building, cloning and dropping it recurse per level.
+    let errors: Vec<FieldError> = patches
+        .iter()
+        .enumerate()
+        .filter_map(|(index, patch)| check_bounds(patch).err().map(|m| (index, m)))
+        .map(|(index, message)| patch_error(index, message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
     let mut next = state.clone();
     let mut errors = Vec::new();
     for (index, patch) in patches.iter().enumerate() {
         if let Err(message) = apply_one(&mut next, patch) {
-            errors.push(FieldError {
-                path: vec!["patches".into(), index.to_string(), "path".into()],
-                message,
-            });
+            errors.push(patch_error(index, message));
         }
     }
     if !errors.is_empty() {
@@ -122,6 +173,13 @@ pub fn apply(state: &mut Value, patches: &[StatePatch]) -> Result<()> {
     }
     *state = next;
     Ok(())
+}
+
+fn patch_error(index: usize, message: String) -> FieldError {
+    FieldError {
+        path: vec!["patches".into(), index.to_string(), "path".into()],
+        message,
+    }
 }
 
 fn apply_one(state: &mut Value, patch: &StatePatch) -> std::result::Result<(), String> {
@@ -308,5 +366,54 @@ mod tests {
         apply(&mut state, &[patch(PatchOp::Set, "", json!({"b": 2}))]).unwrap();
         assert_eq!(state, json!({"b": 2}));
         assert!(apply(&mut state, &[patch(PatchOp::Set, "/", json!(3))]).is_err());
+    }
+
+    fn refusal(state: &mut Value, patches: &[StatePatch]) -> FieldError {
+        let before = state.clone();
+        let Err(Error::Validation(mut errors)) = apply(state, patches) else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(*state, before, "a refused patch changes nothing");
+        errors.remove(0)
+    }
+
+    #[test]
+    fn long_paths_are_refused_before_anything_is_built() {
+        let mut state = json!({"n": 1});
+        let huge = "/a".repeat(20_000);
+        let error = refusal(&mut state, &[patch(PatchOp::Set, &huge, json!(1))]);
+        assert_eq!(error.path, vec!["patches", "0", "path"]);
+        assert!(error.message.contains("at most 32"), "{}", error.message);
+
+        let error = refusal(
+            &mut state,
+            &[
+                patch(PatchOp::Set, "ok", json!(1)),
+                patch(PatchOp::Remove, &"/a".repeat(33), Value::Null),
+            ],
+        );
+        assert_eq!(error.path, vec!["patches", "1", "path"]);
+        apply(
+            &mut state,
+            &[patch(PatchOp::Set, &"/a".repeat(32), json!(1))],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_state_never_nests_deeper_than_the_limit() {
+        let deepest = |state: &Value| crate::audit::depth::depth(state);
+        let nested = crate::audit::depth::nested;
+        // Path and value together: 1 (state) + 3 segments - 1 + 61 = 64.
+        let mut state = json!({});
+        apply(&mut state, &[patch(PatchOp::Set, "/a/b/c", nested(61))]).unwrap();
+        assert_eq!(deepest(&state), MAX_STATE_DEPTH);
+        let error = refusal(&mut state, &[patch(PatchOp::Set, "/a/b/c", nested(62))]);
+        assert!(error.message.contains("at most 64"), "{}", error.message);
+        refusal(&mut state, &[patch(PatchOp::Append, "/a/b", nested(62))]);
+        refusal(&mut state, &[patch(PatchOp::Set, "", nested(65))]);
+        apply(&mut state, &[patch(PatchOp::Set, "", nested(64))]).unwrap();
+        // The merge form sets top-level keys.
+        refusal(&mut state, &[patch(PatchOp::Set, "top", nested(64))]);
     }
 }

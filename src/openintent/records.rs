@@ -59,8 +59,16 @@ impl RecordKind {
     }
 }
 
+/// Deepest a request body of this face may nest: room for the fields around a state at its
+/// limit. Whatever the face stores (states, event payloads, records) is part of a body, or
+/// wraps one in a few levels, so it stays well within what the JSON parser reads back and
+/// what an audit record may hold.
+pub const MAX_BODY_DEPTH: usize = super::patch::MAX_STATE_DEPTH + 8;
+
 /// Reads a request body into a typed input; serde's message becomes a 400.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: Value) -> Result<T> {
+    crate::audit::depth::check(&body, MAX_BODY_DEPTH, &[])
+        .map_err(|error| Error::Validation(vec![error]))?;
     serde_json::from_value(body).map_err(|err| Error::invalid(&[], err.to_string()))
 }
 

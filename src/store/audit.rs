@@ -150,6 +150,21 @@ pub async fn batch_after(
     .await
 }
 
+/// The lowest sequence of the tenant's records outside `1..=head` (every record when there is
+/// no head), if any. One statement, so it reads the head and the records at one moment: an
+/// append committing meanwhile moves both together and is never mistaken for a stray.
+pub async fn first_outside_chain(store: &Store, tenant_id: &str) -> sqlx::Result<Option<i64>> {
+    let (first,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(r.sequence) FROM audit_records r \
+         LEFT JOIN audit_heads h ON h.tenant_id = r.tenant_id \
+         WHERE r.tenant_id = $1 AND (r.sequence < 1 OR r.sequence > COALESCE(h.sequence, 0))",
+    )
+    .bind(tenant_id)
+    .fetch_one(store.reader())
+    .await?;
+    Ok(first)
+}
+
 /// Filters of the audit listing; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -12,6 +12,7 @@ mod cli;
 mod domains;
 mod errors;
 mod governance;
+mod hardening_depth;
 mod hardening_edge;
 mod hardening_surface;
 mod hardening_policy;

@@ -42,11 +42,11 @@ pub struct AuditRecordOut {
 impl From<AuditRecord> for AuditRecordOut {
     fn from(record: AuditRecord) -> Self {
         AuditRecordOut {
+            data: JsonObject(record.data_value()),
             sequence: record.sequence,
             event_type: record.event_type,
             actor: record.actor,
             subject: record.subject,
-            data: JsonObject(record.data),
             created_at: record.created_at,
             previous_hash: record.previous_hash,
             hash: record.hash,
