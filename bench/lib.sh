@@ -15,7 +15,7 @@ if [[ $DATABASE_URL == postgres* ]]; then
 fi
 # The level the product ships with (every request line logged); LOG_LEVEL=warn drops them.
 export OPENINTENT_LOG_LEVEL=${LOG_LEVEL:-info}
-bin=target/release/intendedops
+bin=${BIN:-target/release/intendedops}  # BIN=path compares another build side by side
 # Seals stored secrets; a server over PostgreSQL does not start without one.
 INTENDEDOPS_SECRET_KEY="${INTENDEDOPS_SECRET_KEY:-$($bin secrets generate-key --id bench)}"
 export INTENDEDOPS_SECRET_KEY
