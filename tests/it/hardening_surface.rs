@@ -95,11 +95,25 @@ fn serve_in_development_mode(dir: &std::path::Path, args: &[&str]) -> Command {
 #[tokio::test]
 async fn development_keys_are_served_on_loopback_only_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
-    // Asked for every interface with the development keys on by default: refused at once.
-    let output = serve_in_development_mode(dir.path(), &["--host", "0.0.0.0", "--port", "9"])
-        .output()
+    // Asked for every interface with the development keys on by default: refused at once
+    // (a server that starts instead is killed after 10 s, and the test fails).
+    let mut refused = serve_in_development_mode(dir.path(), &["--host", "0.0.0.0", "--port", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!output.status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        exited = refused.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if exited.is_none() {
+        let _ = refused.kill();
+    }
+    let output = refused.wait_with_output().unwrap();
+    assert!(exited.is_some_and(|status| !status.success()), "it served");
     let why = String::from_utf8_lossy(&output.stderr);
     assert!(
         why.contains("refusing to listen on 0.0.0.0") && why.contains("--dev-keys=false"),
