@@ -172,7 +172,7 @@ impl IntentService {
                 policy.policy.clone(),
                 submission.intent_type,
                 &agent,
-                submission.params,
+                &submission.params,
                 now_ms(),
             )
             .await
@@ -201,7 +201,7 @@ impl IntentService {
                 policy.policy.clone(),
                 submission.intent_type.clone(),
                 &agent,
-                submission.params.clone(),
+                &submission.params,
                 now,
             )
             .await?;

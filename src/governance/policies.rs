@@ -25,6 +25,7 @@ use super::{
     agents::Agent,
     catalog::{Catalog, IntentType},
     policy::{Decision, Facts, Policy},
+    trust::TrustTier,
 };
 use crate::{
     audit::{self, canonical, AuditEvent},
@@ -207,47 +208,71 @@ impl PolicyService {
         Ok(stored)
     }
 
-    /// Decides `params` of `intent_type` for `agent` under `policy`, off the async workers.
+    /// Decides `params` of `intent_type` for `agent` under `policy`: off the async workers when
+    /// a condition (whose cost the tenant's document sets) has to run, inline otherwise (the
+    /// shipped default has none), so the common case neither copies `params` nor hops threads.
     pub async fn decide(
         &self,
         policy: Arc<Policy>,
         intent_type: Arc<IntentType>,
         agent: &Agent,
-        params: Value,
+        params: &Value,
         now: Millis,
     ) -> Result<Decision> {
-        let agent_facts = json!({
-            "id": agent.id,
-            "trustTier": agent.trust_tier.as_str(),
-            "trustScore": agent.trust_score,
-            "domains": agent.domains,
-        });
-        let intent_facts = json!({
-            "type": intent_type.name,
-            "domain": intent_type.domain,
-            "risk": intent_type.risk.as_str(),
-            "valueCategory": intent_type.value_category.map(|c| c.as_str()),
-        });
+        let facts = ConditionFacts::new(&intent_type, agent, now);
+        if !policy.has_conditions() {
+            return Ok(policy.evaluate(&facts.with(&intent_type, params)));
+        }
+        let params = params.clone();
+        self.off_worker(move || policy.evaluate(&facts.with(&intent_type, &params)))
+            .await
+    }
+}
+
+/// What a decision sees besides `params`: the agent (and its tier), the intent type, the time.
+struct ConditionFacts {
+    tier: TrustTier,
+    agent: Value,
+    intent: Value,
+    time: Value,
+}
+
+impl ConditionFacts {
+    fn new(intent_type: &IntentType, agent: &Agent, now: Millis) -> Self {
         let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now).unwrap_or_default();
-        let time_facts = json!({
-            "hour": at.hour(),
-            "weekday": at.weekday().num_days_from_monday(),
-            "date": at.format("%Y-%m-%d").to_string(),
-            "epochMs": now,
-        });
-        let tier = agent.trust_tier;
-        self.off_worker(move || {
-            policy.evaluate(&Facts {
-                domain: &intent_type.domain,
-                intent_type: &intent_type.name,
-                risk: intent_type.risk,
-                tier,
-                params: &params,
-                agent: &agent_facts,
-                intent: &intent_facts,
-                time: &time_facts,
-            })
-        })
-        .await
+        ConditionFacts {
+            tier: agent.trust_tier,
+            agent: json!({
+                "id": agent.id,
+                "trustTier": agent.trust_tier.as_str(),
+                "trustScore": agent.trust_score,
+                "domains": agent.domains,
+            }),
+            intent: json!({
+                "type": intent_type.name,
+                "domain": intent_type.domain,
+                "risk": intent_type.risk.as_str(),
+                "valueCategory": intent_type.value_category.map(|c| c.as_str()),
+            }),
+            time: json!({
+                "hour": at.hour(),
+                "weekday": at.weekday().num_days_from_monday(),
+                "date": at.format("%Y-%m-%d").to_string(),
+                "epochMs": now,
+            }),
+        }
+    }
+
+    fn with<'a>(&'a self, intent_type: &'a IntentType, params: &'a Value) -> Facts<'a> {
+        Facts {
+            domain: &intent_type.domain,
+            intent_type: &intent_type.name,
+            risk: intent_type.risk,
+            tier: self.tier,
+            params,
+            agent: &self.agent,
+            intent: &self.intent,
+            time: &self.time,
+        }
     }
 }

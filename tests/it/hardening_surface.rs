@@ -6,7 +6,7 @@ use std::{process::Command, time::Duration};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{detail_paths, expect_error, send, spawn_app, spawn_app_with};
+use crate::helpers::{detail_paths, expect_error, free_port, send, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn nul_characters_are_refused_with_their_path_on_both_faces() {
@@ -121,12 +121,7 @@ async fn development_keys_are_served_on_loopback_only_unless_forced() {
     );
 
     // With no host, development mode listens on loopback.
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port().await;
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut child = serve_in_development_mode(dir.path(), &["--port", &port.to_string()])
         .stderr(log.reopen().unwrap())

@@ -339,3 +339,9 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     }
     found.unwrap_or(0.0)
 }
+
+/// A loopback port free a moment ago, for a server process the test starts itself.
+pub async fn free_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}

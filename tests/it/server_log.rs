@@ -9,7 +9,7 @@ use std::{
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{send, spawn_app, TestApp};
+use crate::helpers::{free_port, send, spawn_app, TestApp};
 
 /// The binary serving `app`'s database at the default log level, its stderr kept in a file.
 struct Served {
@@ -81,11 +81,6 @@ fn serve_command(app: &TestApp, port: u16) -> Command {
         .env("NO_COLOR", "1")
         .stdout(Stdio::null());
     command
-}
-
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{expect_error, send, spawn_app_with, TestApp};
+use crate::helpers::{expect_error, free_port, send, spawn_app_with, TestApp};
 
 /// What the receiver saw of one request.
 #[derive(Debug, Clone)]
@@ -696,11 +696,6 @@ fn serve_binary(app: &TestApp, port: u16) -> Process {
         .env_remove("REDIS_URL")
         .stdout(Stdio::null());
     Process(command.spawn().expect("the binary starts"))
-}
-
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 async fn wait_until_up(client: &reqwest::Client, base: &str) {

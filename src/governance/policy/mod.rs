@@ -339,6 +339,12 @@ impl Policy {
     }
 
     /// Decides: the first rule that matches, else the default; with a trace of every rule tried.
+    /// Whether any rule has a condition: without one, deciding is a few comparisons per rule,
+    /// cheaper than handing the work to another thread.
+    pub fn has_conditions(&self) -> bool {
+        self.rules.iter().any(|rule| rule.condition.is_some())
+    }
+
     pub fn evaluate(&self, facts: &Facts<'_>) -> Decision {
         let mut trace = Vec::new();
         for rule in &self.rules {
