@@ -10,7 +10,8 @@
 #   blocked             – agents below T2 may not bill more than 10,000 in one intent;
 #   auto-approved       – a T2 agent's medium-risk invoice goes straight through;
 # then a human approves the queued one, the agent reports the outcome, and the audit chain
-# verifies. Needs curl and jq.
+# verifies. The agents submit with their own key, bound to them; the admin key decides
+# (whoever submits an intent may not approve it). Needs curl and jq.
 set -euo pipefail
 
 BASE=${BASE:-http://localhost:8000}
@@ -20,11 +21,12 @@ run=$(date +%s)          # agent ids are unique per run, so the script can be ru
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # call METHOD PATH [JSON]: prints the call, returns the response body; fails on a non-2xx.
+# Sent with $KEY, or with the key in $AS when set (AS=$agent_key call …).
 call() {
   local method=$1 path=$2 body=${3:-}
   printf '$ curl -X %s %s %s\n' "$method" "$path" "${body:+-d $body}" >&2
   local response status
-  response=$(curl -sS -X "$method" "$BASE$path" -H "x-api-key: $KEY" \
+  response=$(curl -sS -X "$method" "$BASE$path" -H "x-api-key: ${AS:-$KEY}" \
     ${body:+-H 'content-type: application/json' -d "$body"} -w '\n%{http_code}')
   status=${response##*$'\n'}
   response=${response%$'\n'*}
@@ -45,33 +47,37 @@ curl -sf "$BASE/health" >/dev/null || {
   exit 1
 }
 
-step "1. Register an agent. Every agent starts at trust tier T0."
+step "1. Register two agents (every agent starts at trust tier T0) and a key bound to them."
 bot=$(call POST /v1/agents "{\"name\":\"Billing Bot $run\"}" | jq -r '.data.id')
 call GET "/v1/agents/$bot" | jq '.data | {id, trustTier, trustScore, status}'
+trusted=$(call POST /v1/agents "{\"name\":\"Trusted Bot $run\"}" | jq -r '.data.id')
+agent_key=$(call POST /v1/keys "{\"name\":\"billing bots $run\",\"scopes\":[\"agent\"],\"agents\":[\"$bot\",\"$trusted\"]}" |
+  jq -r '.data.key')
+echo "The agents' key may act only as $bot and $trusted."
 
 step "2. Queued: a T0 agent's invoice waits for a human (rule new-agents-are-reviewed)."
-queued=$(call POST /v1/intents "$(invoice "$bot" 1200)" | jq -r '.data.intentId')
+queued=$(AS=$agent_key call POST /v1/intents "$(invoice "$bot" 1200)" | jq -r '.data.intentId')
 call GET "/v1/intents/$queued" | jq '.data | {id, status, decision}'
 echo "The approval queue shows what to decide by:"
 call GET /v1/approvals | jq --arg id "$queued" \
   '.data.items[] | select(.intentId == $id) | {id, intentType, agentId, risk, paramsSummary, routingReason, expiresAt}'
 
 step "3. Blocked: the same agent may not bill 25,000 in one intent (rule large-sums-need-a-trusted-agent)."
-blocked=$(call POST /v1/intents "$(invoice "$bot" 25000)" | jq -r '.data.intentId')
+blocked=$(AS=$agent_key call POST /v1/intents "$(invoice "$bot" 25000)" | jq -r '.data.intentId')
 call GET "/v1/intents/$blocked" | jq '.data | {id, status, blockReason: .decision.blockReason}'
 
 step "4. Auto-approved: an agent at T2 sends the same invoice straight through."
 echo "(Trust is earned by completed intents; an admin pins a tier here to skip the wait.)"
-trusted=$(call POST /v1/agents "{\"name\":\"Trusted Bot $run\"}" | jq -r '.data.id')
 call PATCH "/v1/agents/$trusted" '{"pinnedTier":"T2"}' | jq '.data | {id, trustTier}'
-auto=$(call POST /v1/intents "$(invoice "$trusted" 1200)" | jq -r '.data.intentId')
+auto=$(AS=$agent_key call POST /v1/intents "$(invoice "$trusted" 1200)" | jq -r '.data.intentId')
 call GET "/v1/intents/$auto" | jq '.data | {id, status, rule: .decision.rule}'
 
-step "5. A human approves the queued intent; the agent carries it out and reports."
+step "5. A human (here the admin key) approves the queued intent; the agent carries it out."
 approval=$(call GET "/v1/intents/$queued" | jq -r '.data.approvals[0].id')
 call POST "/v1/approvals/$approval/approve" '{"comment":"customer confirmed the order"}' |
   jq '.data | {id, status, decisions}'
-call POST "/v1/intents/$queued/complete" '{"valueCents":120000}' | jq '.data | {id, status, valueCents}'
+AS=$agent_key call POST "/v1/intents/$queued/complete" '{"valueCents":120000}' |
+  jq '.data | {id, status, valueCents}'
 
 step "6. Every step is in the tenant's hash-chained audit trail."
 records=$(call GET '/v1/audit?pageSize=1' | jq '.data.total')

@@ -9,12 +9,15 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     api,
     audit::AuditLog,
-    auth::{keys::KeyService, scrape::ScrapeAccess, KeyVerifier},
+    auth::{
+        keys::KeyService, scrape::ScrapeAccess, sessions::SessionService, users::UserService,
+        KeyVerifier,
+    },
     config::AppConfig,
     events::{postgres::PgNotifyBus, EventBus, InProcessBus},
     governance::{
         agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
-        policies::PolicyService, stats::StatsService,
+        policies::PolicyService, registry::AgentRegistry, stats::StatsService,
     },
     http,
     metrics::Metrics,
@@ -48,6 +51,10 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub verifier: Arc<KeyVerifier>,
     pub keys: Arc<KeyService>,
+    pub users: Arc<UserService>,
+    pub sessions: Arc<SessionService>,
+    /// The agents OpenIntent calls act as.
+    pub registry: Arc<AgentRegistry>,
     pub tenants: Arc<TenantService>,
     pub audit: Arc<AuditLog>,
     pub catalog: Arc<Catalog>,
@@ -94,6 +101,7 @@ impl Services {
             agents.clone(),
             policies.clone(),
             metrics.clone(),
+            config.trust_credit,
         ));
         let approvals = Arc::new(ApprovalService::new(
             store.clone(),
@@ -109,6 +117,17 @@ impl Services {
             store.clone(),
             config.rate_limit_per_minute,
             config.auth_failures_per_minute,
+        ));
+        let users = Arc::new(UserService::new(store.clone()));
+        let sessions = Arc::new(SessionService::new(
+            store.clone(),
+            limiter.clone(),
+            config.sessions,
+        ));
+        let registry = Arc::new(AgentRegistry::new(
+            store.clone(),
+            agents.clone(),
+            config.auto_register_agents.unwrap_or(dev_mode),
         ));
         let targets = TargetPolicy {
             allow_private: config.outbound_allow_private,
@@ -161,7 +180,14 @@ impl Services {
             agents,
             intents,
             policies,
-            keys: Arc::new(KeyService::new(store.clone(), verifier.clone())),
+            keys: Arc::new(KeyService::new(
+                store.clone(),
+                verifier.clone(),
+                users.clone(),
+            )),
+            users,
+            sessions,
+            registry,
             tenants: Arc::new(TenantService::new(store.clone())),
             audit: Arc::new(AuditLog::new(store.clone())),
             store,
@@ -221,7 +247,9 @@ impl App {
             .at("/api/v1/openapi.json", openintent.spec_endpoint())
             .nest(
                 "/api/v1",
-                openintent.around(api::openintent::error::envelope),
+                openintent
+                    .around(api::openintent::identity::resolve)
+                    .around(api::openintent::error::envelope),
             )
             .at("/openapi.json", api.spec_endpoint())
             .nest("/docs", api::docs::swagger_ui(&api))
@@ -230,6 +258,8 @@ impl App {
             .at("/metrics", api::ops::metrics)
             .nest("/", api)
             .data(services.verifier.clone())
+            .data(services.sessions.clone())
+            .data(services.registry.clone())
             .data(services.store.clone())
             .data(services.metrics.clone())
             .data(Arc::new(ScrapeAccess::new(

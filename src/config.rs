@@ -6,6 +6,8 @@ use std::{path::PathBuf, time::Duration};
 use clap::{ArgAction, Args, ValueEnum};
 
 use crate::{
+    auth::sessions::SessionPolicy,
+    governance::trust::CreditRule,
     secrets::{KeySource, KeyText},
     store::Backend,
 };
@@ -150,6 +152,38 @@ pub struct ServeArgs {
         default_value_t = 3
     )]
     pub webhook_disable_after_days: u64,
+    /// Whether tenants that have not chosen register unknown OpenIntent agents on first use.
+    /// Default: on in development mode, off otherwise.
+    #[arg(long, env = "INTENDEDOPS_AUTO_REGISTER_AGENTS", action = ArgAction::Set)]
+    pub auto_register_agents: Option<bool>,
+    /// Seconds an approved intent must have been approved before its reported completion
+    /// earns the agent trust (a faster report is not credible).
+    #[arg(
+        long,
+        env = "INTENDEDOPS_TRUST_MIN_EXECUTION_SECS",
+        default_value_t = 60
+    )]
+    pub trust_min_execution_secs: u64,
+    /// Completions per agent per hour that earn trust; further ones count for nothing.
+    #[arg(long, env = "INTENDEDOPS_TRUST_CREDITS_PER_HOUR", default_value_t = 10)]
+    pub trust_credits_per_hour: u32,
+    /// Hours a console session lives from sign-in.
+    #[arg(long, env = "INTENDEDOPS_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u64,
+    /// Minutes a console session survives without a request.
+    #[arg(long, env = "INTENDEDOPS_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+    /// Mark session cookies `Secure` always (they are whenever the request came over HTTPS
+    /// or through a proxy that says so with `X-Forwarded-Proto: https`).
+    #[arg(long, env = "INTENDEDOPS_SECURE_COOKIES", action = ArgAction::Set, default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Sign-in attempts per minute per client address, and per account (a fifth of it).
+    #[arg(
+        long,
+        env = "INTENDEDOPS_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub login_attempts_per_minute: u32,
 }
 
 /// Everything the application needs to start, resolved from flags/environment (or built by tests).
@@ -180,6 +214,12 @@ pub struct AppConfig {
     pub webhook_poll: Duration,
     /// The keys sealing stored secrets.
     pub secret_keys: KeySource,
+    /// The tenants' default for registering unknown OpenIntent agents; `None`: development
+    /// mode decides.
+    pub auto_register_agents: Option<bool>,
+    /// Which reported completions earn trust.
+    pub trust_credit: CreditRule,
+    pub sessions: SessionPolicy,
 }
 
 impl AppConfig {
@@ -206,6 +246,9 @@ impl AppConfig {
             webhook_disable_after: Duration::from_secs(3 * 24 * 3600),
             webhook_poll: Duration::from_millis(250),
             secret_keys: KeySource::Unset,
+            auto_register_agents: None,
+            trust_credit: CreditRule::default(),
+            sessions: SessionPolicy::default(),
         }
     }
 
@@ -234,6 +277,20 @@ impl AppConfig {
             webhook_disable_after: Duration::from_secs(serve.webhook_disable_after_days * 86_400),
             webhook_poll: Duration::from_millis(250),
             secret_keys: global.key_source(),
+            auto_register_agents: serve.auto_register_agents,
+            trust_credit: CreditRule {
+                min_execution_ms: i64::try_from(
+                    serve.trust_min_execution_secs.saturating_mul(1000),
+                )
+                .unwrap_or(i64::MAX),
+                per_hour: i64::from(serve.trust_credits_per_hour),
+            },
+            sessions: SessionPolicy {
+                lifetime: Duration::from_secs(serve.session_hours.saturating_mul(3600)),
+                idle: Duration::from_secs(serve.session_idle_minutes.saturating_mul(60)),
+                secure_cookies: serve.secure_cookies,
+                login_attempts_per_minute: serve.login_attempts_per_minute,
+            },
         }
     }
 

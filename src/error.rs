@@ -68,6 +68,12 @@ pub enum Error {
         message: String,
         lease: serde_json::Value,
     },
+    /// Separation of duties: the principal who submitted an intent may not approve it.
+    #[error("{0}")]
+    SeparationOfDuties(String),
+    /// Too many attempts (console sign-in); retry after this many seconds.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// The request is well-formed but its content is invalid; every failing field is listed.
     #[error("{}", FieldError::summary(.0))]
     Validation(Vec<FieldError>),

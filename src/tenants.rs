@@ -42,18 +42,25 @@ impl TenantService {
         let mut tx = self.store.begin().await?;
         let found =
             store::tenants::set_rate_limit(&mut tx, id.as_str(), per_minute.map(i64::from)).await?;
-        if !found {
-            return Err(Error::NotFound { what: "tenant" });
-        }
-        let event = AuditEvent {
-            event_type: events::TENANT_RATE_LIMIT_CHANGED,
-            actor: actors::CLI,
-            subject: id.as_str(),
-            data: serde_json::json!({ "requestsPerMinute": per_minute }),
-        };
-        audit::append(&mut tx, id, event).await?;
-        tx.commit().await?;
-        Ok(())
+        let data = serde_json::json!({ "requestsPerMinute": per_minute });
+        record_setting(tx, id, found, events::TENANT_RATE_LIMIT_CHANGED, data).await
+    }
+
+    /// Sets whether unknown OpenIntent agents are registered on first use (`None`: the
+    /// server's default, on in development mode only). Instances pick the change up within
+    /// [`crate::governance::registry::CACHE_TTL`].
+    pub async fn set_auto_register_agents(&self, id: &TenantId, on: Option<bool>) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let found = store::tenants::set_auto_register_agents(&mut tx, id.as_str(), on).await?;
+        let data = serde_json::json!({ "autoRegisterAgents": on });
+        record_setting(
+            tx,
+            id,
+            found,
+            events::TENANT_AGENT_REGISTRATION_CHANGED,
+            data,
+        )
+        .await
     }
 
     /// Creates the tenant unless it exists (development tenant at start-up).
@@ -70,6 +77,28 @@ impl TenantService {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Audits a changed tenant setting and commits; `found` false: the tenant does not exist.
+async fn record_setting(
+    mut tx: store::Tx,
+    id: &TenantId,
+    found: bool,
+    event_type: &'static str,
+    data: serde_json::Value,
+) -> Result<()> {
+    if !found {
+        return Err(Error::NotFound { what: "tenant" });
+    }
+    let event = AuditEvent {
+        event_type,
+        actor: actors::CLI,
+        subject: id.as_str(),
+        data,
+    };
+    audit::append(&mut tx, id, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn created_event<'a>(row: &'a TenantRow, actor: &'a str) -> AuditEvent<'a> {

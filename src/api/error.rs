@@ -33,6 +33,7 @@ pub mod codes {
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
     pub const NOT_READY: &str = "NOT_READY";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const SEPARATION_OF_DUTIES: &str = "SEPARATION_OF_DUTIES";
 }
 
 #[derive(Debug, Clone, Object)]
@@ -158,6 +159,17 @@ impl From<Error> for ApiError {
                 codes::INVALID_TRANSITION,
                 err.to_string(),
             ),
+            err @ Error::SeparationOfDuties(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::SEPARATION_OF_DUTIES,
+                err.to_string(),
+            ),
+            err @ Error::RateLimited { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                err.to_string(),
+            )
+            .with_details(serde_json::json!({ "retryAfter": retry_after_secs })),
             Error::Validation(errors) => ApiError::validation(&errors),
             Error::Internal(cause) => ApiError::internal(&format_args!("{cause:#}")),
         }

@@ -20,6 +20,8 @@ pub enum Tag {
     Operations,
     /// API keys of the caller's tenant.
     Keys,
+    /// Console users (people) and their sign-in sessions.
+    Users,
     /// The domain catalog: intent types, risk, params schemas.
     Domains,
     /// Agents registered by the tenant.
@@ -46,6 +48,8 @@ pub type Apis = (
     v1::stats::StatsApi,
     v1::audit::AuditApi,
     v1::keys::KeysApi,
+    v1::users::UsersApi,
+    v1::session::SessionApi,
     v1::webhooks::WebhooksApi,
 );
 
@@ -66,6 +70,8 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
+            v1::users::UsersApi::new(services.users.clone()),
+            v1::session::SessionApi::new(services.sessions.clone(), services.users.clone()),
             v1::webhooks::WebhooksApi::new(services.webhooks.clone()),
         ),
         "IntendedOps",
@@ -73,6 +79,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
     )
     .description(
         "Governance platform for AI agents: typed intents, policy and trust tiers, human \
-         approvals, a hash-chained audit trail. Authenticate with `x-api-key`.",
+         approvals, a hash-chained audit trail. Authenticate with `x-api-key`, or as a console \
+         user with the session cookie of `POST /v1/auth/login` (plus `X-CSRF-Token` on writes).",
     )
 }

@@ -28,8 +28,15 @@ use crate::{
 pub mod events {
     pub const TENANT_CREATED: &str = "tenant.created";
     pub const TENANT_RATE_LIMIT_CHANGED: &str = "tenant.rate_limit.changed";
+    pub const TENANT_AGENT_REGISTRATION_CHANGED: &str = "tenant.agent_registration.changed";
     pub const KEY_CREATED: &str = "key.created";
     pub const KEY_REVOKED: &str = "key.revoked";
+    /// A credential tried to act as an agent it is not bound to.
+    pub const IDENTITY_REFUSED: &str = "identity.refused";
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_UPDATED: &str = "user.updated";
+    pub const USER_SIGNED_IN: &str = "user.signed_in";
+    pub const USER_SIGNED_OUT: &str = "user.signed_out";
 }
 
 /// Who acts when no API key is involved.
@@ -179,6 +186,15 @@ pub async fn append(
         previous_hash,
         hash,
     })
+}
+
+/// Appends `event` in a transaction of its own: for refusals, which change nothing else but
+/// must still be on the record.
+pub async fn append_alone(store: &Store, tenant: &TenantId, event: AuditEvent<'_>) -> Result<()> {
+    let mut tx = store.begin().await?;
+    append(&mut tx, tenant, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records read per round trip while walking a chain.

@@ -20,10 +20,14 @@ const LOOKUP_PREFIX_LEN: usize = 8;
 pub const DEV_TENANT: &str = "dev";
 
 /// The seed's development keys and the scope each gets.
-pub const DEV_KEYS: [(&str, super::Scope); 3] = [
-    ("dev-user-key", super::Scope::Admin),
-    ("agent-research-key", super::Scope::Agent),
-    ("agent-synth-key", super::Scope::Agent),
+pub const DEV_KEYS: [(&str, super::Scope, Option<&str>); 3] = [
+    ("dev-user-key", super::Scope::Admin, None),
+    (
+        "agent-research-key",
+        super::Scope::Agent,
+        Some("research-agent"),
+    ),
+    ("agent-synth-key", super::Scope::Agent, Some("synth-agent")),
 ];
 
 /// A syntactically valid key as presented by a client.
@@ -42,7 +46,7 @@ pub struct MalformedKey;
 
 /// Parses a presented key. Development keys are recognised only when `dev_mode` is on.
 pub fn parse(raw: &str, dev_mode: bool) -> Result<PresentedKey<'_>, MalformedKey> {
-    if dev_mode && DEV_KEYS.iter().any(|(name, _)| *name == raw) {
+    if dev_mode && DEV_KEYS.iter().any(|(name, ..)| *name == raw) {
         return Ok(PresentedKey {
             raw,
             tenant: DEV_TENANT,
@@ -90,7 +94,7 @@ pub fn generate(tenant: &TenantId) -> GeneratedKey {
 
 /// How a key is shown after creation: enough to recognise it, never enough to use it.
 pub fn display_prefix(tenant: &str, lookup_prefix: &str) -> String {
-    if tenant == DEV_TENANT && DEV_KEYS.iter().any(|(name, _)| *name == lookup_prefix) {
+    if tenant == DEV_TENANT && DEV_KEYS.iter().any(|(name, ..)| *name == lookup_prefix) {
         lookup_prefix.to_string()
     } else {
         format!("{KEY_PREFIX}{tenant}_{lookup_prefix}")

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use super::{
+    agents_from_column,
     api_key::{self, DEV_KEYS, DEV_TENANT},
-    password, scopes_from_column, scopes_to_column, KeyVerifier, Scope, TenantId,
+    identity, password, scopes_from_column, scopes_to_column,
+    users::UserService,
+    KeyVerifier, Scope, TenantId,
 };
 use crate::{
     audit::{self, actors, events, AuditEvent},
@@ -27,6 +30,10 @@ pub struct KeyInfo {
     pub name: String,
     pub scopes: Vec<Scope>,
     pub prefix: String,
+    /// The agents the key may act as; empty: unbound.
+    pub agents: Vec<String>,
+    /// The user accountable for the key.
+    pub owner_user_id: Option<String>,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
@@ -37,6 +44,8 @@ impl From<ApiKeyRow> for KeyInfo {
         KeyInfo {
             prefix: api_key::display_prefix(&row.tenant_id, &row.prefix),
             scopes: scopes_from_column(&row.scopes),
+            agents: agents_from_column(row.agents.as_deref()),
+            owner_user_id: row.owner_user_id,
             id: row.id,
             tenant_id: row.tenant_id,
             name: row.name,
@@ -53,17 +62,33 @@ pub struct CreatedKey {
     pub key: String,
 }
 
+/// What a new key is for.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// Agent ids the key may act as; empty: unbound.
+    pub agents: Vec<String>,
+    /// The accountable user: a user id or an email of the tenant.
+    pub owner: Option<String>,
+}
+
 pub struct KeyService {
     store: Store,
     verifier: Arc<KeyVerifier>,
+    users: Arc<UserService>,
 }
 
 impl KeyService {
-    pub fn new(store: Store, verifier: Arc<KeyVerifier>) -> Self {
-        Self { store, verifier }
+    pub fn new(store: Store, verifier: Arc<KeyVerifier>, users: Arc<UserService>) -> Self {
+        Self {
+            store,
+            verifier,
+            users,
+        }
     }
 
-    /// Creates a key for `tenant` on behalf of `actor`. The tenant must exist.
+    /// Creates an unbound, ownerless key for `tenant` on behalf of `actor`.
     pub async fn create(
         &self,
         tenant: &TenantId,
@@ -71,7 +96,25 @@ impl KeyService {
         name: &str,
         scopes: &[Scope],
     ) -> Result<CreatedKey> {
-        let name = validate_new_key(name, scopes)?;
+        let spec = NewKey {
+            name: name.to_string(),
+            scopes: scopes.to_vec(),
+            ..NewKey::default()
+        };
+        self.issue(tenant, actor, spec).await
+    }
+
+    /// Creates a key for `tenant` on behalf of `actor`, bound to `spec.agents` when it names
+    /// any and owned by `spec.owner` when set. The tenant must exist.
+    pub async fn issue(&self, tenant: &TenantId, actor: &str, spec: NewKey) -> Result<CreatedKey> {
+        let name = validate_new_key(&spec)?;
+        let owner = match &spec.owner {
+            Some(reference) => Some(self.users.find_enabled(tenant, reference).await?.id),
+            None => None,
+        };
+        let mut agents = spec.agents.clone();
+        agents.sort();
+        agents.dedup();
         let generated = api_key::generate(tenant);
         let row = ApiKeyRow {
             id: ids::new_id(ids::API_KEY),
@@ -79,7 +122,9 @@ impl KeyService {
             name,
             prefix: generated.lookup_prefix,
             secret_hash: password::hash_blocking(generated.key.clone()).await?,
-            scopes: scopes_to_column(scopes),
+            scopes: scopes_to_column(&spec.scopes),
+            agents: (!agents.is_empty()).then(|| serde_json::json!(agents).to_string()),
+            owner_user_id: owner,
             created_at: now_ms(),
             last_used_at: None,
             revoked_at: None,
@@ -149,7 +194,7 @@ impl KeyService {
     pub async fn ensure_dev_keys(&self, tenants: &TenantService) -> Result<()> {
         let dev = TenantId::parse(DEV_TENANT)?;
         tenants.ensure(&dev, "Development").await?;
-        for (key, scope) in DEV_KEYS {
+        for (key, scope, agent) in DEV_KEYS {
             let mut conn = self.store.reader().acquire().await?;
             let id = format!("{}_dev_{}", ids::API_KEY, key.replace('-', "_"));
             if api_keys::get(&mut conn, DEV_TENANT, &id).await?.is_some() {
@@ -163,6 +208,8 @@ impl KeyService {
                 prefix: key.to_string(),
                 secret_hash: password::hash_blocking(key.to_string()).await?,
                 scopes: scopes_to_column(&[scope]),
+                agents: agent.map(|agent| serde_json::json!([agent]).to_string()),
+                owner_user_id: None,
                 created_at: now_ms(),
                 last_used_at: None,
                 revoked_at: None,
@@ -199,22 +246,35 @@ async fn insert_audited(
         event_type: events::KEY_CREATED,
         actor,
         subject: &row.id,
-        data: serde_json::json!({ "name": row.name, "scopes": scopes_from_column(&row.scopes) }),
+        data: serde_json::json!({
+            "name": row.name,
+            "scopes": scopes_from_column(&row.scopes),
+            "agents": agents_from_column(row.agents.as_deref()),
+            "owner": row.owner_user_id,
+        }),
     };
     audit::append(tx, tenant, event).await?;
     Ok(())
 }
 
-fn validate_new_key(name: &str, scopes: &[Scope]) -> Result<String> {
+fn validate_new_key(spec: &NewKey) -> Result<String> {
     let mut errors = Vec::new();
-    let name = name.trim();
+    let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
         errors.push(FieldError::new(
             &["name"],
             format!("must be 1-{MAX_NAME_LEN} characters"),
         ));
     }
-    if scopes.is_empty() {
+    for (index, agent) in spec.agents.iter().enumerate() {
+        if !identity::valid_agent_id(agent) {
+            errors.push(FieldError::new(
+                &["agents", &index.to_string()],
+                "must be an agent id: 1-64 letters, digits, '-', '_' and '.'",
+            ));
+        }
+    }
+    if spec.scopes.is_empty() {
         errors.push(FieldError::new(
             &["scopes"],
             "at least one scope is required",

@@ -2,12 +2,17 @@
 //! cache, scopes, and key management.
 
 pub mod api_key;
+pub mod identity;
 pub mod keys;
 pub mod password;
 mod principal;
 pub mod scrape;
+pub mod sessions;
 mod usage;
+pub mod users;
 pub mod verifier;
 
-pub use principal::{scopes_from_column, scopes_to_column, Principal, Scope, TenantId};
+pub use principal::{
+    agents_from_column, scopes_from_column, scopes_to_column, Principal, Scope, TenantId,
+};
 pub use verifier::{AuthError, KeyVerifier, Rejection, VerifyError};

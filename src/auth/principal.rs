@@ -90,15 +90,56 @@ pub fn scopes_from_column(column: &str) -> Vec<Scope> {
     column.split(',').filter_map(|s| s.parse().ok()).collect()
 }
 
-/// An authenticated caller.
+/// The stored agent binding (a JSON array) as a list; `None` or unreadable: unbound would be
+/// wrong for a corrupt binding, so an unreadable one binds the key to nothing it can name.
+pub fn agents_from_column(column: Option<&str>) -> Vec<String> {
+    match column {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str(text).unwrap_or_else(|_| vec![String::new()]),
+    }
+}
+
+/// An authenticated caller: an API key, or a console user's session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant_id: TenantId,
+    /// The credential: an API key id, or the user id of a console session.
     pub key_id: Arc<str>,
     pub scopes: Vec<Scope>,
+    /// The agents this credential may act as; empty: an unbound key (any agent).
+    pub agents: Arc<[String]>,
+    /// The person accountable: a session's user, or the user who owns the key.
+    pub person: Option<Arc<str>>,
 }
 
 impl Principal {
+    /// A key's principal (unbound and ownerless unless set after).
+    pub fn for_key(tenant_id: TenantId, key_id: &str, scopes: Vec<Scope>) -> Self {
+        Principal {
+            tenant_id,
+            key_id: key_id.into(),
+            scopes,
+            agents: Arc::from([]),
+            person: None,
+        }
+    }
+
+    /// True when the key was issued for named agents only.
+    pub fn is_bound(&self) -> bool {
+        !self.agents.is_empty()
+    }
+
+    /// Whether this credential may act as `agent_id`: a bound key only as its agents.
+    pub fn may_act_as(&self, agent_id: &str) -> bool {
+        !self.is_bound() || self.agents.iter().any(|agent| agent == agent_id)
+    }
+
+    /// Who decides, for quorums and separation of duties: the person when there is one
+    /// (two keys of one person are one approver), else the credential.
+    pub fn decider(&self) -> &str {
+        self.person.as_deref().unwrap_or(&self.key_id)
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         scope == Scope::Read || self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
     }
@@ -121,11 +162,21 @@ mod tests {
     use super::*;
 
     fn principal(scopes: &[Scope]) -> Principal {
-        Principal {
-            tenant_id: TenantId::parse("t").unwrap(),
-            key_id: "key_1".into(),
-            scopes: scopes.to_vec(),
-        }
+        Principal::for_key(TenantId::parse("t").unwrap(), "key_1", scopes.to_vec())
+    }
+
+    #[test]
+    fn bound_keys_act_only_as_their_agents_and_people_decide_as_themselves() {
+        let unbound = principal(&[Scope::Agent]);
+        assert!(unbound.may_act_as("anyone") && unbound.decider() == "key_1");
+        let bound = Principal {
+            agents: Arc::from(["billing-bot".to_string()]),
+            person: Some("usr_1".into()),
+            ..principal(&[Scope::Agent])
+        };
+        assert!(bound.may_act_as("billing-bot"));
+        assert!(!bound.may_act_as("alice"));
+        assert_eq!(bound.decider(), "usr_1");
     }
 
     #[test]

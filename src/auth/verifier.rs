@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::{
     api_key::{self, PresentedKey},
     password::{self, VerifyError as HashError},
-    principal::{scopes_from_column, Principal, TenantId},
+    principal::{agents_from_column, scopes_from_column, Principal, TenantId},
     usage::UsageTracker,
 };
 use crate::{
@@ -197,10 +197,11 @@ impl KeyVerifier {
             if row.revoked_at.is_some() {
                 return Ok(Verdict::Rejected(Rejection::Revoked));
             }
+            let tenant = TenantId::parse(&row.tenant_id).map_err(Unverified::StoredTenant)?;
             return Ok(Verdict::Valid(Arc::new(Principal {
-                tenant_id: TenantId::parse(&row.tenant_id).map_err(Unverified::StoredTenant)?,
-                key_id: row.id.into(),
-                scopes: scopes_from_column(&row.scopes),
+                agents: agents_from_column(row.agents.as_deref()).into(),
+                person: row.owner_user_id.map(Into::into),
+                ..Principal::for_key(tenant, &row.id, scopes_from_column(&row.scopes))
             })));
         }
         Ok(Verdict::Rejected(rejection))

@@ -4,16 +4,11 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::json;
 
-use super::{
-    catalog::Catalog,
-    catalog::IntentType,
-    trust::{Standing, TrustEvent, TrustTier},
-};
+use super::{catalog::Catalog, catalog::IntentType, trust::TrustTier};
 use crate::{
     audit::{self, AuditEvent},
-    auth::TenantId,
+    auth::{identity::valid_agent_id, TenantId},
     error::{Error, FieldError, Result},
-    metrics::Metrics,
     pagination::{Page, PageRequest},
     store::{self, agents, agents::AgentRow, Store},
     time::{now_ms, Millis},
@@ -24,11 +19,13 @@ pub mod events {
     pub const AGENT_REGISTERED: &str = "agent.registered";
     pub const AGENT_UPDATED: &str = "agent.updated";
     pub const AGENT_TRUST_CHANGED: &str = "agent.trust.changed";
+    /// A reported completion that earned no trust (too soon after approval, or over the cap).
+    pub const AGENT_TRUST_WITHHELD: &str = "agent.trust.withheld";
 }
 
 const MAX_NAME_LEN: usize = 100;
 const MAX_DESCRIPTION_LEN: usize = 2000;
-const MAX_ID_LEN: usize = 64;
+use crate::auth::identity::MAX_AGENT_ID_LEN as MAX_ID_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentStatus {
@@ -141,75 +138,6 @@ pub struct AgentUpdate {
     pub pinned_tier: Option<Option<TrustTier>>,
 }
 
-/// An agent's move to another trust tier, reported to metrics once its transaction commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TierMove {
-    pub tier: TrustTier,
-    pub promoted: bool,
-}
-
-impl TierMove {
-    pub fn record(self, metrics: &Metrics, tenant: &TenantId) {
-        metrics.trust_moved(tenant.as_str(), self.tier.as_str(), self.promoted);
-    }
-}
-
-/// Moves `agent_id`'s trust for `event` (caused by `intent_id`) inside the caller's
-/// transaction, and audits the change as `agent.trust.changed`. Returns the tier move, if the
-/// tier changed.
-pub async fn record_trust_event(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
-    agent_id: &str,
-    event: TrustEvent,
-    intent_id: &str,
-) -> Result<Option<TierMove>> {
-    let Some(row) = agents::get(&mut *tx, tenant.as_str(), agent_id).await? else {
-        return Ok(None);
-    };
-    let before = Standing {
-        tier: row.trust_tier.parse().unwrap_or(TrustTier::T0),
-        score: row.trust_score,
-        completed: row.completed_count,
-    };
-    let after = before.after(event);
-    if after == before {
-        return Ok(None);
-    }
-    agents::update_trust(
-        &mut *tx,
-        tenant.as_str(),
-        agent_id,
-        after.tier.as_str(),
-        after.score,
-        after.completed,
-        now_ms(),
-    )
-    .await?;
-    let audit_event = AuditEvent {
-        event_type: events::AGENT_TRUST_CHANGED,
-        actor: crate::audit::actors::SYSTEM,
-        subject: agent_id,
-        data: json!({
-            "cause": event.name(),
-            "intentId": intent_id,
-            "tierBefore": before.tier.as_str(),
-            "tier": after.tier.as_str(),
-            "scoreBefore": before.score,
-            "score": after.score,
-            "completed": after.completed,
-        }),
-    };
-    let mut notice = audit_event.data.clone();
-    notice["agentId"] = json!(agent_id);
-    audit::append(&mut *tx, tenant, audit_event).await?;
-    webhooks::enqueue(tx, tenant, events::AGENT_TRUST_CHANGED, &notice).await?;
-    Ok((after.tier != before.tier).then_some(TierMove {
-        tier: after.tier,
-        promoted: after.tier > before.tier,
-    }))
-}
-
 /// `Billing Agent` → `billing-agent`: lowercase ASCII letters and digits, runs of anything
 /// else become one `-`.
 pub fn slug(name: &str) -> String {
@@ -228,14 +156,6 @@ pub fn slug(name: &str) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_string()
-}
-
-fn valid_id(id: &str) -> bool {
-    (1..=MAX_ID_LEN).contains(&id.len())
-        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 pub struct AgentService {
@@ -259,7 +179,7 @@ impl AgentService {
         let name = check_name(&registration.name, &mut errors);
         let description = check_description(registration.description, &mut errors);
         let id = match registration.id {
-            Some(id) if !valid_id(&id) => {
+            Some(id) if !valid_agent_id(&id) => {
                 errors.push(FieldError::new(
                     &["id"],
                     "must be 1-64 characters of letters, digits, '-', '_' and '.', starting with a letter or digit",
@@ -295,6 +215,8 @@ impl AgentService {
             pinned_tier: None,
             status: AgentStatus::Active.as_str().into(),
             completed_count: 0,
+            credit_window_start: 0,
+            credit_window_count: 0,
             created_at: now,
             updated_at: now,
         };
@@ -325,7 +247,7 @@ impl AgentService {
     }
 
     /// The agent without its intent counts (the submission path needs only scope and status).
-    async fn get_registration(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
+    pub async fn get_registration(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
         let mut conn = self.store.reader().acquire().await?;
         agents::get(&mut conn, tenant.as_str(), id)
             .await?
@@ -531,9 +453,12 @@ mod tests {
 
     #[test]
     fn ids_are_checked() {
-        assert!(valid_id("billing-agent") && valid_id("Agent_1.v2"));
+        assert!(valid_agent_id("billing-agent") && valid_agent_id("Agent_1.v2"));
         assert!(
-            !valid_id("-agent") && !valid_id("") && !valid_id("a b") && !valid_id(&"a".repeat(65))
+            !valid_agent_id("-agent")
+                && !valid_agent_id("")
+                && !valid_agent_id("a b")
+                && !valid_agent_id(&"a".repeat(65))
         );
     }
 }

@@ -12,23 +12,24 @@ use std::{collections::HashMap, sync::Arc};
 use serde_json::{json, Value};
 
 use super::{
-    agents::record_trust_event,
     catalog::{Catalog, Risk},
+    duties,
     intents::{apply_transition, Intent, Moved, Transition},
     lifecycle::IntentStatus,
+    standing::record_trust_event,
     summary,
     trust::TrustEvent,
 };
 use crate::{
-    auth::TenantId,
+    auth::{Principal, TenantId},
     error::{Error, Result},
     metrics::{Decider, IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
         self,
         approvals::{self, ApprovalRow, DecisionRow, QueuedRow},
-        intents::StatusChange,
-        Store,
+        intents::{self, StatusChange},
+        users, Store,
     },
     time::{now_ms, Millis},
 };
@@ -37,6 +38,8 @@ pub mod events {
     pub const INTENT_APPROVED: &str = "intent.approved";
     pub const INTENT_REJECTED: &str = "intent.rejected";
     pub const APPROVAL_RECORDED: &str = "approval.recorded";
+    /// A decision refused by separation of duties.
+    pub const APPROVAL_REFUSED: &str = "approval.refused";
 }
 
 /// An approval's statuses: `cancelled` when its intent was withdrawn while it waited.
@@ -48,9 +51,12 @@ const SWEEP_BATCH: i64 = 100;
 /// One approver's decision.
 #[derive(Debug, Clone)]
 pub struct ApprovalDecision {
+    /// The person's user id, or the key id of a key no person owns.
     pub approver: String,
-    /// The approver's display name (its key's name), when it has one.
+    /// The approver's display name (the person's email, else the key's name).
     pub approver_name: Option<String>,
+    /// The API key used (none: a console session).
+    pub key_id: Option<String>,
     pub approve: bool,
     pub comment: Option<String>,
     pub created_at: Millis,
@@ -59,6 +65,8 @@ pub struct ApprovalDecision {
 #[derive(Debug, Clone)]
 pub struct Approval {
     pub id: String,
+    /// What it decides: `intent` (a `/v1` intent, `intent_id`).
+    pub subject_kind: String,
     pub intent_id: String,
     /// `pending`, `approved`, `rejected` or `expired`.
     pub status: String,
@@ -75,6 +83,7 @@ impl Approval {
     fn from_rows(row: ApprovalRow, decisions: Vec<DecisionRow>) -> Self {
         Approval {
             id: row.id,
+            subject_kind: row.subject_kind,
             intent_id: row.intent_id,
             status: row.status,
             required_approvals: row.required_approvals,
@@ -94,6 +103,7 @@ impl From<DecisionRow> for ApprovalDecision {
             approve: row.decision == "approve",
             approver: row.approver,
             approver_name: row.approver_name,
+            key_id: row.key_id,
             comment: row.comment,
             created_at: row.created_at,
         }
@@ -209,6 +219,7 @@ impl ApprovalService {
                 (Some(approver), Some(decision), Some(created_at)) => Some(DecisionRow {
                     approver,
                     approver_name: row.approver_name,
+                    key_id: row.key_id,
                     decision,
                     comment: row.comment,
                     created_at,
@@ -245,15 +256,18 @@ impl ApprovalService {
         }
     }
 
-    /// Records `approver`'s decision and resolves the approval when it settles it.
+    /// Records `principal`'s decision and resolves the approval when it settles it. The
+    /// decider is the person behind the credential when there is one (see
+    /// [`Principal::decider`]); separation of duties may refuse it ([`duties`]).
     pub async fn decide(
         &self,
-        tenant: &TenantId,
-        approver: &str,
+        principal: &Principal,
         id: &str,
         choice: Choice,
         note: Option<String>,
     ) -> Result<Approval> {
+        let tenant = &principal.tenant_id;
+        let approver = principal.decider();
         let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
         if note
             .as_ref()
@@ -286,9 +300,15 @@ impl ApprovalService {
             self.record_settled(tenant, &expired, Decider::Expiry);
             return Err(Error::AlreadyResolved("expired".into()));
         }
+        if let Some(refusal) = self.refusal(&mut tx, principal, &row, choice).await? {
+            drop(tx);
+            return Err(self.refuse(principal, &row, refusal).await);
+        }
         let decision = DecisionRow {
             approver: approver.to_string(),
             approver_name: None,
+            key_id: (principal.person.as_deref() != Some(&*principal.key_id))
+                .then(|| principal.key_id.to_string()),
             decision: if choice == Choice::Approve {
                 "approve"
             } else {
@@ -374,6 +394,44 @@ impl ApprovalService {
             tier_move.record(&self.metrics, tenant);
         }
         self.get(tenant, id).await
+    }
+
+    /// Why separation of duties refuses `principal`'s `choice` on the approval `row`, if it does.
+    async fn refusal(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        row: &ApprovalRow,
+        choice: Choice,
+    ) -> Result<Option<String>> {
+        let tenant = principal.tenant_id.as_str();
+        let has_people = users::any_enabled(&mut *tx, tenant).await?;
+        if let Some(refusal) = duties::unaccountable(principal, has_people) {
+            return Ok(Some(refusal));
+        }
+        if choice == Choice::Reject {
+            // Turning one's own intent down is withdrawing it: nothing to separate.
+            return Ok(None);
+        }
+        let intent = intents::get(&mut *tx, tenant, &row.intent_id)
+            .await?
+            .ok_or(Error::NotFound { what: "intent" })?;
+        Ok(duties::approval_conflict(principal, &intent))
+    }
+
+    /// Audits a refused decision (`approval.refused`) and returns the error to answer with.
+    async fn refuse(&self, principal: &Principal, row: &ApprovalRow, refusal: String) -> Error {
+        let event = crate::audit::AuditEvent {
+            event_type: events::APPROVAL_REFUSED,
+            actor: &principal.key_id,
+            subject: &row.id,
+            data: json!({ "intentId": row.intent_id, "person": principal.person.as_deref(),
+                          "reason": refusal }),
+        };
+        match crate::audit::append_alone(&self.store, &principal.tenant_id, event).await {
+            Ok(()) => Error::SeparationOfDuties(refusal),
+            Err(err) => err,
+        }
     }
 
     /// Resolves up to a batch of pending approvals past their expiry; returns how many.

@@ -10,18 +10,19 @@ use std::{sync::Arc, time::Instant};
 use serde_json::{json, Value};
 
 use super::{
-    agents::{record_trust_event, AgentService, TierMove},
+    agents::AgentService,
     approvals::events as approval_events,
     catalog::{Catalog, Risk},
     lifecycle::IntentStatus,
     policies::PolicyService,
     policy::{Decision, Outcome},
+    standing::{credit_completion, record_trust_event, TierMove},
     submission::Submission,
-    trust::TrustEvent,
+    trust::{CreditRule, TrustEvent},
 };
 use crate::{
     audit::{self, AuditEvent},
-    auth::TenantId,
+    auth::{identity, Principal, TenantId},
     error::{Error, FieldError, Result},
     ids,
     metrics::{IntentFacts, Metrics},
@@ -138,6 +139,8 @@ pub struct IntentService {
     agents: Arc<AgentService>,
     policies: Arc<PolicyService>,
     metrics: Arc<Metrics>,
+    /// Which reported completions earn trust.
+    credit: CreditRule,
 }
 
 impl IntentService {
@@ -147,6 +150,7 @@ impl IntentService {
         agents: Arc<AgentService>,
         policies: Arc<PolicyService>,
         metrics: Arc<Metrics>,
+        credit: CreditRule,
     ) -> Self {
         Self {
             store,
@@ -154,6 +158,7 @@ impl IntentService {
             agents,
             policies,
             metrics,
+            credit,
         }
     }
 
@@ -178,11 +183,15 @@ impl IntentService {
             .await
     }
 
-    /// Submits an intent on behalf of `actor` (an API key id).
-    pub async fn submit(&self, tenant: &TenantId, actor: &str, body: &Value) -> Result<Submitted> {
+    /// Submits an intent on behalf of `principal` (the key, and its owner when it has one,
+    /// are recorded: they may not approve it).
+    pub async fn submit(&self, principal: &Principal, body: &Value) -> Result<Submitted> {
         let started = Instant::now();
+        let (tenant, actor) = (&principal.tenant_id, &*principal.key_id);
         // Validate the body and params.
         let submission = Submission::parse(body, &self.catalog)?;
+        // A key bound to agents submits only as them.
+        identity::check_acting_as(&self.store, principal, &submission.agent_id, "submit").await?;
         // The agent is registered, active, and may submit this type.
         let agent = self
             .agents
@@ -230,6 +239,8 @@ impl IntentService {
             created_at: now,
             updated_at: now,
             completed_at: None,
+            submitted_by: Some(actor.to_string()),
+            submitted_by_user: principal.person.as_deref().map(str::to_string),
         };
         let mut tx = self.store.begin().await?;
         if let Err(err) = intents::insert(&mut tx, tenant.as_str(), &row).await {
@@ -254,6 +265,7 @@ impl IntentService {
         {
             let approval = ApprovalRow {
                 id: ids::new_id(APPROVAL_ID_PREFIX),
+                subject_kind: "intent".into(),
                 intent_id: row.id.clone(),
                 status: "pending".into(),
                 required_approvals: i64::from(*approvers),
@@ -383,7 +395,7 @@ impl IntentService {
     }
 
     /// Withdraws an intent that is still waiting (pending or pending approval).
-    pub async fn cancel(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<Intent> {
+    pub async fn cancel(&self, principal: &Principal, id: &str) -> Result<Intent> {
         let transition = Transition {
             to: IntentStatus::Cancelled,
             action: "cancel",
@@ -391,15 +403,14 @@ impl IntentService {
             change: StatusChange::default(),
             data: json!({}),
         };
-        let moved = self.transition(tenant, actor, id, transition, None).await?;
+        let moved = self.transition(principal, id, transition, None).await?;
         Ok(moved.intent)
     }
 
     /// The agent reports that it carried out an approved intent.
     pub async fn complete(
         &self,
-        tenant: &TenantId,
-        actor: &str,
+        principal: &Principal,
         id: &str,
         completion: Completion,
     ) -> Result<Intent> {
@@ -428,7 +439,7 @@ impl IntentService {
             data: json!({"result": completion.result, "valueCents": completion.value_cents}),
         };
         let moved = self
-            .transition(tenant, actor, id, transition, Some(TrustEvent::Completed))
+            .transition(principal, id, transition, Some(TrustEvent::Completed))
             .await?;
         let category = self
             .catalog
@@ -436,18 +447,12 @@ impl IntentService {
             .and_then(|known| known.value_category)
             .map(|category| category.as_str());
         let value = completion.value_cents.map(|cents| (cents, category));
-        self.record_execution(tenant, &moved, value);
+        self.record_execution(&principal.tenant_id, &moved, value);
         Ok(moved.intent)
     }
 
     /// The agent reports that carrying out an approved intent failed.
-    pub async fn fail(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
-        id: &str,
-        error: &str,
-    ) -> Result<Intent> {
+    pub async fn fail(&self, principal: &Principal, id: &str, error: &str) -> Result<Intent> {
         let error = error.trim();
         if error.is_empty() || error.chars().count() > MAX_ERROR_LEN {
             return Err(Error::Validation(vec![FieldError::new(
@@ -467,9 +472,9 @@ impl IntentService {
             data: json!({"error": error}),
         };
         let moved = self
-            .transition(tenant, actor, id, transition, Some(TrustEvent::Failed))
+            .transition(principal, id, transition, Some(TrustEvent::Failed))
             .await?;
-        self.record_execution(tenant, &moved, None);
+        self.record_execution(&principal.tenant_id, &moved, None);
         Ok(moved.intent)
     }
 
@@ -495,30 +500,45 @@ impl IntentService {
         );
     }
 
-    /// Applies a status change in its own transaction (see [`apply_transition`]).
+    /// Applies a status change in its own transaction (see [`apply_transition`]) on behalf of
+    /// `principal`, which must be allowed to act as the intent's agent.
     /// `trust`: how the outcome moves the agent's trust, given the intent type's risk.
     async fn transition(
         &self,
-        tenant: &TenantId,
-        actor: &str,
+        principal: &Principal,
         id: &str,
         transition: Transition<'_>,
         trust: Option<fn(Risk) -> TrustEvent>,
     ) -> Result<Moved> {
+        let (tenant, actor) = (&principal.tenant_id, &*principal.key_id);
+        if principal.is_bound() {
+            // Only bound keys pay this read: an intent's agent never changes.
+            let intent = self.get(tenant, id).await?;
+            identity::check_acting_as(&self.store, principal, &intent.agent_id, transition.action)
+                .await?;
+        }
         let mut tx = self.store.begin().await?;
         let moved = apply_transition(&mut tx, tenant, actor, id, transition).await?;
         let mut tier_move: Option<TierMove> = None;
         if let (Some(event_for), Some(known)) =
             (trust, self.catalog.intent_type(&moved.intent.intent_type))
         {
-            tier_move = record_trust_event(
-                &mut tx,
-                tenant,
-                &moved.intent.agent_id,
-                event_for(known.risk),
-                id,
-            )
-            .await?;
+            let event = event_for(known.risk);
+            let since_approval = moved.intent.updated_at - moved.entered_previous_at;
+            tier_move = match event {
+                TrustEvent::Completed(_) => {
+                    credit_completion(
+                        &mut tx,
+                        tenant,
+                        &moved.intent,
+                        event,
+                        since_approval,
+                        self.credit,
+                    )
+                    .await?
+                }
+                _ => record_trust_event(&mut tx, tenant, &moved.intent.agent_id, event, id).await?,
+            };
         }
         tx.commit().await?;
         if let Some(tier_move) = tier_move {

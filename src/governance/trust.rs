@@ -11,11 +11,17 @@
 //!   completion once both are met; any drop below the current tier's score demotes at once.
 //!
 //! An admin's pinned tier overrides the earned one; the score keeps moving underneath.
+//!
+//! Agents report their own outcomes, so a completion earns credit only when the agent could
+//! not have fabricated it alone ([`CreditRule`]): it came at least a minimum time after the
+//! intent was approved (by a person or by policy), and no more than a capped number of
+//! completions per agent count in any hour. Other completions complete the intent but move
+//! no trust. Failures, rejections and blocks are never capped: demotion stays immediate.
 
 use std::{fmt, str::FromStr};
 
 use super::catalog::Risk;
-use crate::error::Error;
+use crate::{error::Error, time::Millis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TrustTier {
@@ -174,9 +180,99 @@ impl Standing {
     }
 }
 
+/// The length of the window the hourly credit cap counts in.
+pub const CREDIT_WINDOW_MS: Millis = 3_600_000;
+
+/// Which reported completions earn trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditRule {
+    /// Minimum time from approval to completion: a report sooner than this is not credible.
+    pub min_execution_ms: Millis,
+    /// Credited completions per agent per hour.
+    pub per_hour: i64,
+}
+
+impl Default for CreditRule {
+    fn default() -> Self {
+        CreditRule {
+            min_execution_ms: 60_000,
+            per_hour: 10,
+        }
+    }
+}
+
+/// The credited completions of an agent's current hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditWindow {
+    pub start: Millis,
+    pub count: i64,
+}
+
+/// The verdict on one completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credit {
+    /// Credited; the window with this completion counted.
+    Granted(CreditWindow),
+    /// Reported sooner after approval than the minimum.
+    TooFast,
+    /// The hour's cap is reached.
+    CapReached,
+}
+
+impl CreditRule {
+    /// Judges a completion reported `since_approval` ms after its approval, at `now`.
+    pub fn judge(&self, since_approval: Millis, window: CreditWindow, now: Millis) -> Credit {
+        if since_approval < self.min_execution_ms {
+            return Credit::TooFast;
+        }
+        let window = if now - window.start >= CREDIT_WINDOW_MS {
+            CreditWindow {
+                start: now,
+                count: 0,
+            }
+        } else {
+            window
+        };
+        if window.count >= self.per_hour {
+            return Credit::CapReached;
+        }
+        Credit::Granted(CreditWindow {
+            count: window.count + 1,
+            ..window
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completions_earn_credit_only_after_the_minimum_time_and_under_the_hourly_cap() {
+        let rule = CreditRule {
+            min_execution_ms: 1_000,
+            per_hour: 2,
+        };
+        let empty = CreditWindow { start: 0, count: 0 };
+        let now = 10 * CREDIT_WINDOW_MS;
+        assert_eq!(rule.judge(999, empty, now), Credit::TooFast);
+        let Credit::Granted(first) = rule.judge(1_000, empty, now) else {
+            panic!("a completion after the minimum time is credited");
+        };
+        assert_eq!(
+            first,
+            CreditWindow {
+                start: now,
+                count: 1
+            }
+        );
+        let Credit::Granted(second) = rule.judge(5_000, first, now + 1) else {
+            panic!("the second of the hour is credited");
+        };
+        assert_eq!(rule.judge(5_000, second, now + 2), Credit::CapReached);
+        let next_hour = rule.judge(5_000, second, now + CREDIT_WINDOW_MS);
+        assert!(matches!(next_hour, Credit::Granted(w) if w.count == 1));
+    }
 
     fn fresh() -> Standing {
         Standing {

@@ -159,7 +159,7 @@ impl OpenIntent {
             id: ids::new_id(prefixes::INTENT),
             title: input.title.trim().to_string(),
             description: input.description.unwrap_or_default(),
-            created_by: input.created_by.unwrap_or_else(|| caller.agent_id.clone()),
+            created_by: self.attributed(caller, input.created_by).await?,
             status: input
                 .status
                 .unwrap_or(IntentStatus::Draft)

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::{
     audit::{self, AuditEvent},
-    auth::TenantId,
+    auth::{identity, Principal, TenantId},
     error::{Error, Result},
     events::{BusEvent, EventBus},
     ids,
@@ -46,13 +46,16 @@ pub mod prefixes {
     pub const MEMBERSHIP: &str = "pfm";
 }
 
-/// The caller of a protocol operation: tenant and agent (`X-Agent-ID`, else the key id).
+/// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
+/// as admitted by the agent registry; else the key's bound agent, else the key id).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant: TenantId,
     pub agent_id: String,
     /// An admin-scope key: passes closed ACLs (RFC-0011).
     pub admin: bool,
+    /// The key behind the call: a bound key may name no other agent in a body either.
+    pub principal: Arc<Principal>,
 }
 
 /// Optimistic-concurrency token from `If-Match`.
@@ -86,6 +89,20 @@ impl OpenIntent {
             bus: self.bus.as_ref(),
             published: Vec::new(),
         })
+    }
+
+    /// The agent a body names as the actor of a record (`created_by`, `requested_by`, …), or
+    /// the caller's agent when it names none. A bound key may name only its own agents (a
+    /// refusal is audited).
+    async fn attributed(&self, caller: &Caller, named: Option<String>) -> Result<String> {
+        match named {
+            Some(named) if named != caller.agent_id => {
+                identity::check_acting_as(&self.store, &caller.principal, &named, "attribute")
+                    .await?;
+                Ok(named)
+            }
+            _ => Ok(caller.agent_id.clone()),
+        }
     }
 
     /// An intent of the caller's tenant that the caller may read, or 404 / 403.

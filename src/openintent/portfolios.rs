@@ -65,7 +65,7 @@ impl OpenIntent {
             id: ids::new_id(prefixes::PORTFOLIO),
             name: name.to_string(),
             description: input.description,
-            created_by: input.created_by.unwrap_or_else(|| caller.agent_id.clone()),
+            created_by: self.attributed(caller, input.created_by).await?,
             status: "active".into(),
             metadata: object_or_empty(input.metadata, "metadata")?.to_string(),
             governance_policy: object_or_empty(input.governance_policy, "governance_policy")?

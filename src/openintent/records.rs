@@ -352,7 +352,7 @@ impl OpenIntent {
     ) -> Result<Value> {
         require_text(&input.reason, "reason", 10_000)?;
         let fields = json!({
-            "requester_id": input.requested_by.unwrap_or_else(|| caller.agent_id.clone()),
+            "requester_id": self.attributed(caller, input.requested_by).await?,
             "reason": input.reason,
             "context": object(input.context, "context")?,
             "status": "pending",
@@ -376,7 +376,7 @@ impl OpenIntent {
         require_text(&input.decision_type, "decision_type", 200)?;
         require_text(&input.outcome, "outcome", 10_000)?;
         let fields = json!({
-            "decision_maker_id": input.decided_by.unwrap_or_else(|| caller.agent_id.clone()),
+            "decision_maker_id": self.attributed(caller, input.decided_by).await?,
             "decision_type": input.decision_type,
             "outcome": input.outcome,
             "reasoning": input.reasoning,
@@ -430,7 +430,7 @@ impl OpenIntent {
             return Err(Error::invalid(&["amount"], "must be a non-negative number"));
         }
         let fields = json!({
-            "agent_id": input.agent_id.unwrap_or_else(|| caller.agent_id.clone()),
+            "agent_id": self.attributed(caller, input.agent_id).await?,
             "cost_type": input.cost_type,
             "amount": input.amount,
             "unit": input.unit,
@@ -522,7 +522,7 @@ impl OpenIntent {
         input: FailureIn,
     ) -> Result<Value> {
         let fields = json!({
-            "agent_id": input.agent_id.unwrap_or_else(|| caller.agent_id.clone()),
+            "agent_id": self.attributed(caller, input.agent_id).await?,
             "attempt_number": input.attempt_number,
             "error_code": input.error_code,
             "error_message": input.error_message,
@@ -568,7 +568,7 @@ impl OpenIntent {
         let fields = json!({
             "intent_id": input.intent_id,
             "portfolio_id": input.portfolio_id,
-            "subscriber_id": input.subscriber_id.unwrap_or_else(|| caller.agent_id.clone()),
+            "subscriber_id": self.attributed(caller, input.subscriber_id).await?,
             "event_types": input.event_types,
             "webhook_url": input.webhook_url,
             "active": true,

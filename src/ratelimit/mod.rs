@@ -62,6 +62,10 @@ enum Bucket<'a> {
     Address(IpAddr),
     /// Wrong secrets for real key prefixes: the failures that cost an argon2 run.
     Hashing(IpAddr),
+    /// Console sign-in attempts from an address.
+    SignInAddress(IpAddr),
+    /// Console sign-in attempts at one account (`tenant/email`), from anywhere.
+    SignInAccount(&'a str),
 }
 
 impl Bucket<'_> {
@@ -70,6 +74,8 @@ impl Bucket<'_> {
             Bucket::Key(id) => format!("key:{id}"),
             Bucket::Address(ip) => format!("addr:{ip}"),
             Bucket::Hashing(ip) => format!("hash:{ip}"),
+            Bucket::SignInAddress(ip) => format!("signin-addr:{ip}"),
+            Bucket::SignInAccount(account) => format!("signin-acct:{account}"),
         }
     }
 }
@@ -134,6 +140,31 @@ impl RateLimiter {
         let window = current_window();
         let count = self.counters.increment(&bucket.name(), window).await;
         (count, window)
+    }
+
+    /// Counts one sign-in attempt at `account` from `address`: `per_minute` per address, a
+    /// fifth of it (at least 1) per account, so a password is guessed neither fast from one
+    /// place nor slowly from many. The returned quota is the tighter of the two.
+    pub async fn admit_sign_in(
+        &self,
+        address: Option<IpAddr>,
+        account: &str,
+        per_minute: u32,
+    ) -> Quota {
+        let (count, window) = self.increment(Bucket::SignInAccount(account)).await;
+        let by_account = Quota::new(u64::from((per_minute / 5).max(1)), count, window);
+        let Some(address) = address else {
+            return by_account;
+        };
+        let (count, window) = self.increment(Bucket::SignInAddress(address)).await;
+        let by_address = Quota::new(u64::from(per_minute), count, window);
+        if by_address.allowed
+            && (!by_account.allowed || by_account.remaining < by_address.remaining)
+        {
+            by_account
+        } else {
+            by_address
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -20,12 +20,16 @@ pub struct AgentRow {
     pub status: String,
     /// Completed intents: the record trust promotions need.
     pub completed_count: i64,
+    /// The hour in which `credit_window_count` completions earned trust.
+    pub credit_window_start: Millis,
+    pub credit_window_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 const COLUMNS: &str = "id, name, description, domains, intent_types, trust_tier, trust_score, \
-     pinned_tier, status, completed_count, created_at, updated_at";
+     pinned_tier, status, completed_count, credit_window_start, credit_window_count, created_at, \
+     updated_at";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -169,4 +173,28 @@ pub async fn intent_counts_for_page(
     .bind(offset)
     .fetch_all(store.reader())
     .await
+}
+
+/// Moves the agent's credit window from `seen` to `next`; false when another completion moved
+/// it first (that completion then goes uncredited rather than over the cap).
+pub async fn advance_credit_window(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+    seen: (Millis, i64),
+    next: (Millis, i64),
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE agents SET credit_window_start = $5, credit_window_count = $6 \
+         WHERE tenant_id = $1 AND id = $2 AND credit_window_start = $3 AND credit_window_count = $4",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(seen.0)
+    .bind(seen.1)
+    .bind(next.0)
+    .bind(next.1)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -5,8 +5,8 @@ use sqlx::AnyConnection;
 use super::{tenant_page, Store};
 use crate::time::Millis;
 
-const COLUMNS: &str =
-    "id, tenant_id, name, prefix, secret_hash, scopes, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, scopes, agents, owner_user_id, \
+     created_at, last_used_at, revoked_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
@@ -16,6 +16,9 @@ pub struct ApiKeyRow {
     pub prefix: String,
     pub secret_hash: String,
     pub scopes: String,
+    /// JSON array of the agent ids the key may act as; `None`: unbound.
+    pub agents: Option<String>,
+    pub owner_user_id: Option<String>,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
@@ -23,8 +26,8 @@ pub struct ApiKeyRow {
 
 pub async fn insert(conn: &mut AnyConnection, key: &ApiKeyRow) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, agents, \
+         owner_user_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&key.id)
     .bind(&key.tenant_id)
@@ -32,6 +35,8 @@ pub async fn insert(conn: &mut AnyConnection, key: &ApiKeyRow) -> sqlx::Result<(
     .bind(&key.prefix)
     .bind(&key.secret_hash)
     .bind(&key.scopes)
+    .bind(key.agents.as_deref())
+    .bind(key.owner_user_id.as_deref())
     .bind(key.created_at)
     .execute(conn)
     .await

@@ -8,6 +8,8 @@ use crate::time::Millis;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApprovalRow {
     pub id: String,
+    /// What the approval decides: `intent` (a `/v1` intent; its id is `intent_id`).
+    pub subject_kind: String,
     pub intent_id: String,
     pub status: String,
     pub required_approvals: i64,
@@ -21,9 +23,12 @@ pub struct ApprovalRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DecisionRow {
+    /// Who decided: the person's user id, or the key id of a key no person owns.
     pub approver: String,
-    /// The approver's display name (its API key's name), when it has one.
+    /// The approver's display name (the person's email, else the key's name).
     pub approver_name: Option<String>,
+    /// The API key the decision was made with (none: a console session).
+    pub key_id: Option<String>,
     pub decision: String,
     pub comment: Option<String>,
     pub created_at: Millis,
@@ -41,8 +46,8 @@ pub struct QueuedRow {
     pub decision: Option<String>,
 }
 
-const COLUMNS: &str = "id, intent_id, status, required_approvals, roles, reason, expires_at, \
-     created_at, updated_at, resolved_at";
+const COLUMNS: &str = "id, subject_kind, intent_id, status, required_approvals, roles, reason, \
+     expires_at, created_at, updated_at, resolved_at";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -51,7 +56,8 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO approvals (tenant_id, id, intent_id, status, required_approvals, roles, \
-         expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         expires_at, created_at, updated_at, subject_kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(tenant_id)
     .bind(&approval.id)
@@ -62,6 +68,7 @@ pub async fn insert(
     .bind(approval.expires_at)
     .bind(approval.created_at)
     .bind(approval.updated_at)
+    .bind(&approval.subject_kind)
     .execute(conn)
     .await
     .map(|_| ())
@@ -88,6 +95,7 @@ pub struct ApprovalWithDecision {
     pub approval: ApprovalRow,
     pub approver: Option<String>,
     pub approver_name: Option<String>,
+    pub key_id: Option<String>,
     pub decision: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<Millis>,
@@ -100,13 +108,14 @@ pub async fn for_intent(
     intent_id: &str,
 ) -> sqlx::Result<Vec<ApprovalWithDecision>> {
     sqlx::query_as(
-        "SELECT a.id, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, a.expires_at, \
-                a.created_at, a.updated_at, a.resolved_at, \
-                d.approver, k.name AS approver_name, d.decision, d.comment, \
-                d.created_at AS decided_at \
+        "SELECT a.id, a.subject_kind, a.intent_id, a.status, a.required_approvals, a.roles, \
+                a.reason, a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
+                d.approver, COALESCE(u.email, k.name) AS approver_name, d.key_id, d.decision, \
+                d.comment, d.created_at AS decided_at \
          FROM approvals a LEFT JOIN approval_decisions d \
            ON d.tenant_id = a.tenant_id AND d.approval_id = a.id \
          LEFT JOIN api_keys k ON k.tenant_id = d.tenant_id AND k.id = d.approver \
+         LEFT JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.approver \
          WHERE a.tenant_id = $1 AND a.intent_id = $2 \
          ORDER BY a.created_at, a.id, d.created_at, d.approver",
     )
@@ -126,7 +135,7 @@ pub async fn list(
     offset: i64,
 ) -> sqlx::Result<(Vec<QueuedRow>, i64)> {
     let counted = sqlx::query_as(
-        "SELECT a.id, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, \
+        "SELECT a.id, a.subject_kind, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, \
                 a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
                 i.type AS intent_type, i.domain, i.agent_id, i.params, i.decision, \
                 COUNT(*) OVER () AS total_count \
@@ -179,11 +188,12 @@ pub async fn decisions_of(
         .collect())
 }
 
-/// A decision's columns, with the approver's key name (`d` decisions, `k` keys).
-const DECISION_COLUMNS: &str =
-    "d.approver, k.name AS approver_name, d.decision, d.comment, d.created_at";
+/// A decision's columns, with the approver's name (`d` decisions, `k` keys, `u` users).
+const DECISION_COLUMNS: &str = "d.approver, COALESCE(u.email, k.name) AS approver_name, \
+     d.key_id, d.decision, d.comment, d.created_at";
 const DECISION_NAMES: &str =
-    "LEFT JOIN api_keys k ON k.tenant_id = d.tenant_id AND k.id = d.approver";
+    "LEFT JOIN api_keys k ON k.tenant_id = d.tenant_id AND k.id = d.approver \
+     LEFT JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.approver";
 
 pub async fn decisions(
     conn: &mut AnyConnection,
@@ -227,8 +237,8 @@ pub async fn insert_decision(
     decision: &DecisionRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO approval_decisions (tenant_id, approval_id, approver, decision, comment, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO approval_decisions (tenant_id, approval_id, approver, decision, comment, \
+         created_at, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tenant_id)
     .bind(approval_id)
@@ -236,6 +246,7 @@ pub async fn insert_decision(
     .bind(&decision.decision)
     .bind(decision.comment.as_deref())
     .bind(decision.created_at)
+    .bind(decision.key_id.as_deref())
     .execute(conn)
     .await
     .map(|_| ())

@@ -25,10 +25,15 @@ pub struct IntentRow {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub completed_at: Option<Millis>,
+    /// The API key (or session user) that submitted the intent.
+    pub submitted_by: Option<String>,
+    /// The person who owns that key, when it has an owner.
+    pub submitted_by_user: Option<String>,
 }
 
 const COLUMNS: &str = "id, type, domain, agent_id, status, params, description, justification, \
-     idempotency_key, request_hash, decision, result, value_cents, error, created_at, updated_at, completed_at";
+     idempotency_key, request_hash, decision, result, value_cents, error, created_at, updated_at, \
+     completed_at, submitted_by, submitted_by_user";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -37,8 +42,9 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO intents (tenant_id, id, type, domain, agent_id, status, params, description, \
-         justification, idempotency_key, request_hash, decision, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         justification, idempotency_key, request_hash, decision, created_at, updated_at, \
+         submitted_by, submitted_by_user) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(tenant_id)
     .bind(&intent.id)
@@ -54,6 +60,8 @@ pub async fn insert(
     .bind(intent.decision.as_deref())
     .bind(intent.created_at)
     .bind(intent.updated_at)
+    .bind(intent.submitted_by.as_deref())
+    .bind(intent.submitted_by_user.as_deref())
     .execute(conn)
     .await
     .map(|_| ())

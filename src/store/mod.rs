@@ -30,6 +30,7 @@ pub mod openintent;
 pub mod policies;
 pub mod stats;
 pub mod tenants;
+pub mod users;
 pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};

@@ -70,3 +70,31 @@ pub async fn set_rate_limit(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether unknown OpenIntent agents are registered on first use: `None` when the tenant is
+/// unknown, `Some(None)` when it follows the server's default.
+pub async fn auto_register_agents(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> sqlx::Result<Option<Option<bool>>> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT auto_register_agents FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(flag,)| flag.map(|on| on != 0)))
+}
+
+/// Sets (or clears, with `None`) the switch; false when the tenant does not exist.
+pub async fn set_auto_register_agents(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    on: Option<bool>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE tenants SET auto_register_agents = $2 WHERE id = $1")
+        .bind(tenant_id)
+        .bind(on.map(i64::from))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

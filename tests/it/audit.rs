@@ -217,7 +217,7 @@ async fn key_operations_are_audited_with_their_actor() {
     assert_eq!(items[2]["subject"], new_id);
     assert_eq!(
         items[2]["data"],
-        json!({"name": "robot", "scopes": ["agent"]})
+        json!({"name": "robot", "scopes": ["agent"], "agents": [], "owner": null})
     );
     assert_eq!(items[3]["actor"], admin_key_id);
     assert_eq!(items[0]["previousHash"], "0".repeat(64));

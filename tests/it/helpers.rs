@@ -4,7 +4,8 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use intendedops::{
-    auth::{keys::KeyService, KeyVerifier, Scope, TenantId},
+    auth::{keys::KeyService, users::UserService, KeyVerifier, Scope, TenantId},
+    governance::trust::CreditRule,
     secrets::KeySource,
     store::Store,
     tenants::TenantService,
@@ -97,6 +98,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: Arc<KeyService>,
     pub tenants: Arc<TenantService>,
+    pub users: Arc<UserService>,
     pub verifier: Arc<KeyVerifier>,
     pub store: Store,
     pub a: Tenant,
@@ -170,11 +172,26 @@ pub fn test_config(db: &TestDb) -> AppConfig {
     config.redis_url = test_redis_url();
     // Tests share one Redis (and one client address): each app counts under its own prefix.
     config.redis_prefix = format!("it:{}:", ulid::Ulid::new());
+    // The protocol tests name their agents freely: tenants register them on first use whatever
+    // the backend (without development mode, as on PostgreSQL, the default is off).
+    config.auto_register_agents = Some(true);
     config
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
+}
+
+/// A server on which every reported completion earns trust (no minimum time from approval,
+/// no hourly cap): for tests of the trust formula itself.
+pub async fn spawn_app_crediting_every_outcome() -> TestApp {
+    spawn_app_with(|config| {
+        config.trust_credit = CreditRule {
+            min_execution_ms: 0,
+            per_hour: i64::MAX,
+        }
+    })
+    .await
 }
 
 /// Starts the server with a test-specific configuration tweak.
@@ -185,6 +202,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
     let app = App::build(config.clone()).await.expect("app builds");
     let keys = app.services.keys.clone();
     let tenants = app.services.tenants.clone();
+    let users = app.services.users.clone();
     let verifier = app.services.verifier.clone();
     let store = app.services.store.clone();
     let server = Server::start(app).await;
@@ -195,6 +213,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
         client: reqwest::Client::new(),
         keys,
         tenants,
+        users,
         verifier,
         store,
         a,

@@ -16,6 +16,7 @@ mod hardening_depth;
 mod hardening_edge;
 mod hardening_policy;
 mod hardening_surface;
+mod identity;
 mod intents;
 mod keys;
 mod openapi_docs;

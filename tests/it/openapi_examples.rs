@@ -5,6 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use intendedops::auth::Scope;
+
 use crate::helpers::{send, spawn_app, TestApp};
 
 /// The components schema a `$ref` names, or the schema itself.
@@ -129,6 +131,11 @@ impl<'a> Face<'a> {
         }
     }
 
+    /// Sends the following requests with `key`.
+    fn as_key(&mut self, key: &str) {
+        self.headers[0] = ("x-api-key", key.to_string());
+    }
+
     /// The document's example of the operation's request body.
     fn example(&self, method: &Method, template: &str) -> Value {
         let operation = &self.doc["paths"][template][method.as_str().to_lowercase()];
@@ -231,7 +238,10 @@ async fn v1_examples_work_and_answers_fit_the_document() {
         .to_string();
     v1.get("/v1/approvals/{id}", &format!("/v1/approvals/{approval}"))
         .await;
+    // The admin key submitted the intents, so it may not approve them: an approver key does.
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
     let approve = "/v1/approvals/{id}/approve";
+    v1.as_key(&approver);
     v1.try_it(
         Method::POST,
         approve,
@@ -239,6 +249,7 @@ async fn v1_examples_work_and_answers_fit_the_document() {
         200,
     )
     .await;
+    v1.as_key(&app.a.admin_key);
     let complete = "/v1/intents/{id}/complete";
     v1.try_it(
         Method::POST,
@@ -278,7 +289,9 @@ async fn v1_examples_work_and_answers_fit_the_document() {
                 format!("/v1/approvals/{approval}/reject"),
             ),
         };
+        v1.as_key(&approver);
         v1.try_it(Method::POST, template, &path, 200).await;
+        v1.as_key(&app.a.admin_key);
         if let Some(report) = report {
             let template = format!("/v1/intents/{{id}}/{report}");
             let path = format!("/v1/intents/{id}/{report}");
@@ -316,6 +329,22 @@ async fn v1_examples_work_and_answers_fit_the_document() {
     v1.get("/v1/audit/verify", "/v1/audit/verify").await;
     v1.try_it(Method::POST, "/v1/keys", "/v1/keys", 201).await;
     v1.get("/v1/keys", "/v1/keys").await;
+    let user = v1.try_it(Method::POST, "/v1/users", "/v1/users", 201).await;
+    let user = format!("/v1/users/{}", user["data"]["id"].as_str().unwrap());
+    v1.get("/v1/users", "/v1/users").await;
+    v1.get("/v1/users/{id}", &user).await;
+    let sign_in = json!({"tenantId": "tenant-a", "email": "alice@example.com",
+                         "password": "correct horse battery staple"});
+    v1.call(
+        Method::POST,
+        "/v1/auth/login",
+        "/v1/auth/login",
+        Some(sign_in),
+        None,
+        200,
+    )
+    .await;
+    v1.try_it(Method::PATCH, "/v1/users/{id}", &user, 200).await;
     // Creating a webhook resolves its host (outside traffic): only the list is exercised.
     v1.get("/v1/webhooks", "/v1/webhooks").await;
     v1.get("/health", "/health").await;

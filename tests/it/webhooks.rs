@@ -215,7 +215,15 @@ async fn decide(app: &TestApp, intent: &str, verb: &str) {
     ))
     .await;
     let approval = detail["data"]["approvals"][0]["id"].as_str().unwrap();
-    post(app, &format!("/v1/approvals/{approval}/{verb}"), json!({})).await;
+    // The admin key submitted the intent: another key decides it.
+    let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
+    let path = format!("/v1/approvals/{approval}/{verb}");
+    let (status, response) = send(
+        app.with_key(Method::POST, &path, &approver)
+            .json(&json!({})),
+    )
+    .await;
+    assert!(status.is_success(), "{path}: {status} {response}");
 }
 
 /// Produces every event type: registration, auto-approval and completion (with trust moves),

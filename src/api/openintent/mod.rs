@@ -4,7 +4,8 @@
 //! Conventions of this face: snake_case JSON; request bodies are read as JSON and parsed into
 //! the core's typed inputs (so unknown fields sent by newer SDKs are ignored, wrong types are
 //! 400s); lists come wrapped in an object named after what they hold (`{"intents": [...]}`),
-//! which is what the SDK reads; the caller's agent identity is `X-Agent-ID` (else the key id).
+//! which is what the SDK reads; the caller's agent identity is `X-Agent-ID` as the agent
+//! registry admits it ([`identity`]).
 //! Bodies in and out are the core's JSON, documented by the types of [`bodies`] and
 //! [`resources`] through [`Documented`].
 
@@ -13,6 +14,7 @@ pub mod bodies;
 pub mod discovery;
 pub mod error;
 pub mod graph;
+pub mod identity;
 pub mod intents;
 pub mod leases;
 pub mod portfolios;
@@ -25,12 +27,12 @@ use poem::Request;
 use poem_openapi::{payload::Json, types::Type, ApiResponse, ExtraHeader, OpenApiService, Tags};
 use serde_json::{json, Value};
 
-use self::{error::OiError, resources::Listing};
+use self::{error::OiError, identity::ActingAgent, resources::Listing};
 use crate::{
     api::{security::TenantKey, types::Documented},
     auth::Scope,
     error::Error,
-    openintent::{intents::check_agent_id, Caller, OpenIntent, Version},
+    openintent::{Caller, OpenIntent, Version},
 };
 
 #[derive(Tags)]
@@ -100,25 +102,18 @@ pub fn done(result: crate::error::Result<()>) -> OiResult<Done> {
     result.map(|()| Done::NoContent).map_err(fail)
 }
 
-/// The caller of a read: the key's tenant and the `X-Agent-ID` agent (else the key id).
+/// The caller of a read: the key's tenant and the verified acting agent ([`identity`]).
 pub fn reader(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
-    let agent_id = match req.headers().get("x-agent-id").map(|v| v.to_str()) {
-        Some(Ok(agent)) => {
-            check_agent_id(agent).map_err(fail)?;
-            agent.to_string()
-        }
-        Some(Err(_)) => {
-            return Err(fail(Error::invalid(
-                &["X-Agent-ID"],
-                "must be visible ASCII",
-            )))
-        }
-        None => key.0.key_id.to_string(),
+    let Some(ActingAgent(agent_id)) = req.extensions().get::<ActingAgent>() else {
+        return Err(fail(Error::Internal(anyhow::anyhow!(
+            "the acting agent was not resolved for this request"
+        ))));
     };
     Ok(Caller {
         tenant: key.0.tenant_id.clone(),
-        agent_id,
+        agent_id: agent_id.clone(),
         admin: key.0.has(Scope::Admin),
+        principal: key.0.clone(),
     })
 }
 
@@ -182,10 +177,11 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .server("/api/v1")
-    .extra_request_header::<Option<String>, _>(
-        ExtraHeader::new("X-Agent-ID")
-            .description("The acting agent (`research-agent`); the API key's id when absent."),
-    )
+    .extra_request_header::<Option<String>, _>(ExtraHeader::new("X-Agent-ID").description(
+        "The acting agent (`research-agent`), an agent of `/v1/agents`. A key bound to \
+                 agents may name only those (else 403). Absent: the key's first bound agent, or \
+                 the key id for an unbound key.",
+    ))
     .description(
         "The OpenIntent face of IntendedOps (protocol 0.1): intents with versioned state, \
          graphs, leases, arbitration, attachments, SSE subscriptions, portfolios, costs, \

@@ -13,7 +13,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::{examples, Word},
-        security::TenantKey,
+        security::Credential,
         types::{patch, Data, Documented, ListPage},
         v1::vocab::{AgentStatus, TrustTier},
         Tag,
@@ -235,7 +235,7 @@ impl AgentsApi {
     #[oai(path = "/agents", method = "post", operation_id = "register_agent")]
     async fn register(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<RegisterAgentIn>,
     ) -> ApiResult<RegisterAgentResponse> {
         let caller = auth.require(Scope::Agent)?;
@@ -260,7 +260,7 @@ impl AgentsApi {
     #[oai(path = "/agents", method = "get", operation_id = "list_agents")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<AgentOut>>>> {
@@ -272,7 +272,7 @@ impl AgentsApi {
 
     /// One agent.
     #[oai(path = "/agents/:id", method = "get", operation_id = "get_agent")]
-    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<AgentOut>>> {
+    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<AgentOut>>> {
         let caller = auth.require(Scope::Read)?;
         Ok(Json(Data::new(
             self.agents.get(&caller.tenant_id, &id).await?.into(),
@@ -283,7 +283,7 @@ impl AgentsApi {
     #[oai(path = "/agents/:id", method = "patch", operation_id = "update_agent")]
     async fn update(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: Json<UpdateAgentIn>,
     ) -> ApiResult<Json<Data<AgentOut>>> {

@@ -14,7 +14,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::Word,
-        security::TenantKey,
+        security::Credential,
         types::{Data, ListPage, OptionalJson},
         v1::vocab::{ApprovalChoice, ApprovalStatus, Risk},
         Tag,
@@ -31,19 +31,31 @@ use crate::{
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct DecisionOut {
-    /// The approver (an API key id or console user id).
+    /// Who decided: a console user's id, or the id of an API key no person owns.
     approver: String,
-    /// The approver's name (its API key's name), when it has one.
+    /// The approver's name: the person's email, else the key's name.
     approver_name: Option<String>,
+    /// The API key the decision was made with; absent for a console session.
+    key_id: Option<String>,
     decision: Word<ApprovalChoice>,
     comment: Option<String>,
     created_at: String,
+}
+
+/// What an approval decides: today a `/v1` intent (`kind` `intent`); OpenIntent approval
+/// requests join the same queue with their own kind.
+#[derive(Debug, Object)]
+pub struct SubjectOut {
+    kind: String,
+    id: String,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct ApprovalOut {
     id: String,
+    /// What the approval decides; `intentId` names it.
+    subject: SubjectOut,
     intent_id: String,
     /// `cancelled`: the intent was withdrawn while it waited.
     status: Word<ApprovalStatus>,
@@ -62,6 +74,10 @@ impl From<Approval> for ApprovalOut {
     fn from(approval: Approval) -> Self {
         ApprovalOut {
             id: approval.id,
+            subject: SubjectOut {
+                kind: approval.subject_kind,
+                id: approval.intent_id.clone(),
+            },
             intent_id: approval.intent_id,
             status: Word::new(approval.status),
             required_approvals: approval.required_approvals,
@@ -73,6 +89,7 @@ impl From<Approval> for ApprovalOut {
                 .map(|d| DecisionOut {
                     approver: d.approver,
                     approver_name: d.approver_name,
+                    key_id: d.key_id,
                     decision: Word::new(if d.approve { "approve" } else { "reject" }.into()),
                     comment: d.comment,
                     created_at: rfc3339(d.created_at),
@@ -90,14 +107,19 @@ impl Example for ApprovalOut {
     fn example() -> Self {
         ApprovalOut {
             id: "apr_01HN4X8M2R7T9V3W5X6Y7Z8A9B".into(),
+            subject: SubjectOut {
+                kind: "intent".into(),
+                id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
+            },
             intent_id: "int_01HN4X7KQZ8Y1A2B3C4D5E6F7G".into(),
             status: Word::new("pending".into()),
             required_approvals: 2,
             roles: Vec::new(),
             reason: None,
             decisions: vec![DecisionOut {
-                approver: "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3".into(),
-                approver_name: Some("alice (finance)".into()),
+                approver: "usr_01HN4WZ3J5K6M7N8P9Q0R1S2T3".into(),
+                approver_name: Some("alice@example.com".into()),
+                key_id: None,
                 decision: Word::new("approve".into()),
                 comment: Some("Amount matches the signed order".into()),
                 created_at: "2024-01-15T10:42:00.000Z".into(),
@@ -221,7 +243,7 @@ impl ApprovalsApi {
     #[oai(path = "/approvals", method = "get", operation_id = "list_approvals")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         status: Query<Option<Word<ApprovalStatus>>>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
@@ -243,7 +265,7 @@ impl ApprovalsApi {
     #[oai(path = "/approvals/:id", method = "get", operation_id = "get_approval")]
     async fn get(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
     ) -> ApiResult<Json<Data<ApprovalDetailOut>>> {
         let caller = auth.require(Scope::Approver)?;
@@ -266,7 +288,7 @@ impl ApprovalsApi {
     )]
     async fn approve(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: OptionalJson<ApproveIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
@@ -282,7 +304,7 @@ impl ApprovalsApi {
     )]
     async fn reject(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: OptionalJson<RejectIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
@@ -292,19 +314,17 @@ impl ApprovalsApi {
 }
 
 impl ApprovalsApi {
-    /// The caller's decision, as its key: approvers are counted by key (or console user).
+    /// The caller's decision: approvers are counted by person (a console user, or the owner
+    /// of the key), or by key where no person stands behind it.
     async fn decide(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: &str,
         choice: Choice,
         note: Option<String>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
         let caller = auth.require(Scope::Approver)?;
-        let approval = self
-            .approvals
-            .decide(&caller.tenant_id, &caller.key_id, id, choice, note)
-            .await?;
+        let approval = self.approvals.decide(caller, id, choice, note).await?;
         Ok(Json(Data::new(approval.into())))
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::examples,
-        security::TenantKey,
+        security::Credential,
         types::{Data, JsonObject, ListPage},
         Tag,
     },
@@ -132,7 +132,7 @@ impl AuditApi {
     #[oai(path = "/audit", method = "get", operation_id = "list_audit_records")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         #[oai(name = "eventType")] event_type: Query<Option<String>>,
         #[oai(name = "fromDate")] from_date: Query<Option<String>>,
         #[oai(name = "toDate")] to_date: Query<Option<String>>,
@@ -156,7 +156,7 @@ impl AuditApi {
         method = "get",
         operation_id = "verify_audit_chain"
     )]
-    async fn verify(&self, auth: TenantKey) -> ApiResult<Json<Data<VerificationOut>>> {
+    async fn verify(&self, auth: Credential) -> ApiResult<Json<Data<VerificationOut>>> {
         let caller = auth.require(Scope::Read)?;
         let result = self.audit.verify(&caller.tenant_id).await?;
         Ok(Json(Data::new(result.into())))

@@ -9,7 +9,7 @@ use crate::{
         error::ApiResult,
         schema::examples,
         schema::Word,
-        security::TenantKey,
+        security::Credential,
         types::{Data, JsonObject, ListPage},
         v1::vocab::{Risk, ValueCategory},
         Tag,
@@ -139,7 +139,7 @@ impl DomainsApi {
 impl DomainsApi {
     /// The domain catalog: every domain with its intent types, value category and risk.
     #[oai(path = "/domains", method = "get", operation_id = "list_domains")]
-    async fn list(&self, auth: TenantKey) -> ApiResult<Json<Data<ListPage<DomainOut>>>> {
+    async fn list(&self, auth: Credential) -> ApiResult<Json<Data<ListPage<DomainOut>>>> {
         auth.require(Scope::Read)?;
         let domains: Vec<DomainOut> = self.catalog.domains().iter().map(DomainOut::from).collect();
         let count = domains.len() as i64;
@@ -163,7 +163,7 @@ impl DomainsApi {
     )]
     async fn get(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         domain: Path<String>,
         #[oai(name = "type")] intent_type: Path<String>,
     ) -> ApiResult<Json<Data<IntentTypeOut>>> {

@@ -15,7 +15,7 @@ use crate::{
         error::ApiResult,
         schema::JsonValue,
         schema::Word,
-        security::TenantKey,
+        security::Credential,
         types::{Data, Documented, JsonObject, ListPage, OptionalJson},
         v1::vocab::{IntentStatus, Outcome},
         Tag,
@@ -291,24 +291,18 @@ impl IntentsApi {
     #[oai(path = "/intents", method = "post", operation_id = "submit_intent")]
     async fn submit(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<Documented<SubmitIntentIn>>,
     ) -> ApiResult<SubmitResponse> {
         let caller = auth.require(Scope::Agent)?;
-        Ok(
-            match self
-                .intents
-                .submit(&caller.tenant_id, &caller.key_id, &body.0.value)
-                .await?
-            {
-                Submitted::Created(intent) => {
-                    SubmitResponse::Created(Json(Data::new((&intent).into())))
-                }
-                Submitted::Replayed(intent) => {
-                    SubmitResponse::Replayed(Json(Data::new((&intent).into())))
-                }
-            },
-        )
+        Ok(match self.intents.submit(caller, &body.0.value).await? {
+            Submitted::Created(intent) => {
+                SubmitResponse::Created(Json(Data::new((&intent).into())))
+            }
+            Submitted::Replayed(intent) => {
+                SubmitResponse::Replayed(Json(Data::new((&intent).into())))
+            }
+        })
     }
 
     /// The tenant's intents, newest first. `from`/`to` filter on creation time (RFC 3339 or
@@ -317,7 +311,7 @@ impl IntentsApi {
     #[oai(path = "/intents", method = "get", operation_id = "list_intents")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         status: Query<Option<Word<IntentStatus>>>,
         #[oai(name = "agentId")] agent_id: Query<Option<String>>,
         domain: Query<Option<String>>,
@@ -342,7 +336,7 @@ impl IntentsApi {
     #[oai(path = "/intents/:id", method = "get", operation_id = "get_intent")]
     async fn get(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
     ) -> ApiResult<Json<Data<IntentDetailOut>>> {
         let caller = auth.require(Scope::Read)?;
@@ -363,13 +357,10 @@ impl IntentsApi {
         method = "post",
         operation_id = "cancel_intent"
     )]
-    async fn cancel(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
+    async fn cancel(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
         let caller = auth.require(Scope::Agent)?;
         Ok(Json(Data::new(
-            self.intents
-                .cancel(&caller.tenant_id, &caller.key_id, &id)
-                .await?
-                .into(),
+            self.intents.cancel(caller, &id).await?.into(),
         )))
     }
 
@@ -381,7 +372,7 @@ impl IntentsApi {
     )]
     async fn complete(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: OptionalJson<CompleteIn>,
     ) -> ApiResult<Json<Data<IntentOut>>> {
@@ -393,10 +384,7 @@ impl IntentsApi {
                 value_cents: b.value_cents,
             })
             .unwrap_or_default();
-        let intent = self
-            .intents
-            .complete(&caller.tenant_id, &caller.key_id, &id, completion)
-            .await?;
+        let intent = self.intents.complete(caller, &id, completion).await?;
         Ok(Json(Data::new(intent.into())))
     }
 
@@ -408,15 +396,12 @@ impl IntentsApi {
     )]
     async fn fail(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: Json<FailIn>,
     ) -> ApiResult<Json<Data<IntentOut>>> {
         let caller = auth.require(Scope::Agent)?;
-        let intent = self
-            .intents
-            .fail(&caller.tenant_id, &caller.key_id, &id, &body.error)
-            .await?;
+        let intent = self.intents.fail(caller, &id, &body.error).await?;
         Ok(Json(Data::new(intent.into())))
     }
 }

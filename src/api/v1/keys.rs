@@ -11,9 +11,12 @@ use poem_openapi::{
 
 use crate::{
     api::{
-        error::ApiResult, schema::examples, security::TenantKey, types::Data, types::ListPage, Tag,
+        error::ApiResult, schema::examples, security::Credential, types::Data, types::ListPage, Tag,
     },
-    auth::{keys::KeyInfo, keys::KeyService, Scope},
+    auth::{
+        keys::{KeyInfo, KeyService, NewKey},
+        Scope,
+    },
     pagination::PageRequest,
     time::rfc3339,
 };
@@ -27,6 +30,10 @@ pub struct ApiKeyOut {
     scopes: Vec<Scope>,
     /// The key's visible beginning, to recognise it.
     prefix: String,
+    /// The agents the key may act as; empty: unbound (any agent of the tenant).
+    agents: Vec<String>,
+    /// The console user accountable for the key.
+    owner_user_id: Option<String>,
     created_at: String,
     last_used_at: Option<String>,
     revoked_at: Option<String>,
@@ -39,6 +46,8 @@ impl From<KeyInfo> for ApiKeyOut {
             name: key.name,
             scopes: key.scopes,
             prefix: key.prefix,
+            agents: key.agents,
+            owner_user_id: key.owner_user_id,
             created_at: rfc3339(key.created_at),
             last_used_at: key.last_used_at.map(rfc3339),
             revoked_at: key.revoked_at.map(rfc3339),
@@ -53,14 +62,22 @@ pub struct CreateKeyIn {
     name: String,
     /// What the key may do.
     scopes: Vec<Scope>,
+    /// Bind the key to these agent ids: it may then act only as them (on both faces). Keys
+    /// for agents should be bound; an unbound key may act as any agent of the tenant.
+    agents: Option<Vec<String>>,
+    /// The console user accountable for the key (user id or email): the key's decisions
+    /// count as that person's, and that person may not approve what the key submits.
+    owner: Option<String>,
 }
 
-/// A key for the billing agent of the `POST /v1/agents` example.
+/// A key for the billing agent of the `POST /v1/agents` example, bound to it.
 impl Example for CreateKeyIn {
     fn example() -> Self {
         CreateKeyIn {
             name: "billing-agent".into(),
             scopes: vec![Scope::Agent],
+            agents: Some(vec!["billing-agent".into()]),
+            owner: None,
         }
     }
 }
@@ -73,6 +90,9 @@ pub struct CreatedKeyOut {
     name: String,
     scopes: Vec<Scope>,
     prefix: String,
+    /// The agents the key may act as; empty: unbound.
+    agents: Vec<String>,
+    owner_user_id: Option<String>,
     /// The full API key, for the `x-api-key` header.
     key: String,
     created_at: String,
@@ -91,6 +111,8 @@ examples! {
         "name": "billing-agent",
         "scopes": ["agent"],
         "prefix": "intendedops_tenant123_xK9m",
+        "agents": ["billing-agent"],
+        "ownerUserId": null,
         "createdAt": "2024-01-15T09:00:00.000Z",
         "lastUsedAt": "2024-01-15T10:30:00.000Z",
         "revokedAt": null
@@ -101,6 +123,8 @@ examples! {
         "name": "billing-agent",
         "scopes": ["agent"],
         "prefix": "intendedops_tenant123_xK9m",
+        "agents": ["billing-agent"],
+        "ownerUserId": null,
         "key": "intendedops_tenant123_xK9mN2pQ7rS4tU6v",
         "createdAt": "2024-01-15T09:00:00.000Z"
     }
@@ -122,7 +146,7 @@ impl KeysApi {
     #[oai(path = "/keys", method = "get", operation_id = "list_keys")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<ApiKeyOut>>>> {
@@ -136,13 +160,20 @@ impl KeysApi {
     #[oai(path = "/keys", method = "post", operation_id = "create_key")]
     async fn create(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<CreateKeyIn>,
     ) -> ApiResult<CreateKeyResponse> {
         let caller = auth.require(Scope::Admin)?;
+        let body = body.0;
+        let spec = NewKey {
+            name: body.name,
+            scopes: body.scopes,
+            agents: body.agents.unwrap_or_default(),
+            owner: body.owner,
+        };
         let created = self
             .keys
-            .create(&caller.tenant_id, &caller.key_id, &body.name, &body.scopes)
+            .issue(&caller.tenant_id, &caller.key_id, spec)
             .await?;
         let info = created.info;
         Ok(CreateKeyResponse::Created(Json(Data::new(CreatedKeyOut {
@@ -150,6 +181,8 @@ impl KeysApi {
             name: info.name,
             scopes: info.scopes,
             prefix: info.prefix,
+            agents: info.agents,
+            owner_user_id: info.owner_user_id,
             key: created.key,
             created_at: rfc3339(info.created_at),
         }))))
@@ -157,7 +190,7 @@ impl KeysApi {
 
     /// One API key.
     #[oai(path = "/keys/:id", method = "get", operation_id = "get_key")]
-    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let key = self.keys.get(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(key.into())))
@@ -165,7 +198,7 @@ impl KeysApi {
 
     /// Revoke an API key: it stops authenticating at once, on every instance.
     #[oai(path = "/keys/:id", method = "delete", operation_id = "revoke_key")]
-    async fn revoke(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+    async fn revoke(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let key = self
             .keys

@@ -7,6 +7,8 @@ pub mod domains;
 pub mod intents;
 pub mod keys;
 pub mod policies;
+pub mod session;
 pub mod stats;
+pub mod users;
 pub mod vocab;
 pub mod webhooks;

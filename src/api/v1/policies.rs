@@ -13,7 +13,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::{example, example_json, Word},
-        security::TenantKey,
+        security::Credential,
         types::{Data, Documented},
         v1::intents::{PolicyDecision, SubmitIntentIn},
         v1::vocab::{IntentStatus, Outcome, PolicySource, Risk, TrustTier},
@@ -207,7 +207,7 @@ impl PoliciesApi {
 impl PoliciesApi {
     /// The policy in force: the tenant's latest version, or the shipped default.
     #[oai(path = "/policies", method = "get", operation_id = "get_policy")]
-    async fn get(&self, auth: TenantKey) -> ApiResult<Json<Data<PolicyOut>>> {
+    async fn get(&self, auth: Credential) -> ApiResult<Json<Data<PolicyOut>>> {
         let caller = auth.require(Scope::Read)?;
         let current = self.policies.current(&caller.tenant_id).await?;
         Ok(Json(Data::new(current.as_ref().into())))
@@ -218,7 +218,7 @@ impl PoliciesApi {
     #[oai(path = "/policies", method = "put", operation_id = "put_policy")]
     async fn put(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<Documented<PolicyDocument>>,
     ) -> ApiResult<Json<Data<PolicyOut>>> {
         let caller = auth.require(Scope::Admin)?;
@@ -238,7 +238,7 @@ impl PoliciesApi {
     )]
     async fn simulate(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<Documented<SubmitIntentIn>>,
     ) -> ApiResult<Json<Data<SimulationOut>>> {
         let caller = auth.require(Scope::Read)?;

@@ -8,7 +8,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::{examples, Word},
-        security::TenantKey,
+        security::Credential,
         types::{Data, Documented},
         v1::agents::CountsByStatus,
         v1::vocab::{TrustCause, TrustTier},
@@ -118,7 +118,7 @@ impl StatsApi {
 impl StatsApi {
     /// The tenant's dashboard numbers.
     #[oai(path = "/stats", method = "get", operation_id = "get_stats")]
-    async fn stats(&self, auth: TenantKey) -> ApiResult<Json<Data<StatsOut>>> {
+    async fn stats(&self, auth: Credential) -> ApiResult<Json<Data<StatsOut>>> {
         let caller = auth.require(Scope::Read)?;
         let stats = self.stats.tenant(&caller.tenant_id).await?;
         Ok(Json(Data::new(StatsOut {
@@ -137,7 +137,7 @@ impl StatsApi {
     )]
     async fn agent_metrics(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
     ) -> ApiResult<Json<Data<AgentMetricsOut>>> {
         let caller = auth.require(Scope::Read)?;

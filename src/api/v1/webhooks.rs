@@ -14,7 +14,7 @@ use crate::{
     api::{
         error::ApiResult,
         schema::{example, example_json, Word},
-        security::TenantKey,
+        security::Credential,
         types::{patch, Data, ListPage},
         v1::vocab::{DeliveryStatus, WebhookEvent},
         Tag,
@@ -319,7 +319,7 @@ impl WebhooksApi {
     #[oai(path = "/webhooks", method = "get", operation_id = "list_webhooks")]
     async fn list(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<WebhookOut>>>> {
@@ -341,7 +341,7 @@ impl WebhooksApi {
     #[oai(path = "/webhooks", method = "post", operation_id = "create_webhook")]
     async fn create(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         body: Json<CreateWebhookIn>,
     ) -> ApiResult<CreateWebhookResponse> {
         let caller = auth.require(Scope::Admin)?;
@@ -363,7 +363,7 @@ impl WebhooksApi {
 
     /// One endpoint.
     #[oai(path = "/webhooks/:id", method = "get", operation_id = "get_webhook")]
-    async fn get(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
+    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let endpoint = self.webhooks.get(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(endpoint.into())))
@@ -377,7 +377,7 @@ impl WebhooksApi {
     )]
     async fn update(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         body: Json<UpdateWebhookIn>,
     ) -> ApiResult<Json<Data<WebhookOut>>> {
@@ -402,7 +402,11 @@ impl WebhooksApi {
         method = "delete",
         operation_id = "delete_webhook"
     )]
-    async fn delete(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
+    async fn delete(
+        &self,
+        auth: Credential,
+        id: Path<String>,
+    ) -> ApiResult<Json<Data<WebhookOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let endpoint = self
             .webhooks
@@ -420,7 +424,7 @@ impl WebhooksApi {
     )]
     async fn rotate(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
     ) -> ApiResult<Json<Data<WebhookWithSecretOut>>> {
         let caller = auth.require(Scope::Admin)?;
@@ -440,7 +444,7 @@ impl WebhooksApi {
         method = "post",
         operation_id = "test_webhook"
     )]
-    async fn test(&self, auth: TenantKey, id: Path<String>) -> ApiResult<Json<Data<PingOut>>> {
+    async fn test(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<PingOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let ping = self.webhooks.ping(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(ping.into())))
@@ -454,7 +458,7 @@ impl WebhooksApi {
     )]
     async fn deliveries(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
@@ -479,7 +483,7 @@ impl WebhooksApi {
     )]
     async fn retry(
         &self,
-        auth: TenantKey,
+        auth: Credential,
         id: Path<String>,
         delivery_id: Path<String>,
     ) -> ApiResult<RetryResponse> {

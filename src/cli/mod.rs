@@ -1,5 +1,7 @@
-//! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`, `audit`,
-//! `secrets`.
+//! The `intendedops` command line: `serve` (the default), `migrate`, `tenant`, `key`, `user`,
+//! `audit`, `secrets`.
+
+mod accounts;
 
 use std::{
     future::Future,
@@ -11,16 +13,15 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use self::accounts::{KeyCommand, TenantCommand, UserCommand};
 use crate::{
     app::{shutdown_signal, App, Services},
     audit::{AuditRecord, ChainCheck, Verification},
-    auth::{Scope, TenantId},
+    auth::TenantId,
     config::{AppConfig, GlobalArgs, ServeArgs},
     error::Error,
-    pagination::{PageRequest, MAX_PAGE_SIZE},
     secrets::{keys, KeySource},
     store::{describe_url, sqlite_file},
-    time::rfc3339,
 };
 
 #[derive(Debug, Parser)]
@@ -52,6 +53,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage console users (people who sign in to approve and administer).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Verify or export audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -94,61 +98,6 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum TenantCommand {
-    /// Create a tenant.
-    Create {
-        /// The tenant id: 1-64 letters, digits and '-'.
-        tenant_id: String,
-        /// Display name (defaults to the id).
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// Set a tenant's per-key request limit (requests per minute), or restore the default.
-    RateLimit {
-        /// The tenant whose keys the limit applies to.
-        tenant_id: String,
-        /// Requests per minute per API key.
-        #[arg(long, required_unless_present = "default", value_parser = clap::value_parser!(u32).range(1..))]
-        per_minute: Option<u32>,
-        /// Use the server's default limit again.
-        #[arg(long, conflicts_with = "per_minute")]
-        default: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeyCommand {
-    /// Create an API key and print it, alone, on stdout.
-    Create {
-        /// The tenant the key authenticates as (created with `tenant create`).
-        #[arg(long)]
-        tenant: String,
-        /// A label for the key, shown in listings and the audit trail.
-        #[arg(long)]
-        name: String,
-        /// admin, agent, approver or read; repeat for several.
-        #[arg(long = "scope", required = true, value_parser = parse_scope)]
-        scopes: Vec<Scope>,
-    },
-    /// List a tenant's API keys.
-    List {
-        /// The tenant whose keys to list.
-        #[arg(long)]
-        tenant: String,
-    },
-    /// Revoke an API key by id.
-    Revoke {
-        /// The key's id (`key_…`, as `key list` shows it), not the key itself.
-        key_id: String,
-    },
-}
-
-fn parse_scope(raw: &str) -> Result<Scope, String> {
-    raw.parse()
-        .map_err(|_| "expected admin, agent, approver or read".to_string())
-}
-
 /// Runs the parsed command; the exit status says whether what was checked holds.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
@@ -158,8 +107,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(args)) => return serve(global, args).await,
         Some(Command::Audit(AuditCommand::VerifyFile { path })) => return verify_file(&path),
         Some(Command::Migrate) => Box::pin(migrate(global)),
-        Some(Command::Tenant(command)) => Box::pin(tenant(global, command)),
-        Some(Command::Key(command)) => Box::pin(key(global, command)),
+        Some(Command::Tenant(command)) => Box::pin(accounts::tenant(global, command)),
+        Some(Command::Key(command)) => Box::pin(accounts::key(global, command)),
+        Some(Command::User(command)) => Box::pin(accounts::user(global, command)),
         Some(Command::Audit(command)) => Box::pin(audit_command(global, command)),
         Some(Command::Secrets(SecretsCommand::GenerateKey { id })) => {
             return generate_key(id);
@@ -236,83 +186,6 @@ async fn rotate_keys(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let services = open_database(global, false, global.key_source()).await?;
     let changed = services.webhooks.reseal_under_current_key().await?;
     eprintln!("re-sealed the signing secrets of {changed} webhook endpoint(s) under the first key");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn tenant(global: &GlobalArgs, command: TenantCommand) -> anyhow::Result<ExitCode> {
-    let may_create = matches!(command, TenantCommand::Create { .. });
-    let services = open_database(global, may_create, KeySource::NotNeeded).await?;
-    match command {
-        TenantCommand::Create { tenant_id, name } => {
-            let id = TenantId::parse(&tenant_id)?;
-            let tenant = services.tenants.create(&id, name.as_deref()).await?;
-            println!("{}", tenant.id);
-        }
-        TenantCommand::RateLimit {
-            tenant_id,
-            per_minute,
-            default: _,
-        } => {
-            let id = TenantId::parse(&tenant_id)?;
-            services.tenants.set_rate_limit(&id, per_minute).await?;
-            match per_minute {
-                Some(limit) => println!("{id}: {limit} requests per minute per key"),
-                None => println!("{id}: the server's default limit"),
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn key(global: &GlobalArgs, command: KeyCommand) -> anyhow::Result<ExitCode> {
-    let services = open_database(global, false, KeySource::NotNeeded).await?;
-    match command {
-        KeyCommand::Create {
-            tenant,
-            name,
-            scopes,
-        } => {
-            let tenant = TenantId::parse(&tenant)?;
-            let created = services
-                .keys
-                .create(&tenant, crate::audit::actors::CLI, &name, &scopes)
-                .await?;
-            println!("{}", created.key);
-        }
-        KeyCommand::List { tenant } => {
-            let tenant = TenantId::parse(&tenant)?;
-            let mut page = 1;
-            loop {
-                let request = PageRequest::parse(Some(page), Some(i64::from(MAX_PAGE_SIZE)))?;
-                let keys = services.keys.list(&tenant, request).await?;
-                for key in &keys.items {
-                    let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
-                    println!(
-                        "{}\t{}\t{}\t{}\tcreated {}\tlast used {}\t{}",
-                        key.id,
-                        key.name,
-                        scopes.join(","),
-                        key.prefix,
-                        rfc3339(key.created_at),
-                        key.last_used_at
-                            .map(rfc3339)
-                            .unwrap_or_else(|| "never".into()),
-                        key.revoked_at
-                            .map(|at| format!("revoked {}", rfc3339(at)))
-                            .unwrap_or_else(|| "active".into()),
-                    );
-                }
-                if page * i64::from(MAX_PAGE_SIZE) >= keys.total {
-                    break;
-                }
-                page += 1;
-            }
-        }
-        KeyCommand::Revoke { key_id } => {
-            let key = services.keys.revoke_any_tenant(&key_id).await?;
-            eprintln!("revoked {} ({})", key.id, key.name);
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }
 
