@@ -29,7 +29,8 @@ use crate::{
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "intendedops_session";
 const TOKEN_LEN: usize = 43;
-/// The idle clock is written at most this often per session (not on every request).
+/// The idle clock is written at most this often per session (not on every request), or at
+/// half the idle timeout when that is shorter.
 const TOUCH_EVERY_MS: Millis = 30_000;
 /// How long a sign-in waits for an argon2 slot.
 const SLOT_PATIENCE: Duration = Duration::from_secs(2);
@@ -196,7 +197,9 @@ impl SessionService {
         if !live {
             return Err(expired);
         }
-        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+        // Often enough that a session in use never looks idle, rarely enough not to write
+        // on every request.
+        if now - session.last_seen_at >= TOUCH_EVERY_MS.min(millis(self.policy.idle) / 2) {
             let mut tx = self.store.begin().await?;
             users::touch_session(&mut tx, &session.tenant_id, &hash, now).await?;
             tx.commit().await?;

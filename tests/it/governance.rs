@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    detail_paths, expect_error, metric, send, spawn_app, spawn_app_crediting_every_outcome, TestApp,
+    credit_every_outcome, detail_paths, expect_error, metric, send, spawn_app, spawn_app_with,
+    TestApp,
 };
 
 pub(crate) async fn agent(app: &TestApp, name: &str, pinned_tier: Option<&str>) -> String {
@@ -515,7 +516,7 @@ async fn standing(app: &TestApp, agent: &str) -> (String, f64) {
 
 #[tokio::test]
 async fn trust_is_earned_by_record_and_lost_at_once() {
-    let app = spawn_app_crediting_every_outcome().await;
+    let app = spawn_app_with(credit_every_outcome).await;
     let worker = agent(&app, "Worker", None).await;
     let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
     // billing.send_invoice is medium risk: weight 2. T1 needs score 10 and 5 completions.
@@ -601,7 +602,7 @@ async fn trust_is_earned_by_record_and_lost_at_once() {
 
 #[tokio::test]
 async fn blocked_attempts_and_rejections_lower_trust() {
-    let app = spawn_app_crediting_every_outcome().await;
+    let app = spawn_app_with(credit_every_outcome).await;
     let worker = agent(&app, "Worker", None).await;
     let approver = app.create_key("tenant-a", &[Scope::Approver]).await;
     for _ in 0..3 {

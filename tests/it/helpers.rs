@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use intendedops::{
-    auth::{keys::KeyService, users::UserService, KeyVerifier, Scope, TenantId},
+    auth::{keys::KeyService, KeyVerifier, Scope, TenantId},
     governance::trust::CreditRule,
     secrets::KeySource,
     store::Store,
@@ -98,7 +98,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub keys: Arc<KeyService>,
     pub tenants: Arc<TenantService>,
-    pub users: Arc<UserService>,
     pub verifier: Arc<KeyVerifier>,
     pub store: Store,
     pub a: Tenant,
@@ -182,16 +181,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A server on which every reported completion earns trust (no minimum time from approval,
-/// no hourly cap): for tests of the trust formula itself.
-pub async fn spawn_app_crediting_every_outcome() -> TestApp {
-    spawn_app_with(|config| {
-        config.trust_credit = CreditRule {
-            min_execution_ms: 0,
-            per_hour: i64::MAX,
-        }
-    })
-    .await
+/// Every reported completion earns trust (no minimum time from approval, no hourly cap): for
+/// tests of the trust formula itself.
+pub fn credit_every_outcome(config: &mut AppConfig) {
+    config.trust_credit = CreditRule {
+        min_execution_ms: 0,
+        per_hour: i64::MAX,
+    };
 }
 
 /// Starts the server with a test-specific configuration tweak.
@@ -202,7 +198,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
     let app = App::build(config.clone()).await.expect("app builds");
     let keys = app.services.keys.clone();
     let tenants = app.services.tenants.clone();
-    let users = app.services.users.clone();
     let verifier = app.services.verifier.clone();
     let store = app.services.store.clone();
     let server = Server::start(app).await;
@@ -213,7 +208,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
         client: reqwest::Client::new(),
         keys,
         tenants,
-        users,
         verifier,
         store,
         a,

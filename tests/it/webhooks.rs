@@ -20,7 +20,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{expect_error, free_port, send, spawn_app_with, TestApp};
+use crate::helpers::{
+    credit_every_outcome, expect_error, free_port, send, spawn_app_with, TestApp,
+};
 
 /// What the receiver saw of one request.
 #[derive(Debug, Clone)]
@@ -326,7 +328,11 @@ fn run_verifier(program: &str, args: &[&str], input: &Value) -> Vec<String> {
 #[tokio::test]
 async fn every_event_arrives_signed_and_verifies_with_the_seeds_node_recipe() {
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(fast_delivery).await;
+    let app = spawn_app_with(|config| {
+        fast_delivery(config);
+        credit_every_outcome(config);
+    })
+    .await;
     let (_, secret) = register(&app, &receiver.url(), &ALL_EVENTS).await;
     every_event(&app).await;
     let received = receiver

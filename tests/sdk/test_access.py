@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from openintent import OpenIntentClient
 from openintent.exceptions import NotFoundError, OpenIntentError
 from openintent.models import AccessPolicy, AccessRequestStatus, EventType, LeaseStatus, Permission
 
@@ -222,3 +223,26 @@ def test_read_scope_key_cannot_write(other_tenant_client, other_tenant_reader):
         other_tenant_reader.log_event(intent.id, EventType.COMMENT, {})
     assert caught.value.status_code == 403
     assert other_tenant_client.get_intent(intent.id).version == 1
+
+
+def test_a_bound_key_cannot_claim_another_agent(base_url, client, client2):
+    """The development agent keys are bound: the research key may not act as synth-agent,
+    so a closed intent of the synthesis agent stays closed to it."""
+    theirs = new_intent(client2)
+    client2.set_acl(theirs.id, default_policy=AccessPolicy.CLOSED, entries=[])
+    with OpenIntentClient(
+        base_url=base_url, api_key="agent-research-key", agent_id="synth-agent", timeout=15.0
+    ) as impostor:
+        for attempt in (
+            lambda: impostor.get_intent(theirs.id),
+            lambda: impostor.update_state(theirs.id, theirs.version, {"x": 1}),
+            lambda: impostor.create_intent(title=unique("as synth")),
+        ):
+            with pytest.raises(OpenIntentError) as caught:
+                attempt()
+            assert caught.value.status_code == 403
+    # Under its own name the same key works, and meets the closed ACL like any other agent.
+    assert new_intent(client).created_by == "research-agent"
+    with pytest.raises(OpenIntentError) as caught:
+        client.get_intent(theirs.id)
+    assert caught.value.status_code == 403
