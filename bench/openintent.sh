@@ -6,6 +6,9 @@
 #   MODE=patch bench/openintent.sh  # POST /api/v1/intents/{id}/events (a logged event)
 # DATABASE_URL, CONCURRENCY, SECONDS_RUN and RATE (open loop) as in lib.sh.
 source "$(dirname "$0")/lib.sh"
+# The acting agent, registered as a production tenant would (unknown agents are refused there).
+curl -sf "$base/v1/agents" -H "x-api-key: $key" -H 'content-type: application/json' \
+  -d '{"name":"bench"}' >/dev/null
 intent=$(curl -sf "$base/api/v1/intents" -H "x-api-key: $key" -H 'X-Agent-ID: bench' \
   -H 'content-type: application/json' -d '{"title":"bench","state":{"n":0}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')

@@ -10,7 +10,7 @@ use poem_openapi::{auth::ApiKey, SecurityScheme};
 use super::error::ApiError;
 use crate::{
     auth::{
-        sessions::{SessionService, COOKIE_NAME},
+        sessions::{ActiveSession, SessionService, COOKIE_NAME},
         KeyVerifier, Principal, Scope,
     },
     http::VerifiedKey,
@@ -44,7 +44,7 @@ impl TenantKey {
     key_in = "header",
     checker = "authenticate_session"
 )]
-pub struct SessionCookie(pub Arc<Principal>);
+pub struct SessionCookie(pub ActiveSession);
 
 /// Either credential: a console session or an API key (tried in that order).
 #[derive(SecurityScheme)]
@@ -56,8 +56,8 @@ pub enum Credential {
 impl Credential {
     pub fn principal(&self) -> &Arc<Principal> {
         match self {
-            Credential::Session(SessionCookie(principal))
-            | Credential::Key(TenantKey(principal)) => principal,
+            Credential::Session(SessionCookie(session)) => &session.principal,
+            Credential::Key(TenantKey(principal)) => principal,
         }
     }
 
@@ -84,7 +84,7 @@ async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Arc<Principal>
     Ok(principal)
 }
 
-async fn authenticate_session(req: &Request, _cookie: ApiKey) -> poem::Result<Arc<Principal>> {
+async fn authenticate_session(req: &Request, _cookie: ApiKey) -> poem::Result<ActiveSession> {
     let token = session_token(req)
         .ok_or_else(|| ApiError::unauthorized("no console session; sign in first"))?;
     let sessions = req
@@ -100,7 +100,7 @@ async fn authenticate_session(req: &Request, _cookie: ApiKey) -> poem::Result<Ar
         .into());
     }
     check_claimed_tenant(req, &session.principal)?;
-    Ok(session.principal)
+    Ok(session)
 }
 
 /// The session token of the request's `intendedops_session` cookie, if it has one.

@@ -45,3 +45,16 @@ pub async fn check_acting_as(
         principal.agents.join(", ")
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_ids_are_checked() {
+        assert!(valid_agent_id("billing-agent") && valid_agent_id("Agent_1.v2"));
+        for bad in ["-agent", "", "a b", &"a".repeat(65)] {
+            assert!(!valid_agent_id(bad), "{bad:?}");
+        }
+    }
+}

@@ -221,6 +221,10 @@ impl OpenIntent {
             self.store(),
             caller.tenant.as_str(),
             status.map(IntentStatus::as_str),
+            (!caller.admin).then_some(intent_rows::Reader {
+                agent_id: &caller.agent_id,
+                acl_kind: super::records::RecordKind::AclEntry.name(),
+            }),
             limit.clamp(1, MAX_LIST),
             offset.max(0),
         )

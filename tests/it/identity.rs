@@ -233,3 +233,48 @@ async fn unknown_agents_are_registered_on_first_use_only_where_the_tenant_allows
         .unwrap()
         .contains("suspended"));
 }
+
+#[tokio::test]
+async fn listings_leave_out_what_the_verified_agent_may_not_read_and_keep_pages_full() {
+    let app = spawn_app().await;
+    let admin = app.a.admin_key.clone();
+    let create = |agent: &'static str, title: &'static str| {
+        let request = oi(&app, Method::POST, "/intents", &admin, Some(agent));
+        async move {
+            let (status, created) = send(request.json(&json!({ "title": title }))).await;
+            assert_eq!(status, 201, "{created}");
+            created["id"].as_str().unwrap().to_string()
+        }
+    };
+    let mut visible = Vec::new();
+    for n in 0..6 {
+        let id = create("owner", "x").await;
+        if n % 2 == 0 {
+            let acl = format!("/intents/{id}/acl");
+            let closed = json!({"default_policy": "closed", "entries": []});
+            let request = oi(&app, Method::PUT, &acl, &admin, Some("owner")).json(&closed);
+            assert_eq!(send(request).await.0, 200);
+        } else {
+            visible.push(id);
+        }
+    }
+    let reader = app
+        .create_key("tenant-a", &[intendedops::auth::Scope::Read])
+        .await;
+    let mut listed = Vec::new();
+    for offset in [0, 2] {
+        let path = format!("/intents?limit=2&offset={offset}");
+        let (_, page) = send(oi(&app, Method::GET, &path, &reader, Some("outsider"))).await;
+        let ids: Vec<String> = page["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        listed.extend(ids);
+    }
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    listed.sort();
+    visible.sort();
+    assert_eq!(listed, visible);
+}

@@ -4,7 +4,10 @@
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, send, spawn_app, spawn_app_with, TestApp};
+use crate::{
+    governance::{agent, invoice, submit},
+    helpers::{expect_error, send, spawn_app, spawn_app_with, TestApp},
+};
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
@@ -146,6 +149,17 @@ async fn people_sign_in_and_their_sessions_end_on_sign_out_role_change_and_disab
     );
     expect_error(
         viewer.request(&app, Method::GET, "/v1/approvals"),
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    // Nor can a viewer decide by calling the API directly.
+    let bot = agent(&app, "Viewed", None).await;
+    let submitted = submit(&app, &bot, "billing.send_invoice", invoice(10.0)).await;
+    let approval = submitted["approvals"][0]["id"].as_str().unwrap();
+    let approve = format!("/v1/approvals/{approval}/approve");
+    expect_error(
+        viewer.request(&app, Method::POST, &approve),
         403,
         "FORBIDDEN",
     )

@@ -132,14 +132,9 @@ impl SessionApi {
 
     /// The signed-in user and the session's CSRF token (for a console page that reloads).
     #[oai(path = "/auth/session", method = "get", operation_id = "get_session")]
-    async fn current(
-        &self,
-        req: &Request,
-        auth: SessionCookie,
-    ) -> ApiResult<Json<Data<SessionOut>>> {
-        let principal = &auth.0;
-        let token = session_token(req).ok_or_else(|| ApiError::unauthorized("no session"))?;
-        let active = self.sessions.authenticate(token).await?;
+    async fn current(&self, auth: SessionCookie) -> ApiResult<Json<Data<SessionOut>>> {
+        let session = auth.0;
+        let principal = &session.principal;
         let user = self
             .users
             .get(&principal.tenant_id, &principal.key_id)
@@ -147,8 +142,8 @@ impl SessionApi {
         Ok(Json(Data::new(SessionOut {
             tenant_id: principal.tenant_id.to_string(),
             user: user.into(),
-            csrf_token: active.csrf_token,
-            expires_at: rfc3339(active.expires_at),
+            csrf_token: session.csrf_token,
+            expires_at: rfc3339(session.expires_at),
         })))
     }
 
@@ -156,7 +151,7 @@ impl SessionApi {
     #[oai(path = "/auth/logout", method = "post", operation_id = "sign_out")]
     async fn sign_out(&self, req: &Request, auth: SessionCookie) -> ApiResult<SignOutResponse> {
         let token = session_token(req).ok_or_else(|| ApiError::unauthorized("no session"))?;
-        self.sessions.sign_out(&auth.0, token).await?;
+        self.sessions.sign_out(&auth.0.principal, token).await?;
         Ok(SignOutResponse::SignedOut(self.cookie(req, "", 0)))
     }
 }

@@ -2,7 +2,10 @@
 
 use sqlx::AnyConnection;
 
-use crate::{store::Store, time::Millis};
+use crate::{
+    store::{Backend, Store},
+    time::Millis,
+};
 
 const COLUMNS: &str = "tenant_id, id, title, description, created_by, status, state, constraints, \
      governance_policy, parent_id, depends_on, confidence, version, acl_policy, created_at, \
@@ -100,21 +103,41 @@ pub async fn exists(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> sqlx
 }
 
 /// The tenant's intents, oldest first, optionally of one status.
+/// A reader of a listing that closed intents may be hidden from: the agent, and the record kind
+/// of ACL entries (records whose `principal_id` names agents let in).
+pub struct Reader<'a> {
+    pub agent_id: &'a str,
+    pub acl_kind: &'a str,
+}
+
+/// One page of intents in id order. With a reader, closed intents are left out unless the
+/// agent created them or an ACL entry names it, so pages stay full (the caller still checks
+/// each entry's expiry). Without one (an admin), every intent.
 pub async fn list(
     store: &Store,
     tenant_id: &str,
     status: Option<&str>,
+    reader: Option<Reader<'_>>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<IntentRow>> {
+    let principal = match store.backend() {
+        Backend::Sqlite => "json_extract(body, '$.principal_id')",
+        Backend::Postgres => "(body::jsonb ->> 'principal_id')",
+    };
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($5 IS NULL OR acl_policy <> 'closed' OR created_by = $5 OR id IN \
+             (SELECT intent_id FROM oi_records WHERE tenant_id = $1 AND kind = $6 \
+              AND {principal} = $5)) \
          ORDER BY id LIMIT $3 OFFSET $4"
     ))
     .bind(tenant_id)
     .bind(status)
     .bind(limit)
     .bind(offset)
+    .bind(reader.as_ref().map(|r| r.agent_id))
+    .bind(reader.as_ref().map_or("", |r| r.acl_kind))
     .fetch_all(store.reader())
     .await
 }
