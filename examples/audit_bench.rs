@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use intendedops::{
     audit::{self, AuditEvent, AuditLog},
     auth::TenantId,
+    bus::InProcessBus,
     store::Store,
     tenants::TenantService,
+    work::Writer,
 };
 use serde_json::json;
 
@@ -64,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite:///tmp/audit_bench.db".into());
     let store = Store::connect(&url).await?;
     store.migrate().await?;
-    let service = TenantService::new(store.clone());
+    let bus = std::sync::Arc::new(InProcessBus::new(16));
+    let service = TenantService::new(Writer::new(store.clone(), bus));
     let run_id = ulid::Ulid::new().to_string().to_lowercase();
     let mut tenants = Vec::new();
     for i in 0..WRITERS {

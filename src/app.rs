@@ -4,7 +4,6 @@ use std::{future::Future, sync::Arc};
 
 use anyhow::Context;
 use poem::{Endpoint, EndpointExt, Response, Route};
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     api,
@@ -13,8 +12,9 @@ use crate::{
         keys::KeyService, scrape::ScrapeAccess, sessions::SessionService, users::UserService,
         KeyVerifier,
     },
+    bus::{postgres::PgNotifyBus, EventBus, InProcessBus},
     config::AppConfig,
-    events::{postgres::PgNotifyBus, EventBus, InProcessBus},
+    feed::Feed,
     governance::{
         agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
         policies::PolicyService, registry::AgentRegistry, stats::StatsService,
@@ -26,6 +26,7 @@ use crate::{
     redis::RedisHandle,
     secrets,
     store::{Backend, Store},
+    supervisor::Supervisor,
     tenants::TenantService,
     webhooks::{
         delivery::{Deliverer, DeliveryConfig},
@@ -33,6 +34,7 @@ use crate::{
         target::TargetPolicy,
         WebhookService,
     },
+    work::Writer,
 };
 
 /// How often SQLite's write-ahead log is copied into the database file.
@@ -41,10 +43,10 @@ const SQLITE_CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_
 /// How often expired approvals are resolved.
 const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The core services, wired once at start-up.
 /// Live events a slow SSE subscriber may fall behind by before it replays from the database.
 const EVENT_BUS_CAPACITY: usize = 4096;
 
+/// The core services, wired once at start-up.
 pub struct Services {
     pub store: Store,
     pub redis: Option<RedisHandle>,
@@ -66,7 +68,11 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     pub webhooks: Arc<WebhookService>,
     pub deliverer: Arc<Deliverer>,
-    /// The OpenIntent protocol core, publishing to the event bus SSE streams read.
+    /// Opens the units of work of governed changes (both faces' events reach its bus).
+    pub writer: Writer,
+    /// The tenant event feeds of `GET /v1/events`.
+    pub feed: Arc<Feed>,
+    /// The OpenIntent protocol core.
     pub openintent: OpenIntent,
     /// With PostgreSQL: the listener that carries events between instances.
     pub event_listener: Option<Arc<PgNotifyBus>>,
@@ -92,11 +98,28 @@ impl Services {
             secrets::keys::load(&config.secret_keys, &config.database_url, dev_mode)
                 .context("secret keys")?,
         );
+        let event_listener = match store.backend() {
+            Backend::Postgres => Some(
+                PgNotifyBus::start(
+                    &config.database_url,
+                    &store.current_schema().await?,
+                    EVENT_BUS_CAPACITY,
+                )
+                .await
+                .context("cannot listen for events on PostgreSQL")?,
+            ),
+            Backend::Sqlite => None,
+        };
+        let bus: Arc<dyn EventBus> = match &event_listener {
+            Some(listener) => listener.clone(),
+            None => Arc::new(InProcessBus::new(EVENT_BUS_CAPACITY)),
+        };
+        let writer = Writer::new(store.clone(), bus);
         let verifier = Arc::new(KeyVerifier::new(store.clone(), dev_mode, metrics.clone()));
-        let agents = Arc::new(AgentService::new(store.clone(), catalog.clone()));
-        let policies = Arc::new(PolicyService::new(store.clone(), catalog.clone())?);
+        let agents = Arc::new(AgentService::new(writer.clone(), catalog.clone()));
+        let policies = Arc::new(PolicyService::new(writer.clone(), catalog.clone())?);
         let intents = Arc::new(IntentService::new(
-            store.clone(),
+            writer.clone(),
             catalog.clone(),
             agents.clone(),
             policies.clone(),
@@ -104,9 +127,10 @@ impl Services {
             config.trust_credit,
         ));
         let approvals = Arc::new(ApprovalService::new(
-            store.clone(),
+            writer.clone(),
             catalog.clone(),
             metrics.clone(),
+            config.clock.clone(),
         ));
         let stats = Arc::new(StatsService::new(store.clone(), agents.clone()));
         let shared_counters = redis
@@ -115,12 +139,15 @@ impl Services {
         let limiter = Arc::new(RateLimiter::new(
             Counters::new(shared_counters, metrics.clone()),
             store.clone(),
-            config.rate_limit_per_minute,
-            config.auth_failures_per_minute,
+            (
+                config.rate_limit_per_minute,
+                config.auth_failures_per_minute,
+            ),
+            config.clock.clone(),
         ));
-        let users = Arc::new(UserService::new(store.clone()));
+        let users = Arc::new(UserService::new(writer.clone()));
         let sessions = Arc::new(SessionService::new(
-            store.clone(),
+            writer.clone(),
             limiter.clone(),
             config.sessions,
         ));
@@ -145,27 +172,17 @@ impl Services {
             poll: config.webhook_poll,
         };
         let sender = Arc::new(Sender::new(targets)?);
-        let event_listener = match store.backend() {
-            Backend::Postgres => Some(
-                PgNotifyBus::start(&config.database_url, store.clone(), EVENT_BUS_CAPACITY)
-                    .await
-                    .context("cannot listen for events on PostgreSQL")?,
-            ),
-            Backend::Sqlite => None,
-        };
-        let bus: Arc<dyn EventBus> = match &event_listener {
-            Some(listener) => listener.clone(),
-            None => Arc::new(InProcessBus::new(EVENT_BUS_CAPACITY)),
-        };
+        let webhooks = Arc::new(WebhookService::new(
+            writer.clone(),
+            targets,
+            sender.clone(),
+            secrets.clone(),
+        ));
         Ok(Services {
-            openintent: OpenIntent::new(store.clone(), bus),
+            openintent: OpenIntent::new(writer.clone(), webhooks.clone()),
+            feed: Arc::new(Feed::new(&writer)),
             event_listener,
-            webhooks: Arc::new(WebhookService::new(
-                store.clone(),
-                targets,
-                sender.clone(),
-                secrets.clone(),
-            )),
+            webhooks,
             deliverer: Arc::new(Deliverer::new(
                 store.clone(),
                 sender,
@@ -181,14 +198,15 @@ impl Services {
             intents,
             policies,
             keys: Arc::new(KeyService::new(
-                store.clone(),
+                writer.clone(),
                 verifier.clone(),
                 users.clone(),
             )),
             users,
             sessions,
             registry,
-            tenants: Arc::new(TenantService::new(store.clone())),
+            tenants: Arc::new(TenantService::new(writer.clone())),
+            writer,
             audit: Arc::new(AuditLog::new(store.clone())),
             store,
             redis,
@@ -284,31 +302,49 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let background = CancellationToken::new();
-        let maintenance = tokio::spawn(
-            self.services
-                .verifier
-                .clone()
-                .run_maintenance(background.clone()),
-        );
-        let expiry = tokio::spawn(
-            self.services
-                .approvals
-                .clone()
-                .run_expiry(APPROVAL_SWEEP_PERIOD, background.clone()),
-        );
-        let checkpoints = tokio::spawn(
-            self.services
-                .store
-                .clone()
-                .run_checkpoints(SQLITE_CHECKPOINT_PERIOD, background.clone()),
-        );
-        let deliveries = tokio::spawn(self.services.deliverer.clone().run(background.clone()));
-        let events = self
-            .services
-            .event_listener
-            .clone()
-            .map(|listener| tokio::spawn(listener.run(background.clone())));
+        let services = &self.services;
+        let mut workers = Supervisor::new(services.metrics.clone());
+        let verifier = services.verifier.clone();
+        workers.spawn("key_maintenance", move |shutdown| {
+            let verifier = verifier.clone();
+            async move {
+                verifier.run_maintenance(shutdown).await;
+                Ok(())
+            }
+        });
+        let approvals = services.approvals.clone();
+        workers.spawn("approval_expiry", move |shutdown| {
+            let approvals = approvals.clone();
+            async move {
+                approvals.run_expiry(APPROVAL_SWEEP_PERIOD, shutdown).await;
+                Ok(())
+            }
+        });
+        if services.store.backend() == Backend::Sqlite {
+            let store = services.store.clone();
+            workers.spawn("sqlite_checkpoints", move |shutdown| {
+                let store = store.clone();
+                async move {
+                    store
+                        .run_checkpoints(SQLITE_CHECKPOINT_PERIOD, shutdown)
+                        .await;
+                    Ok(())
+                }
+            });
+        }
+        let deliverer = services.deliverer.clone();
+        workers.spawn("webhook_delivery", move |shutdown| {
+            let deliverer = deliverer.clone();
+            async move {
+                deliverer.run(shutdown).await;
+                Ok(())
+            }
+        });
+        if let Some(listener) = services.event_listener.clone() {
+            workers.spawn("event_bus_listener", move |shutdown| {
+                listener.clone().run(shutdown)
+            });
+        }
         let limits = http::ConnectionLimits {
             header_read: self.config.header_read_timeout,
             idle: self.config.idle_timeout,
@@ -321,14 +357,7 @@ impl App {
             self.config.shutdown_grace,
         )
         .await;
-        background.cancel();
-        let _ = maintenance.await;
-        let _ = checkpoints.await;
-        let _ = expiry.await;
-        let _ = deliveries.await;
-        if let Some(events) = events {
-            let _ = events.await;
-        }
+        workers.stop().await;
         self.services.store.close().await;
         served.context("HTTP server failed")
     }

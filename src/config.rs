@@ -10,6 +10,7 @@ use crate::{
     governance::trust::CreditRule,
     secrets::{KeySource, KeyText},
     store::Backend,
+    time::{system_clock, SharedClock},
 };
 
 /// Settings every subcommand shares.
@@ -220,6 +221,8 @@ pub struct AppConfig {
     /// Which reported completions earn trust.
     pub trust_credit: CreditRule,
     pub sessions: SessionPolicy,
+    /// The time rate-limit windows and approval expiry go by (tests move a manual one).
+    pub clock: SharedClock,
 }
 
 impl AppConfig {
@@ -249,6 +252,7 @@ impl AppConfig {
             auto_register_agents: None,
             trust_credit: CreditRule::default(),
             sessions: SessionPolicy::default(),
+            clock: system_clock(),
         }
     }
 
@@ -291,6 +295,7 @@ impl AppConfig {
                 secure_cookies: serve.secure_cookies,
                 login_attempts_per_minute: serve.login_attempts_per_minute,
             },
+            clock: system_clock(),
         }
     }
 

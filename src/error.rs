@@ -89,6 +89,22 @@ impl From<sqlx::Error> for Error {
 }
 
 impl Error {
+    /// The same error, with a failing field `from` reported as `to` (a check shared by two
+    /// requests that name the field differently).
+    pub fn renamed_field(self, from: &str, to: &str) -> Self {
+        match self {
+            Error::Validation(mut errors) => {
+                for error in &mut errors {
+                    if error.path.first().is_some_and(|first| first == from) {
+                        error.path[0] = to.to_string();
+                    }
+                }
+                Error::Validation(errors)
+            }
+            other => other,
+        }
+    }
+
     /// A validation error with a single failing field.
     pub fn invalid(path: &[&str], message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(path, message)])

@@ -1,20 +1,21 @@
 //! Tenant administration (used by the CLI): creating the unit of isolation.
 
 use crate::{
-    audit::{self, actors, events, AuditEvent},
+    audit::{actors, events, AuditEvent},
     auth::TenantId,
     error::{Error, Result},
-    store::{self, tenants::TenantRow, Store},
+    store::{self, tenants::TenantRow},
     time::now_ms,
+    work::{UnitOfWork, Writer},
 };
 
 pub struct TenantService {
-    store: Store,
+    writer: Writer,
 }
 
 impl TenantService {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(writer: Writer) -> Self {
+        Self { writer }
     }
 
     /// Creates a tenant; an existing id is a conflict.
@@ -24,43 +25,37 @@ impl TenantService {
             name: name.unwrap_or(id.as_str()).trim().to_string(),
             created_at: now_ms(),
         };
-        let mut tx = self.store.begin().await?;
-        match store::tenants::insert(&mut tx, &row).await {
+        let mut work = self.writer.begin(id).await?;
+        match store::tenants::insert(&mut work, &row).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(format!("tenant '{id}' already exists")))
             }
             other => other?,
         }
-        audit::append(&mut tx, id, created_event(&row, actors::CLI)).await?;
-        tx.commit().await?;
+        work.audit(created_event(&row, actors::CLI)).await?;
+        work.commit().await?.publish();
         Ok(row)
     }
 
     /// Sets the tenant's per-key request limit (requests per minute), or restores the default
     /// with `None`. Instances pick the change up within [`crate::ratelimit::LIMIT_CACHE_TTL`].
     pub async fn set_rate_limit(&self, id: &TenantId, per_minute: Option<u32>) -> Result<()> {
-        let mut tx = self.store.begin().await?;
+        let mut work = self.writer.begin(id).await?;
         let found =
-            store::tenants::set_rate_limit(&mut tx, id.as_str(), per_minute.map(i64::from)).await?;
+            store::tenants::set_rate_limit(&mut work, id.as_str(), per_minute.map(i64::from))
+                .await?;
         let data = serde_json::json!({ "requestsPerMinute": per_minute });
-        record_setting(tx, id, found, events::TENANT_RATE_LIMIT_CHANGED, data).await
+        record_setting(work, found, events::TENANT_RATE_LIMIT_CHANGED, data).await
     }
 
     /// Sets whether unknown OpenIntent agents are registered on first use (`None`: the
     /// server's default, on in development mode only). Instances pick the change up within
     /// [`crate::governance::registry::CACHE_TTL`].
     pub async fn set_auto_register_agents(&self, id: &TenantId, on: Option<bool>) -> Result<()> {
-        let mut tx = self.store.begin().await?;
-        let found = store::tenants::set_auto_register_agents(&mut tx, id.as_str(), on).await?;
+        let mut work = self.writer.begin(id).await?;
+        let found = store::tenants::set_auto_register_agents(&mut work, id.as_str(), on).await?;
         let data = serde_json::json!({ "autoRegisterAgents": on });
-        record_setting(
-            tx,
-            id,
-            found,
-            events::TENANT_AGENT_REGISTRATION_CHANGED,
-            data,
-        )
-        .await
+        record_setting(work, found, events::TENANT_AGENT_REGISTRATION_CHANGED, data).await
     }
 
     /// Creates the tenant unless it exists (development tenant at start-up).
@@ -70,19 +65,19 @@ impl TenantService {
             name: name.to_string(),
             created_at: now_ms(),
         };
-        let mut tx = self.store.begin().await?;
-        if store::tenants::insert_if_absent(&mut tx, &row).await? {
-            audit::append(&mut tx, id, created_event(&row, actors::SYSTEM)).await?;
+        let mut work = self.writer.begin(id).await?;
+        // An existing tenant: nothing written, nothing to commit.
+        if store::tenants::insert_if_absent(&mut work, &row).await? {
+            work.audit(created_event(&row, actors::SYSTEM)).await?;
+            work.commit().await?.publish();
         }
-        tx.commit().await?;
         Ok(())
     }
 }
 
 /// Audits a changed tenant setting and commits; `found` false: the tenant does not exist.
 async fn record_setting(
-    mut tx: store::Tx,
-    id: &TenantId,
+    mut work: UnitOfWork,
     found: bool,
     event_type: &'static str,
     data: serde_json::Value,
@@ -90,14 +85,15 @@ async fn record_setting(
     if !found {
         return Err(Error::NotFound { what: "tenant" });
     }
+    let id = work.tenant().clone();
     let event = AuditEvent {
         event_type,
         actor: actors::CLI,
         subject: id.as_str(),
         data,
     };
-    audit::append(&mut tx, id, event).await?;
-    tx.commit().await?;
+    work.audit(event).await?;
+    work.commit().await?.publish();
     Ok(())
 }
 

@@ -2,6 +2,14 @@
 //! database (one integer type on both backends, cheap to compare and index), RFC 3339 UTC
 //! with milliseconds on the wire (`2024-01-15T10:30:00.000Z`).
 
+use std::{
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::{Error, FieldError};
@@ -12,6 +20,55 @@ pub type Millis = i64;
 /// The current time in milliseconds.
 pub fn now_ms() -> Millis {
     Utc::now().timestamp_millis()
+}
+
+/// Where time-window logic reads the time (rate-limit windows, approval expiry), so tests can
+/// move time instead of waiting for it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> Millis;
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The wall clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        now_ms()
+    }
+}
+
+/// The wall clock, shared.
+pub fn system_clock() -> SharedClock {
+    Arc::new(SystemClock)
+}
+
+/// A clock that moves only when told to (tests).
+#[derive(Debug)]
+pub struct ManualClock {
+    now: AtomicI64,
+}
+
+impl ManualClock {
+    /// Stopped at `start`.
+    pub fn at(start: Millis) -> Arc<Self> {
+        Arc::new(ManualClock {
+            now: AtomicI64::new(start),
+        })
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let by = Millis::try_from(by.as_millis()).unwrap_or(Millis::MAX);
+        self.now.fetch_add(by, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> Millis {
+        self.now.load(Ordering::SeqCst)
+    }
 }
 
 /// Renders stored milliseconds as RFC 3339 UTC with millisecond precision.

@@ -36,6 +36,8 @@ pub enum Tag {
     Audit,
     /// Signed webhooks: endpoints, secrets, deliveries.
     Webhooks,
+    /// The tenant's events, live (SSE) and replayed.
+    Events,
 }
 
 pub type Apis = (
@@ -51,6 +53,7 @@ pub type Apis = (
     v1::users::UsersApi,
     v1::session::SessionApi,
     v1::webhooks::WebhooksApi,
+    v1::event_stream::EventStreamApi,
 );
 
 /// The OpenAPI service with every operation of both faces.
@@ -73,6 +76,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::users::UsersApi::new(services.users.clone()),
             v1::session::SessionApi::new(services.sessions.clone(), services.users.clone()),
             v1::webhooks::WebhooksApi::new(services.webhooks.clone()),
+            v1::event_stream::EventStreamApi::new(services.feed.clone()),
         ),
         "IntendedOps",
         env!("CARGO_PKG_VERSION"),

@@ -11,13 +11,14 @@ use super::{
     KeyVerifier, Scope, TenantId,
 };
 use crate::{
-    audit::{self, actors, events, AuditEvent},
+    audit::{actors, events, AuditEvent},
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
     store::{api_keys, api_keys::ApiKeyRow, tenants, Store},
     tenants::TenantService,
     time::{now_ms, Millis},
+    work::{UnitOfWork, Writer},
 };
 
 const MAX_NAME_LEN: usize = 100;
@@ -75,14 +76,16 @@ pub struct NewKey {
 
 pub struct KeyService {
     store: Store,
+    writer: Writer,
     verifier: Arc<KeyVerifier>,
     users: Arc<UserService>,
 }
 
 impl KeyService {
-    pub fn new(store: Store, verifier: Arc<KeyVerifier>, users: Arc<UserService>) -> Self {
+    pub fn new(writer: Writer, verifier: Arc<KeyVerifier>, users: Arc<UserService>) -> Self {
         Self {
-            store,
+            store: writer.store().clone(),
+            writer,
             verifier,
             users,
         }
@@ -129,12 +132,12 @@ impl KeyService {
             last_used_at: None,
             revoked_at: None,
         };
-        let mut tx = self.store.begin().await?;
-        if !tenants::exists(&mut tx, tenant.as_str()).await? {
+        let mut work = self.writer.begin(tenant).await?;
+        if !tenants::exists(&mut work, tenant.as_str()).await? {
             return Err(Error::NotFound { what: "tenant" });
         }
-        insert_audited(&mut tx, tenant, actor, &row).await?;
-        tx.commit().await?;
+        insert_audited(&mut work, actor, &row).await?;
+        work.commit().await?.publish();
         Ok(CreatedKey {
             info: row.into(),
             key: generated.key,
@@ -162,11 +165,12 @@ impl KeyService {
     /// Revokes a key of `tenant` on behalf of `actor`; revoking twice is harmless and
     /// returns the key as it is (and records nothing the second time).
     pub async fn revoke(&self, tenant: &TenantId, actor: &str, key_id: &str) -> Result<KeyInfo> {
-        let mut tx = self.store.begin().await?;
-        let revoked_now = api_keys::revoke(&mut tx, tenant.as_str(), key_id, now_ms()).await?;
-        let row = api_keys::get(&mut tx, tenant.as_str(), key_id)
+        let mut work = self.writer.begin(tenant).await?;
+        let revoked_now = api_keys::revoke(&mut work, tenant.as_str(), key_id, now_ms()).await?;
+        let row = api_keys::get(&mut work, tenant.as_str(), key_id)
             .await?
             .ok_or(Error::NotFound { what: "API key" })?;
+        // Revoked before: nothing written, nothing to commit.
         if revoked_now {
             let event = AuditEvent {
                 event_type: events::KEY_REVOKED,
@@ -174,9 +178,9 @@ impl KeyService {
                 subject: key_id,
                 data: serde_json::json!({ "name": row.name }),
             };
-            audit::append(&mut tx, tenant, event).await?;
+            work.audit(event).await?;
+            work.commit().await?.publish();
         }
-        tx.commit().await?;
         self.verifier.mark_revoked(key_id);
         Ok(row.into())
     }
@@ -214,26 +218,21 @@ impl KeyService {
                 last_used_at: None,
                 revoked_at: None,
             };
-            let mut tx = self.store.begin().await?;
-            match insert_audited(&mut tx, &dev, actors::SYSTEM, &row).await {
+            let mut work = self.writer.begin(&dev).await?;
+            match insert_audited(&mut work, actors::SYSTEM, &row).await {
                 // Another instance seeded it first.
                 Err(Error::Conflict(_)) => continue,
                 other => other?,
             }
-            tx.commit().await?;
+            work.commit().await?.publish();
         }
         Ok(())
     }
 }
 
 /// Inserts the key and its `key.created` audit record; a duplicate id is a conflict.
-async fn insert_audited(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
-    actor: &str,
-    row: &ApiKeyRow,
-) -> Result<()> {
-    match api_keys::insert(tx, row).await {
+async fn insert_audited(work: &mut UnitOfWork, actor: &str, row: &ApiKeyRow) -> Result<()> {
+    match api_keys::insert(work, row).await {
         Err(err) if crate::store::is_unique_violation(&err) => {
             return Err(Error::Conflict(format!(
                 "API key {} already exists",
@@ -253,7 +252,7 @@ async fn insert_audited(
             "owner": row.owner_user_id,
         }),
     };
-    audit::append(tx, tenant, event).await?;
+    work.audit(event).await?;
     Ok(())
 }
 

@@ -19,11 +19,12 @@ use super::{
     Principal, TenantId,
 };
 use crate::{
-    audit::{self, events, AuditEvent},
+    audit::{events, AuditEvent},
     error::{Error, Result},
     ratelimit::RateLimiter,
     store::{users, users::SessionRow, Store},
     time::{now_ms, Millis},
+    work::Writer,
 };
 
 /// The session cookie's name.
@@ -87,6 +88,7 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2Vzc2lvbmRlY295c2FsdA$
 
 pub struct SessionService {
     store: Store,
+    writer: Writer,
     limiter: Arc<RateLimiter>,
     policy: SessionPolicy,
 }
@@ -96,9 +98,10 @@ fn token_hash(token: &str) -> String {
 }
 
 impl SessionService {
-    pub fn new(store: Store, limiter: Arc<RateLimiter>, policy: SessionPolicy) -> Self {
+    pub fn new(writer: Writer, limiter: Arc<RateLimiter>, policy: SessionPolicy) -> Self {
         Self {
-            store,
+            store: writer.store().clone(),
+            writer,
             limiter,
             policy,
         }
@@ -123,9 +126,8 @@ impl SessionService {
             )
             .await;
         if !quota.allowed {
-            let now_secs = u64::try_from(now_ms() / 1000).unwrap_or(0);
             return Err(Error::RateLimited {
-                retry_after_secs: quota.retry_after(now_secs),
+                retry_after_secs: quota.retry_after,
             });
         }
         let tenant = TenantId::parse(attempt.tenant).ok();
@@ -162,16 +164,16 @@ impl SessionService {
             last_seen_at: now,
             revoked_at: None,
         };
-        let mut tx = self.store.begin().await?;
-        users::insert_session(&mut tx, &session).await?;
+        let mut work = self.writer.begin(&tenant).await?;
+        users::insert_session(&mut work, &session).await?;
         let event = AuditEvent {
             event_type: events::USER_SIGNED_IN,
             actor: &row.id,
             subject: &row.id,
             data: json!({ "email": row.email, "address": attempt.address.map(|a| a.to_string()) }),
         };
-        audit::append(&mut tx, &tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         Ok(NewSession {
             token,
             csrf_token: session.csrf_token,
@@ -219,18 +221,19 @@ impl SessionService {
 
     /// Ends the session of `token` (signing out twice is harmless).
     pub async fn sign_out(&self, principal: &Principal, token: &str) -> Result<()> {
-        let mut tx = self.store.begin().await?;
+        let mut work = self.writer.begin(&principal.tenant_id).await?;
         let hash = token_hash(token);
-        if users::revoke_session(&mut tx, principal.tenant_id.as_str(), &hash, now_ms()).await? {
+        // Signed out before: nothing written, nothing to commit.
+        if users::revoke_session(&mut work, principal.tenant_id.as_str(), &hash, now_ms()).await? {
             let event = AuditEvent {
                 event_type: events::USER_SIGNED_OUT,
                 actor: &principal.key_id,
                 subject: &principal.key_id,
                 data: json!({}),
             };
-            audit::append(&mut tx, &principal.tenant_id, event).await?;
+            work.audit(event).await?;
+            work.commit().await?.publish();
         }
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -8,12 +8,13 @@ use serde_json::json;
 
 use super::{password, Scope, TenantId};
 use crate::{
-    audit::{self, events, AuditEvent},
+    audit::{events, AuditEvent},
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
     store::{self, tenants, users, users::UserRow, Store},
     time::{now_ms, Millis},
+    work::Writer,
 };
 
 /// The prefix of user ids.
@@ -101,11 +102,15 @@ pub struct UserUpdate {
 
 pub struct UserService {
     store: Store,
+    writer: Writer,
 }
 
 impl UserService {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(writer: Writer) -> Self {
+        Self {
+            store: writer.store().clone(),
+            writer,
+        }
     }
 
     /// Creates a user of `tenant` on behalf of `actor`; an email already in use is a conflict.
@@ -142,11 +147,11 @@ impl UserService {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.store.begin().await?;
-        if !tenants::exists(&mut tx, tenant.as_str()).await? {
+        let mut work = self.writer.begin(tenant).await?;
+        if !tenants::exists(&mut work, tenant.as_str()).await? {
             return Err(Error::NotFound { what: "tenant" });
         }
-        match users::insert(&mut tx, &row).await {
+        match users::insert(&mut work, &row).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(format!(
                     "a user with email {} already exists",
@@ -161,8 +166,8 @@ impl UserService {
             subject: &row.id,
             data: json!({ "email": row.email, "role": row.role }),
         };
-        audit::append(&mut tx, tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         User::try_from(row)
     }
 
@@ -214,8 +219,8 @@ impl UserService {
         update: UserUpdate,
     ) -> Result<User> {
         let now = now_ms();
-        let mut tx = self.store.begin().await?;
-        let current = users::get(&mut tx, tenant.as_str(), id)
+        let mut work = self.writer.begin(tenant).await?;
+        let current = users::get(&mut work, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "user" })?;
         let role = update
@@ -229,8 +234,8 @@ impl UserService {
         if role == current.role && disabled_at == current.disabled_at {
             return User::try_from(current);
         }
-        users::update(&mut tx, tenant.as_str(), id, &role, disabled_at, now).await?;
-        let revoked = users::revoke_sessions_of(&mut tx, tenant.as_str(), id, now).await?;
+        users::update(&mut work, tenant.as_str(), id, &role, disabled_at, now).await?;
+        let revoked = users::revoke_sessions_of(&mut work, tenant.as_str(), id, now).await?;
         let event = AuditEvent {
             event_type: events::USER_UPDATED,
             actor,
@@ -242,8 +247,8 @@ impl UserService {
                 "sessionsRevoked": revoked,
             }),
         };
-        audit::append(&mut tx, tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         User::try_from(UserRow {
             role,
             disabled_at,

@@ -6,13 +6,13 @@ use serde_json::json;
 
 use super::{catalog::Catalog, catalog::IntentType, trust::TrustTier};
 use crate::{
-    audit::{self, AuditEvent},
+    audit::AuditEvent,
     auth::{identity::valid_agent_id, TenantId},
     error::{Error, FieldError, Result},
     pagination::{Page, PageRequest},
     store::{self, agents, agents::AgentRow, Store},
     time::{now_ms, Millis},
-    webhooks,
+    work::Writer,
 };
 
 pub mod events {
@@ -160,12 +160,17 @@ pub fn slug(name: &str) -> String {
 
 pub struct AgentService {
     store: Store,
+    writer: Writer,
     catalog: Arc<Catalog>,
 }
 
 impl AgentService {
-    pub fn new(store: Store, catalog: Arc<Catalog>) -> Self {
-        Self { store, catalog }
+    pub fn new(writer: Writer, catalog: Arc<Catalog>) -> Self {
+        Self {
+            store: writer.store().clone(),
+            writer,
+            catalog,
+        }
     }
 
     /// Registers an agent at trust tier `T0`; an existing id is a conflict.
@@ -220,8 +225,8 @@ impl AgentService {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.store.begin().await?;
-        match agents::insert(&mut tx, tenant.as_str(), &row).await {
+        let mut work = self.writer.begin(tenant).await?;
+        match agents::insert(&mut work, tenant.as_str(), &row).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(format!(
                     "an agent with id '{}' already exists",
@@ -240,9 +245,10 @@ impl AgentService {
             subject: &row.id,
             data,
         };
-        audit::append(&mut tx, tenant, event).await?;
-        webhooks::enqueue(&mut tx, tenant, events::AGENT_REGISTERED, &notice).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.emit(events::AGENT_REGISTERED, &row.id, &notice)
+            .await?;
+        work.commit().await?.publish();
         Ok(Agent::from_row(row, BTreeMap::new()))
     }
 
@@ -308,8 +314,8 @@ impl AgentService {
         update: AgentUpdate,
     ) -> Result<Agent> {
         let mut errors = Vec::new();
-        let mut tx = self.store.begin().await?;
-        let mut row = agents::get(&mut tx, tenant.as_str(), id)
+        let mut work = self.writer.begin(tenant).await?;
+        let mut row = agents::get(&mut work, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "agent" })?;
         let mut changed = serde_json::Map::new();
@@ -350,19 +356,19 @@ impl AgentService {
             return Err(Error::Validation(errors));
         }
         if changed.is_empty() {
-            drop(tx);
+            drop(work);
             return self.get(tenant, id).await;
         }
         row.updated_at = now_ms();
-        agents::update(&mut tx, tenant.as_str(), &row).await?;
+        agents::update(&mut work, tenant.as_str(), &row).await?;
         let event = AuditEvent {
             event_type: events::AGENT_UPDATED,
             actor,
             subject: id,
             data: serde_json::Value::Object(changed),
         };
-        audit::append(&mut tx, tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         self.get(tenant, id).await
     }
 

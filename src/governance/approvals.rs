@@ -31,7 +31,8 @@ use crate::{
         intents::{self, StatusChange},
         users, Store,
     },
-    time::{now_ms, Millis},
+    time::{Millis, SharedClock},
+    work::{UnitOfWork, Writer},
 };
 
 pub mod events {
@@ -134,14 +135,24 @@ pub enum Choice {
 
 pub struct ApprovalService {
     store: Store,
+    writer: Writer,
     catalog: Arc<Catalog>,
     metrics: Arc<Metrics>,
+    /// What decides whether an approval has expired.
+    clock: SharedClock,
 }
 
 impl ApprovalService {
-    pub fn new(store: Store, catalog: Arc<Catalog>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        writer: Writer,
+        catalog: Arc<Catalog>,
+        metrics: Arc<Metrics>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
-            store,
+            clock,
+            store: writer.store().clone(),
+            writer,
             catalog,
             metrics,
         }
@@ -283,25 +294,25 @@ impl ApprovalService {
                 format!("must be at most {MAX_NOTE_LEN} characters"),
             ));
         }
-        let now = now_ms();
-        let mut tx = self.store.begin().await?;
-        if !approvals::lock_pending(&mut tx, tenant.as_str(), id, now).await? {
-            let row = approvals::get(&mut tx, tenant.as_str(), id)
+        let now = self.clock.now_ms();
+        let mut work = self.writer.begin(tenant).await?;
+        if !approvals::lock_pending(&mut work, tenant.as_str(), id, now).await? {
+            let row = approvals::get(&mut work, tenant.as_str(), id)
                 .await?
                 .ok_or(Error::NotFound { what: "approval" })?;
             return Err(Error::AlreadyResolved(row.status));
         }
-        let row = approvals::get(&mut tx, tenant.as_str(), id)
+        let row = approvals::get(&mut work, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
         if row.expires_at.is_some_and(|at| at <= now) {
-            let expired = expire(&mut tx, tenant, &row, now).await?;
-            tx.commit().await?;
+            let expired = expire(&mut work, &row, now).await?;
+            work.commit().await?.publish();
             self.record_settled(tenant, &expired, Decider::Expiry);
             return Err(Error::AlreadyResolved("expired".into()));
         }
-        if let Some(refusal) = self.refusal(&mut tx, principal, &row, choice).await? {
-            drop(tx);
+        if let Some(refusal) = self.refusal(&mut work, principal, &row, choice).await? {
+            drop(work);
             return Err(self.refuse(principal, &row, refusal).await);
         }
         let decision = DecisionRow {
@@ -318,7 +329,7 @@ impl ApprovalService {
             comment: note.clone(),
             created_at: now,
         };
-        match approvals::insert_decision(&mut tx, tenant.as_str(), id, &decision).await {
+        match approvals::insert_decision(&mut work, tenant.as_str(), id, &decision).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(
                     "you have already decided this approval".into(),
@@ -326,7 +337,7 @@ impl ApprovalService {
             }
             other => other?,
         }
-        let decisions = approvals::decisions(&mut tx, tenant.as_str(), id).await?;
+        let decisions = approvals::decisions(&mut work, tenant.as_str(), id).await?;
         let approvals_given = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
         let settled = match choice {
             Choice::Reject => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
@@ -340,7 +351,7 @@ impl ApprovalService {
         match settled {
             Some((intent_status, approval_status, event_type)) => {
                 approvals::resolve(
-                    &mut tx,
+                    &mut work,
                     tenant.as_str(),
                     id,
                     approval_status,
@@ -355,8 +366,7 @@ impl ApprovalService {
                     "reason": note,
                 });
                 let intent = move_intent(
-                    &mut tx,
-                    tenant,
+                    &mut work,
                     approver,
                     &row.intent_id,
                     intent_status,
@@ -370,8 +380,7 @@ impl ApprovalService {
                 {
                     let event = TrustEvent::Rejected(known.risk);
                     tier_move =
-                        record_trust_event(&mut tx, tenant, &intent.agent_id, event, &intent.id)
-                            .await?;
+                        record_trust_event(&mut work, &intent.agent_id, event, &intent.id).await?;
                 }
                 settled_intent = Some(intent);
             }
@@ -383,10 +392,10 @@ impl ApprovalService {
                     data: json!({"intentId": row.intent_id, "approvals": approvals_given,
                                  "required": row.required_approvals, "comment": note}),
                 };
-                crate::audit::append(&mut tx, tenant, event).await?;
+                work.audit(event).await?;
             }
         }
-        tx.commit().await?;
+        work.commit().await?.publish();
         if let Some(intent) = settled_intent {
             self.record_settled(tenant, &intent, Decider::Human);
         }
@@ -436,7 +445,7 @@ impl ApprovalService {
 
     /// Resolves up to a batch of pending approvals past their expiry; returns how many.
     pub async fn expire_due(&self) -> Result<usize> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let due = approvals::expired(&self.store, now, SWEEP_BATCH).await?;
         let mut expired = 0;
         for (tenant, id) in due {
@@ -456,16 +465,16 @@ impl ApprovalService {
     /// Expires one due approval; false when another instance resolved it first.
     async fn expire_one(&self, tenant: &str, id: &str, now: Millis) -> Result<bool> {
         let tenant = TenantId::parse(tenant)?;
-        let mut tx = self.store.begin().await?;
+        let mut work = self.writer.begin(&tenant).await?;
         // Another instance may have resolved it meanwhile: the lock says.
-        if !approvals::lock_pending(&mut tx, tenant.as_str(), id, now).await? {
+        if !approvals::lock_pending(&mut work, tenant.as_str(), id, now).await? {
             return Ok(false);
         }
-        let Some(row) = approvals::get(&mut tx, tenant.as_str(), id).await? else {
+        let Some(row) = approvals::get(&mut work, tenant.as_str(), id).await? else {
             return Ok(false);
         };
-        let intent = expire(&mut tx, &tenant, &row, now).await?;
-        tx.commit().await?;
+        let intent = expire(&mut work, &row, now).await?;
+        work.commit().await?.publish();
         self.record_settled(&tenant, &intent, Decider::Expiry);
         Ok(true)
     }
@@ -493,14 +502,10 @@ impl ApprovalService {
 
 /// Marks the approval expired and moves its intent to `expired` (audited as a rejection
 /// with reason `expired`).
-async fn expire(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
-    row: &ApprovalRow,
-    now: Millis,
-) -> Result<Intent> {
+async fn expire(work: &mut UnitOfWork, row: &ApprovalRow, now: Millis) -> Result<Intent> {
+    let tenant = work.tenant().clone();
     approvals::resolve(
-        &mut *tx,
+        work,
         tenant.as_str(),
         &row.id,
         "expired",
@@ -510,8 +515,7 @@ async fn expire(
     .await?;
     let data = json!({"approvalId": row.id, "reason": "expired"});
     move_intent(
-        tx,
-        tenant,
+        work,
         crate::audit::actors::SYSTEM,
         &row.intent_id,
         IntentStatus::Expired,
@@ -523,8 +527,7 @@ async fn expire(
 }
 
 async fn move_intent(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
+    work: &mut UnitOfWork,
     actor: &str,
     intent_id: &str,
     to: IntentStatus,
@@ -538,5 +541,5 @@ async fn move_intent(
         change: StatusChange::default(),
         data,
     };
-    apply_transition(tx, tenant, actor, intent_id, transition).await
+    apply_transition(work, actor, intent_id, transition).await
 }

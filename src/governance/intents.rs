@@ -32,7 +32,7 @@ use crate::{
         intents::IntentRow, intents::StatusChange, Store,
     },
     time::{now_ms, Millis, TimeRange},
-    webhooks,
+    work::{UnitOfWork, Writer},
 };
 
 pub mod events {
@@ -135,6 +135,7 @@ pub struct Completion {
 
 pub struct IntentService {
     store: Store,
+    writer: Writer,
     catalog: Arc<Catalog>,
     agents: Arc<AgentService>,
     policies: Arc<PolicyService>,
@@ -145,7 +146,7 @@ pub struct IntentService {
 
 impl IntentService {
     pub fn new(
-        store: Store,
+        writer: Writer,
         catalog: Arc<Catalog>,
         agents: Arc<AgentService>,
         policies: Arc<PolicyService>,
@@ -153,7 +154,8 @@ impl IntentService {
         credit: CreditRule,
     ) -> Self {
         Self {
-            store,
+            store: writer.store().clone(),
+            writer,
             catalog,
             agents,
             policies,
@@ -242,9 +244,9 @@ impl IntentService {
             submitted_by: Some(actor.to_string()),
             submitted_by_user: principal.person.as_deref().map(str::to_string),
         };
-        let mut tx = self.store.begin().await?;
-        if let Err(err) = intents::insert(&mut tx, tenant.as_str(), &row).await {
-            drop(tx);
+        let mut work = self.writer.begin(tenant).await?;
+        if let Err(err) = intents::insert(&mut work, tenant.as_str(), &row).await {
+            drop(work);
             return match (
                 &submission.idempotency_key,
                 store::is_unique_violation(&err),
@@ -276,13 +278,12 @@ impl IntentService {
                 updated_at: now,
                 resolved_at: None,
             };
-            store::approvals::insert(&mut tx, tenant.as_str(), &approval).await?;
+            store::approvals::insert(&mut work, tenant.as_str(), &approval).await?;
         }
         let mut tier_move = None;
         if let Outcome::Block { .. } = &decision.outcome {
             tier_move =
-                record_trust_event(&mut tx, tenant, &row.agent_id, TrustEvent::Blocked, &row.id)
-                    .await?;
+                record_trust_event(&mut work, &row.agent_id, TrustEvent::Blocked, &row.id).await?;
         }
         let event = AuditEvent {
             event_type: events::INTENT_SUBMITTED,
@@ -298,7 +299,7 @@ impl IntentService {
                 "decision": decision.to_json(),
             }),
         };
-        audit::append(&mut tx, tenant, event).await?;
+        work.audit(event).await?;
         let mut notice = intent_notice(
             &row.id,
             &row.intent_type,
@@ -308,20 +309,21 @@ impl IntentService {
         );
         notice["params"] = submission.params.clone();
         notice["decision"] = decision.to_json();
-        webhooks::enqueue(&mut tx, tenant, events::INTENT_SUBMITTED, &notice).await?;
+        work.emit(events::INTENT_SUBMITTED, &row.id, &notice)
+            .await?;
         match &decision.outcome {
             Outcome::AutoApprove => {
                 notice["approvedBy"] = json!("policy");
-                webhooks::enqueue(&mut tx, tenant, approval_events::INTENT_APPROVED, &notice)
+                work.emit(approval_events::INTENT_APPROVED, &row.id, &notice)
                     .await?;
             }
             Outcome::Block { reason } => {
                 notice["reason"] = json!(reason);
-                webhooks::enqueue(&mut tx, tenant, events::INTENT_BLOCKED, &notice).await?;
+                work.emit(events::INTENT_BLOCKED, &row.id, &notice).await?;
             }
             Outcome::RequireApproval { .. } => {}
         }
-        tx.commit().await?;
+        work.commit().await?.publish();
         let facts = IntentFacts {
             tenant: tenant.as_str(),
             domain: &row.domain,
@@ -517,8 +519,8 @@ impl IntentService {
             identity::check_acting_as(&self.store, principal, &intent.agent_id, transition.action)
                 .await?;
         }
-        let mut tx = self.store.begin().await?;
-        let moved = apply_transition(&mut tx, tenant, actor, id, transition).await?;
+        let mut work = self.writer.begin(tenant).await?;
+        let moved = apply_transition(&mut work, actor, id, transition).await?;
         let mut tier_move: Option<TierMove> = None;
         if let (Some(event_for), Some(known)) =
             (trust, self.catalog.intent_type(&moved.intent.intent_type))
@@ -527,20 +529,13 @@ impl IntentService {
             let since_approval = moved.intent.updated_at - moved.entered_previous_at;
             tier_move = match event {
                 TrustEvent::Completed(_) => {
-                    credit_completion(
-                        &mut tx,
-                        tenant,
-                        &moved.intent,
-                        event,
-                        since_approval,
-                        self.credit,
-                    )
-                    .await?
+                    credit_completion(&mut work, &moved.intent, event, since_approval, self.credit)
+                        .await?
                 }
-                _ => record_trust_event(&mut tx, tenant, &moved.intent.agent_id, event, id).await?,
+                _ => record_trust_event(&mut work, &moved.intent.agent_id, event, id).await?,
             };
         }
-        tx.commit().await?;
+        work.commit().await?.publish();
         if let Some(tier_move) = tier_move {
             tier_move.record(&self.metrics, tenant);
         }
@@ -548,24 +543,24 @@ impl IntentService {
     }
 }
 
-/// Applies a status change allowed by the state machine, with its audit record, inside the
-/// caller's transaction. The update is conditional on the status read, so of two racing
+/// Applies a status change allowed by the state machine, with its audit record and event,
+/// inside the caller's change. The update is conditional on the status read, so of two racing
 /// changes exactly one applies and the other gets `INVALID_TRANSITION`.
 pub(crate) async fn apply_transition(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
+    work: &mut UnitOfWork,
     actor: &str,
     id: &str,
     transition: Transition<'_>,
 ) -> Result<Moved> {
-    let current = intents::get(&mut *tx, tenant.as_str(), id)
+    let tenant = work.tenant().clone();
+    let current = intents::get(work, tenant.as_str(), id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
     let from: IntentStatus = current.status.parse()?;
     from.check(transition.to, transition.action)?;
     let now = now_ms();
     let applied = intents::change_status(
-        &mut *tx,
+        work,
         tenant.as_str(),
         id,
         from.as_str(),
@@ -585,15 +580,9 @@ pub(crate) async fn apply_transition(
         // However the intent leaves the queue (a decision, a cancellation, an expiry), no
         // approval of it may stay pending: the queue, the stats and the gauge count them.
         let (status, reason) = approval_closure(transition.to);
-        let closed = approvals::resolve_pending_of_intent(
-            &mut *tx,
-            tenant.as_str(),
-            id,
-            status,
-            reason,
-            now,
-        )
-        .await?;
+        let closed =
+            approvals::resolve_pending_of_intent(work, tenant.as_str(), id, status, reason, now)
+                .await?;
         if closed > 0 {
             data["closedApprovals"] = json!(closed);
         }
@@ -623,9 +612,9 @@ pub(crate) async fn apply_transition(
         subject: id,
         data,
     };
-    audit::append(&mut *tx, tenant, event).await?;
-    webhooks::enqueue(&mut *tx, tenant, transition.event_type, &notice).await?;
-    let updated = intents::get(&mut *tx, tenant.as_str(), id)
+    work.audit(event).await?;
+    work.emit(transition.event_type, id, &notice).await?;
+    let updated = intents::get(work, tenant.as_str(), id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
     Ok(Moved {

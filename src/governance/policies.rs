@@ -28,11 +28,12 @@ use super::{
     trust::TrustTier,
 };
 use crate::{
-    audit::{self, canonical, AuditEvent},
+    audit::{canonical, AuditEvent},
     auth::TenantId,
     error::{Error, FieldError, Result},
     store::{self, policies, Store},
     time::{now_ms, Millis},
+    work::Writer,
 };
 
 /// How long another instance may keep deciding with a replaced policy.
@@ -54,6 +55,7 @@ struct Cached {
 
 pub struct PolicyService {
     store: Store,
+    writer: Writer,
     catalog: Arc<Catalog>,
     shipped: Arc<PolicyVersion>,
     cache: moka::future::Cache<String, Arc<Cached>>,
@@ -62,7 +64,7 @@ pub struct PolicyService {
 }
 
 impl PolicyService {
-    pub fn new(store: Store, catalog: Arc<Catalog>) -> anyhow::Result<Self> {
+    pub fn new(writer: Writer, catalog: Arc<Catalog>) -> anyhow::Result<Self> {
         let shipped = Policy::shipped(&catalog).map_err(|errors| {
             let faults: Vec<String> = errors
                 .iter()
@@ -72,7 +74,8 @@ impl PolicyService {
         })?;
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Ok(Self {
-            store,
+            store: writer.store().clone(),
+            writer,
             catalog,
             shipped: Arc::new(PolicyVersion {
                 policy: Arc::new(shipped),
@@ -175,24 +178,24 @@ impl PolicyService {
             .map_err(Error::Validation)?;
         let text = canonical::to_canonical(&document);
         let now = now_ms();
-        let mut tx = self.store.begin().await?;
-        let version = match policies::insert_next(&mut tx, tenant.as_str(), &text, actor, now).await
-        {
-            Err(err) if store::is_unique_violation(&err) => {
-                return Err(Error::Conflict(
-                    "another policy version was stored at the same time; retry".into(),
-                ))
-            }
-            other => other?,
-        };
+        let mut work = self.writer.begin(tenant).await?;
+        let version =
+            match policies::insert_next(&mut work, tenant.as_str(), &text, actor, now).await {
+                Err(err) if store::is_unique_violation(&err) => {
+                    return Err(Error::Conflict(
+                        "another policy version was stored at the same time; retry".into(),
+                    ))
+                }
+                other => other?,
+            };
         let event = AuditEvent {
             event_type: POLICY_UPDATED,
             actor,
             subject: &format!("policy:v{version}"),
             data: json!({"version": version, "document": document}),
         };
-        audit::append(&mut tx, tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         policy.version = version;
         let stored = Arc::new(PolicyVersion {
             policy: Arc::new(policy),

@@ -10,13 +10,13 @@ use super::{
     trust::{Credit, CreditRule, CreditWindow, Standing, TrustEvent, TrustTier},
 };
 use crate::{
-    audit::{self, AuditEvent},
+    audit::AuditEvent,
     auth::TenantId,
     error::Result,
     metrics::Metrics,
     store::agents,
     time::{now_ms, Millis},
-    webhooks,
+    work::UnitOfWork,
 };
 
 /// An agent's move to another trust tier, reported to metrics once its transaction commits.
@@ -32,17 +32,16 @@ impl TierMove {
     }
 }
 
-/// Moves `agent_id`'s trust for `event` (caused by `intent_id`) inside the caller's
-/// transaction, and audits the change as `agent.trust.changed`. Returns the tier move, if the
-/// tier changed.
+/// Moves `agent_id`'s trust for `event` (caused by `intent_id`) inside the caller's change,
+/// and audits the change as `agent.trust.changed`. Returns the tier move, if the tier changed.
 pub async fn record_trust_event(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
+    work: &mut UnitOfWork,
     agent_id: &str,
     event: TrustEvent,
     intent_id: &str,
 ) -> Result<Option<TierMove>> {
-    let Some(row) = agents::get(&mut *tx, tenant.as_str(), agent_id).await? else {
+    let tenant = work.tenant().clone();
+    let Some(row) = agents::get(work, tenant.as_str(), agent_id).await? else {
         return Ok(None);
     };
     let before = Standing {
@@ -55,7 +54,7 @@ pub async fn record_trust_event(
         return Ok(None);
     }
     agents::update_trust(
-        &mut *tx,
+        work,
         tenant.as_str(),
         agent_id,
         after.tier.as_str(),
@@ -80,8 +79,9 @@ pub async fn record_trust_event(
     };
     let mut notice = audit_event.data.clone();
     notice["agentId"] = json!(agent_id);
-    audit::append(&mut *tx, tenant, audit_event).await?;
-    webhooks::enqueue(tx, tenant, events::AGENT_TRUST_CHANGED, &notice).await?;
+    work.audit(audit_event).await?;
+    work.emit(events::AGENT_TRUST_CHANGED, agent_id, &notice)
+        .await?;
     Ok((after.tier != before.tier).then_some(TierMove {
         tier: after.tier,
         promoted: after.tier > before.tier,
@@ -92,14 +92,14 @@ pub async fn record_trust_event(
 /// approval, if [`CreditRule`] credits it; an uncredited one is audited as
 /// `agent.trust.withheld` with the reason, and moves nothing.
 pub async fn credit_completion(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
+    work: &mut UnitOfWork,
     intent: &Intent,
     event: TrustEvent,
     since_approval: Millis,
     rule: CreditRule,
 ) -> Result<Option<TierMove>> {
-    let Some(row) = agents::get(&mut *tx, tenant.as_str(), &intent.agent_id).await? else {
+    let tenant = work.tenant().clone();
+    let Some(row) = agents::get(work, tenant.as_str(), &intent.agent_id).await? else {
         return Ok(None);
     };
     let seen = CreditWindow {
@@ -109,7 +109,7 @@ pub async fn credit_completion(
     let withheld = match rule.judge(since_approval, seen, now_ms()) {
         Credit::Granted(next) => {
             let moved = agents::advance_credit_window(
-                &mut *tx,
+                work,
                 tenant.as_str(),
                 &intent.agent_id,
                 (seen.start, seen.count),
@@ -117,7 +117,7 @@ pub async fn credit_completion(
             )
             .await?;
             if moved {
-                return record_trust_event(tx, tenant, &intent.agent_id, event, &intent.id).await;
+                return record_trust_event(work, &intent.agent_id, event, &intent.id).await;
             }
             "another completion of this agent was being credited at the same moment".to_string()
         }
@@ -137,6 +137,6 @@ pub async fn credit_completion(
         subject: &intent.agent_id,
         data: json!({ "intentId": intent.id, "cause": event.name(), "reason": withheld }),
     };
-    audit::append(&mut *tx, tenant, audit_event).await?;
+    work.audit(audit_event).await?;
     Ok(None)
 }

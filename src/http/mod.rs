@@ -94,7 +94,12 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let counters = crate::ratelimit::Counters::new(None, metrics.clone());
         let edge = Edge {
-            limiter: Arc::new(RateLimiter::new(counters, store.clone(), 1000, 60)),
+            limiter: Arc::new(RateLimiter::new(
+                counters,
+                store.clone(),
+                (1000, 60),
+                crate::time::system_clock(),
+            )),
             verifier: Arc::new(KeyVerifier::new(store, false, metrics.clone())),
             metrics,
             max_body_bytes: 16,

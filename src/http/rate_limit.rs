@@ -181,8 +181,7 @@ fn argon2_busy() -> Response {
 }
 
 fn too_many_requests(quota: &Quota) -> Response {
-    let now_secs = crate::time::now_ms() as u64 / 1000;
-    let retry_after = quota.retry_after(now_secs);
+    let retry_after = quota.retry_after;
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         codes::RATE_LIMITED,

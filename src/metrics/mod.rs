@@ -102,6 +102,7 @@ pub struct Metrics {
     governance: GovernanceMetrics,
     webhooks_received: Family<WebhookEventLabels, Counter>,
     webhook_attempts: Family<AttemptLabels, Counter>,
+    worker_restarts: Family<JobLabels, Counter>,
     /// Held while gauges are rewritten and encoded, so a scrape never sees them half set.
     scrape: Mutex<()>,
 }
@@ -168,7 +169,14 @@ impl Metrics {
             "Webhook delivery attempts, by result: delivered, retrying, dead",
             webhook_attempts.clone(),
         );
+        let worker_restarts = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "intendedops_worker_restarts",
+            "Background workers restarted by the supervisor after a failure or panic, by job",
+            worker_restarts.clone(),
+        );
         Metrics {
+            worker_restarts,
             webhooks_received,
             webhook_attempts,
             registry,
@@ -320,6 +328,11 @@ impl Metrics {
             &self.governance.jobs_failed
         };
         family.get_or_create(&JobLabels { job }).inc();
+    }
+
+    /// The supervisor restarted background worker `job` after it failed or panicked.
+    pub fn worker_restarted(&self, job: &'static str) {
+        self.worker_restarts.get_or_create(&JobLabels { job }).inc();
     }
 
     /// The exposition text, with the stored-state gauges set from `state`.

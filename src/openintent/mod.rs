@@ -2,10 +2,10 @@
 //! intents with versioned state, their event log, graphs, leases, portfolios and per-intent
 //! records. The `/api/v1` face (`api::openintent`) translates HTTP to these calls.
 //!
-//! Every mutation is one [`Change`]: the row changes, one `oi_events` row per protocol event
-//! and one audit record each, committed together. Subscribers never see an event that was
-//! rolled back: the in-process bus is told after the commit, and PostgreSQL delivers the
-//! notifications a transaction sent only when it commits.
+//! Every mutation is one [`Change`] over a [`UnitOfWork`]: the row changes, one `oi_events`
+//! row per protocol event and one audit record each, committed together. Subscribers never
+//! see an event that was rolled back: the in-process bus is told after the commit, and
+//! PostgreSQL delivers the notifications a transaction sent only when it commits.
 
 pub mod access;
 pub mod graph;
@@ -16,6 +16,7 @@ pub mod portfolios;
 pub mod records;
 pub mod status;
 pub mod streams;
+pub mod subscriptions;
 pub mod views;
 
 use std::sync::Arc;
@@ -23,16 +24,18 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::{
-    audit::{self, AuditEvent},
+    audit::AuditEvent,
     auth::{identity, Principal, TenantId},
+    bus::{json_text, BusEvent, EventBus, Face},
     error::{Error, Result},
-    events::{BusEvent, EventBus},
-    ids,
+    ids, store,
     store::{
         openintent::{events, events::EventRow, intents as intent_rows, intents::IntentRow},
-        Store, Tx,
+        Store,
     },
     time::now_ms,
+    webhooks::WebhookService,
+    work::{UnitOfWork, Writer},
 };
 
 pub use status::IntentStatus;
@@ -66,12 +69,18 @@ pub struct Version(pub i64);
 #[derive(Clone)]
 pub struct OpenIntent {
     store: Store,
-    bus: Arc<dyn EventBus>,
+    writer: Writer,
+    /// Endpoints of RFC-0006 subscriptions with a `webhook_url`.
+    webhooks: Arc<WebhookService>,
 }
 
 impl OpenIntent {
-    pub fn new(store: Store, bus: Arc<dyn EventBus>) -> Self {
-        OpenIntent { store, bus }
+    pub fn new(writer: Writer, webhooks: Arc<WebhookService>) -> Self {
+        OpenIntent {
+            store: writer.store().clone(),
+            writer,
+            webhooks,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -79,15 +88,13 @@ impl OpenIntent {
     }
 
     pub fn bus(&self) -> &Arc<dyn EventBus> {
-        &self.bus
+        self.writer.bus()
     }
 
     async fn change<'a>(&'a self, caller: &'a Caller) -> Result<Change<'a>> {
         Ok(Change {
-            tx: self.store.begin().await?,
+            work: self.writer.begin(&caller.tenant).await?,
             caller,
-            bus: self.bus.as_ref(),
-            published: Vec::new(),
         })
     }
 
@@ -141,14 +148,15 @@ const SDK_EVENT_TYPES: [&str; 20] = [
 ];
 
 /// The bus form of an event; `body` is the event as the API shows it.
-fn bus_event(row: &EventRow, body: Value) -> BusEvent {
+fn bus_event(row: &EventRow, body: &Value) -> BusEvent {
     BusEvent {
         tenant_id: row.tenant_id.clone(),
+        face: Face::Protocol,
         id: row.id.clone(),
-        intent_id: row.intent_id.clone(),
+        subject: row.intent_id.clone(),
         event_type: row.event_type.clone(),
         actor: row.actor.clone(),
-        body,
+        body: json_text(body.to_string()),
         truncated: false,
     }
 }
@@ -175,17 +183,15 @@ impl<'a> NewEvent<'a> {
     }
 }
 
-/// A mutation in progress: its transaction and the events it will publish once committed.
+/// A mutation in progress: its unit of work and who makes it.
 pub(crate) struct Change<'a> {
-    tx: Tx,
+    work: UnitOfWork,
     caller: &'a Caller,
-    bus: &'a dyn EventBus,
-    published: Vec<Arc<BusEvent>>,
 }
 
 impl Change<'_> {
     fn tx(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        &mut self.work
     }
 
     fn tenant(&self) -> &str {
@@ -196,7 +202,7 @@ impl Change<'_> {
     /// 404 / 403.
     async fn intent(&mut self, store: &Store, id: &str) -> Result<IntentRow> {
         let tenant = self.caller.tenant.to_string();
-        let intent = intent_rows::get_for_update(&mut self.tx, store, &tenant, id)
+        let intent = intent_rows::get_for_update(&mut self.work, store, &tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
         access::check_access(store, self.caller, &intent, true).await?;
@@ -209,27 +215,17 @@ impl Change<'_> {
         let (row, view) = self.event_row(event);
         // With a database-carried bus the event row and its notification are one statement,
         // sent before the audit append: the tenant's chain head stays locked for less time.
-        match self.bus.in_transaction() {
-            Some(channel) => {
-                let payload = (channel.encode)(&bus_event(&row, view.clone()));
-                events::insert_notifying(&mut self.tx, &row, channel.channel, &payload).await?
+        match self.work.announce(bus_event(&row, &view)) {
+            Some(note) => {
+                events::insert_notifying(&mut self.work, &row, &note.channel, &note.payload).await?
             }
-            None => {
-                events::insert(&mut self.tx, &row).await?;
-                self.published.push(Arc::new(bus_event(&row, view.clone())));
-            }
+            None => events::insert(&mut self.work, &row).await?,
         }
-        audit::append(
-            &mut self.tx,
-            &self.caller.tenant,
-            AuditEvent {
-                event_type: &format!("openintent.{}", row.event_type),
-                actor: &row.actor,
-                subject: &row.intent_id,
-                data: json!({ "eventId": row.id, "payload": view["payload"] }),
-            },
-        )
-        .await?;
+        self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
+            .await?;
+        let data = json!({ "eventId": row.id, "payload": view["payload"] });
+        self.audit_as(&row.actor, &row.event_type, &row.intent_id, data)
+            .await?;
         Ok(view)
     }
 
@@ -242,9 +238,14 @@ impl Change<'_> {
             return Ok(());
         }
         let (row, view) = self.event_row(event);
+        self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
+            .await?;
         let data = json!({ "eventId": row.id, "payload": view["payload"] });
         self.audit(&row.event_type, &row.intent_id, data).await?;
-        self.publish(&row, view).await
+        if let Some(note) = self.work.announce(bus_event(&row, &view)) {
+            store::notify(&mut self.work, &note.channel, &note.payload).await?;
+        }
+        Ok(())
     }
 
     /// The stored form of an event and its view (the payload is serialized once, never
@@ -265,42 +266,34 @@ impl Change<'_> {
         (row, view)
     }
 
-    /// Sends an event that has no log row: now if the bus is carried by the transaction,
-    /// else after commit.
-    async fn publish(&mut self, row: &EventRow, view: Value) -> Result<()> {
-        match self.bus.in_transaction() {
-            Some(channel) => {
-                let payload = (channel.encode)(&bus_event(row, view));
-                events::notify(&mut self.tx, channel.channel, &payload).await?;
-            }
-            None => self.published.push(Arc::new(bus_event(row, view))),
-        }
-        Ok(())
-    }
-
     /// An audit record for a change that is not an intent event (portfolios, subscriptions).
     async fn audit(&mut self, event_type: &str, subject: &str, data: Value) -> Result<()> {
-        audit::append(
-            &mut self.tx,
-            &self.caller.tenant,
-            AuditEvent {
+        let actor = self.caller.agent_id.clone();
+        self.audit_as(&actor, event_type, subject, data).await
+    }
+
+    async fn audit_as(
+        &mut self,
+        actor: &str,
+        event_type: &str,
+        subject: &str,
+        data: Value,
+    ) -> Result<()> {
+        self.work
+            .audit(AuditEvent {
                 event_type: &format!("openintent.{event_type}"),
-                actor: &self.caller.agent_id,
+                actor,
                 subject,
                 data,
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(())
     }
 
     /// Commits; then hands the events to the in-process bus (a database-carried bus has
     /// them already, delivered by the commit itself).
     async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        for event in self.published {
-            self.bus.publish(event);
-        }
+        self.work.commit().await?.publish();
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Per-intent records kept whole (RFC-0004 arbitrations and decisions, RFC-0005 attachments,
-//! RFC-0009 costs, RFC-0010 retry policies and failures, RFC-0006 subscriptions).
+//! RFC-0009 costs, RFC-0010 retry policies and failures; RFC-0006 subscriptions are stored
+//! here too, by [`super::subscriptions`]).
 //! Each is validated here, stored as the JSON the API shows, and read back by intent.
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use super::{views::parse_json, Caller, Change, NewEvent, OpenIntent};
 use crate::{
     error::{Error, Result},
     ids,
-    store::openintent::{portfolios as portfolio_rows, records as record_rows, records::RecordRow},
+    store::openintent::{records as record_rows, records::RecordRow},
     time::{now_ms, parse_instant, rfc3339, DayBound},
 };
 
@@ -195,22 +196,6 @@ pub struct FailureIn {
     pub metadata: Value,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SubscriptionIn {
-    #[serde(default)]
-    pub intent_id: Option<String>,
-    #[serde(default)]
-    pub portfolio_id: Option<String>,
-    #[serde(default)]
-    pub subscriber_id: Option<String>,
-    #[serde(default)]
-    pub event_types: Vec<String>,
-    #[serde(default)]
-    pub webhook_url: Option<String>,
-    #[serde(default)]
-    pub expires_at: Option<String>,
-}
-
 /// A record to store: its kind, owner, fields, and the intent event announcing it.
 struct NewRecord<'a> {
     kind: RecordKind,
@@ -332,6 +317,9 @@ impl OpenIntent {
             return Err(Error::NotFound { what: "record" });
         }
         record_rows::delete(change.tx(), tenant, kind.name(), id).await?;
+        if kind == RecordKind::Subscription {
+            change.forget_webhook(id).await?;
+        }
         match intent_id {
             Some(intent_id) => {
                 let payload = json!({ format!("{}_id", kind.name()): id });
@@ -540,63 +528,5 @@ impl OpenIntent {
             replaces: false,
         };
         self.add_record(caller, record).await
-    }
-
-    /// A subscription to an intent's or portfolio's events (RFC-0006), listed and deletable.
-    pub async fn subscribe(&self, caller: &Caller, input: SubscriptionIn) -> Result<Value> {
-        let tenant = caller.tenant.as_str();
-        if let Some(intent_id) = &input.intent_id {
-            // 404 for unknown ids, 403 for a closed intent the caller may not read.
-            self.intent(caller, intent_id).await?;
-        }
-        if let Some(portfolio_id) = &input.portfolio_id {
-            if portfolio_rows::get(self.store(), tenant, portfolio_id)
-                .await?
-                .is_none()
-            {
-                return Err(Error::NotFound { what: "portfolio" });
-            }
-        }
-        if let Some(url) = &input.webhook_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(Error::invalid(&["webhook_url"], "must be an http(s) URL"));
-            }
-        }
-        for event_type in &input.event_types {
-            super::intents::check_event_type(event_type)?;
-        }
-        let fields = json!({
-            "intent_id": input.intent_id,
-            "portfolio_id": input.portfolio_id,
-            "subscriber_id": self.attributed(caller, input.subscriber_id).await?,
-            "event_types": input.event_types,
-            "webhook_url": input.webhook_url,
-            "active": true,
-            "expires_at": instant(input.expires_at.as_deref(), "expires_at")?,
-        });
-        let record = NewRecord {
-            kind: RecordKind::Subscription,
-            intent_id: None,
-            fields,
-            event: None,
-            replaces: false,
-        };
-        self.add_record(caller, record).await
-    }
-
-    pub async fn subscriptions(
-        &self,
-        caller: &Caller,
-        intent_id: Option<&str>,
-        portfolio_id: Option<&str>,
-    ) -> Result<Vec<Value>> {
-        let all = self
-            .records_of(caller, RecordKind::Subscription, None)
-            .await?;
-        Ok(all
-            .into_iter()
-            .filter(|s| intent_id.is_none_or(|id| s["intent_id"] == id))
-            .filter(|s| portfolio_id.is_none_or(|id| s["portfolio_id"] == id))
-            .collect())
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::{Caller, OpenIntent};
 use crate::{
+    bus::{BusEvent, Face},
     error::Result,
-    events::BusEvent,
     store::openintent::{
         events::{self as event_rows, EventFilter, EventRow},
         graph as graph_rows,
@@ -25,6 +25,14 @@ use crate::{
 
 /// Most events one replay reads.
 const REPLAY_LIMIT: i64 = 1000;
+
+/// Events that change which intents a portfolio or agent stream follows.
+fn is_membership(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "added_to_portfolio" | "removed_from_portfolio" | "agent_assigned" | "agent_unassigned"
+    )
+}
 
 /// What a stream follows.
 #[derive(Debug, Clone)]
@@ -40,7 +48,8 @@ pub struct StreamItem {
     /// `None` for the first, `connected`, message.
     pub id: Option<String>,
     pub event_type: String,
-    pub data: Value,
+    /// The event as JSON text.
+    pub data: String,
 }
 
 pub struct Subscription {
@@ -60,7 +69,7 @@ pub struct Subscription {
     greeted: bool,
 }
 
-fn item(id: &str, event_type: &str, data: Value) -> StreamItem {
+fn item(id: &str, event_type: &str, data: String) -> StreamItem {
     StreamItem {
         id: Some(id.to_string()),
         event_type: event_type.to_string(),
@@ -78,8 +87,8 @@ impl OpenIntent {
         event_types: Option<Vec<String>>,
     ) -> Result<Subscription> {
         // Subscribe before reading anything, so no event is missed in between.
-        let receiver = self.bus().subscribe();
         let tenant = caller.tenant.as_str();
+        let receiver = self.bus().subscribe(tenant);
         let intents: HashSet<String> = match &target {
             StreamTarget::Intent(id) => {
                 self.intent(caller, id).await?;
@@ -123,7 +132,7 @@ impl Subscription {
             return Some(StreamItem {
                 id: None,
                 event_type: "connected".into(),
-                data: serde_json::json!({ "status": "connected" }),
+                data: r#"{"status":"connected"}"#.into(),
             });
         }
         loop {
@@ -132,7 +141,7 @@ impl Subscription {
             }
             match self.receiver.recv().await {
                 Ok(event) => {
-                    if let Some(next) = self.accept(&event) {
+                    if let Some(next) = self.accept(&event).await {
                         return Some(next);
                     }
                 }
@@ -147,14 +156,17 @@ impl Subscription {
     }
 
     /// Whether a live event belongs to this stream (updating followed intents on the way).
-    fn accept(&mut self, event: &BusEvent) -> Option<StreamItem> {
-        if event.tenant_id != self.caller.tenant.as_str() || self.replayed.contains(&event.id) {
+    async fn accept(&mut self, event: &BusEvent) -> Option<StreamItem> {
+        if event.face != Face::Protocol || self.replayed.contains(&event.id) {
             return None;
         }
-        self.follow_membership(&event.event_type, &event.intent_id, &event.body["payload"]);
+        if is_membership(&event.event_type) {
+            let payload = &event.body_value()["payload"];
+            self.follow_membership(&event.event_type, &event.subject, payload);
+        }
         let concerns_agent =
             matches!(&self.target, StreamTarget::Agent(agent) if *agent == event.actor);
-        if !(self.intents.contains(&event.intent_id) || concerns_agent)
+        if !(self.intents.contains(&event.subject) || concerns_agent)
             || !self.wanted(&event.event_type)
         {
             return None;
@@ -162,7 +174,35 @@ impl Subscription {
         if event.id > self.last_id {
             self.last_id = event.id.clone();
         }
-        Some(item(&event.id, &event.event_type, event.body.clone()))
+        let body = match event.truncated {
+            false => event.body.get().to_string(),
+            // Too large for the bus: read the stored event back.
+            true => self.stored(event).await?,
+        };
+        Some(item(&event.id, &event.event_type, body))
+    }
+
+    /// A logged event as the API shows it; events that are announced but not logged are
+    /// shown without their (too large) payload.
+    async fn stored(&self, event: &BusEvent) -> Option<String> {
+        let tenant = self.caller.tenant.as_str();
+        match event_rows::get(self.core.store(), tenant, &event.id).await {
+            Ok(Some(row)) => Some(super::views::event(&row).to_string()),
+            Ok(None) => Some(
+                serde_json::json!({
+                    "id": event.id,
+                    "intent_id": event.subject,
+                    "event_type": event.event_type,
+                    "actor": event.actor,
+                    "payload": { "truncated": true },
+                })
+                .to_string(),
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read a large event back");
+                None
+            }
+        }
     }
 
     fn wanted(&self, event_type: &str) -> bool {
@@ -214,8 +254,11 @@ impl Subscription {
         };
         for row in rows {
             if self.replayed.insert(row.id.clone()) && self.wanted(&row.event_type) {
-                self.backlog
-                    .push_back(item(&row.id, &row.event_type, super::views::event(&row)));
+                self.backlog.push_back(item(
+                    &row.id,
+                    &row.event_type,
+                    super::views::event(&row).to_string(),
+                ));
             }
             self.last_id = row.id;
         }

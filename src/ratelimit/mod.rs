@@ -21,6 +21,7 @@ use crate::{
     auth::{Principal, TenantId},
     error::Error,
     store::{self, Store},
+    time::SharedClock,
 };
 
 /// Length of a counting window; windows start on the minute (Unix time divisible by this).
@@ -37,22 +38,39 @@ pub struct Quota {
     pub remaining: u64,
     /// Unix time (seconds) at which the window ends and the count starts again.
     pub reset_at: u64,
+    /// Whole seconds until then (at least 1), for `Retry-After`.
+    pub retry_after: u64,
     pub allowed: bool,
 }
 
 impl Quota {
-    fn new(limit: u64, count: u64, window: u64) -> Self {
+    fn new(limit: u64, count: u64, window: Window) -> Self {
+        let reset_at = (window.index + 1) * WINDOW_SECS;
         Quota {
             limit,
             remaining: limit.saturating_sub(count),
-            reset_at: (window + 1) * WINDOW_SECS,
+            reset_at,
+            retry_after: reset_at.saturating_sub(window.now_secs).max(1),
             allowed: count <= limit,
         }
     }
+}
 
-    /// Whole seconds until the window resets (at least 1), for `Retry-After`.
-    pub fn retry_after(&self, now_secs: u64) -> u64 {
-        self.reset_at.saturating_sub(now_secs).max(1)
+/// The counting window a moment falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    /// Minutes since the Unix epoch.
+    index: u64,
+    now_secs: u64,
+}
+
+impl Window {
+    fn at(now_ms: i64) -> Self {
+        let now_secs = u64::try_from(now_ms).unwrap_or(0) / 1000;
+        Window {
+            index: now_secs / WINDOW_SECS,
+            now_secs,
+        }
     }
 }
 
@@ -86,13 +104,20 @@ pub struct RateLimiter {
     default_limit: u32,
     failure_limit: u32,
     tenant_limits: Cache<TenantId, u32>,
+    clock: SharedClock,
 }
 
 impl RateLimiter {
-    /// `default_limit`: requests per minute per key unless the tenant overrides it;
-    /// `failure_limit`: failed authentications per minute per client address.
-    pub fn new(counters: Counters, store: Store, default_limit: u32, failure_limit: u32) -> Self {
+    /// Limits per minute: `default_limit` requests per key unless the tenant overrides it,
+    /// `failure_limit` failed authentications per client address.
+    pub fn new(
+        counters: Counters,
+        store: Store,
+        (default_limit, failure_limit): (u32, u32),
+        clock: SharedClock,
+    ) -> Self {
         Self {
+            clock,
             counters,
             store,
             default_limit,
@@ -121,10 +146,10 @@ impl RateLimiter {
     /// Whether `address` may have one more key verified with argon2: not once it has had
     /// as many wrong secrets as the failure limit in this window. Counts nothing.
     pub async fn admit_hashing(&self, address: IpAddr) -> Quota {
-        let window = current_window();
+        let window = self.window();
         let spent = self
             .counters
-            .current(&Bucket::Hashing(address).name(), window)
+            .current(&Bucket::Hashing(address).name(), window.index)
             .await;
         // Judged as if this verification failed too: the standing it would leave.
         Quota::new(u64::from(self.failure_limit), spent + 1, window)
@@ -136,10 +161,14 @@ impl RateLimiter {
     }
 
     /// Adds one to `bucket` in the current window: the new count, and the window.
-    async fn increment(&self, bucket: Bucket<'_>) -> (u64, u64) {
-        let window = current_window();
-        let count = self.counters.increment(&bucket.name(), window).await;
+    async fn increment(&self, bucket: Bucket<'_>) -> (u64, Window) {
+        let window = self.window();
+        let count = self.counters.increment(&bucket.name(), window.index).await;
         (count, window)
+    }
+
+    fn window(&self) -> Window {
+        Window::at(self.clock.now_ms())
     }
 
     /// Counts one sign-in attempt at `account` from `address`: `per_minute` per address, a
@@ -191,17 +220,14 @@ impl RateLimiter {
     }
 }
 
-fn current_window() -> u64 {
-    crate::time::now_ms() as u64 / 1000 / WINDOW_SECS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn quotas_count_down_to_the_limit_and_reset_on_the_minute() {
-        let window = 28_000_000;
+        let minute = 28_000_000;
+        let window = Window::at(minute * 60_000 + 43_000);
         let first = Quota::new(3, 1, window);
         assert_eq!((first.remaining, first.allowed), (2, true));
         let last = Quota::new(3, 3, window);
@@ -209,8 +235,9 @@ mod tests {
         let over = Quota::new(3, 4, window);
         assert_eq!((over.remaining, over.allowed), (0, false));
         assert_eq!(over.reset_at % 60, 0);
-        assert_eq!(over.reset_at, (window + 1) * 60);
-        assert_eq!(over.retry_after(over.reset_at - 17), 17);
-        assert_eq!(over.retry_after(over.reset_at), 1);
+        assert_eq!(over.reset_at, (minute as u64 + 1) * 60);
+        assert_eq!(over.retry_after, 17);
+        let at_the_end = Quota::new(3, 4, Window::at((minute + 1) * 60_000 - 1));
+        assert_eq!(at_the_end.retry_after, 1);
     }
 }

@@ -164,9 +164,6 @@ impl Store {
         period: Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        if self.backend != Backend::Sqlite {
-            return;
-        }
         let mut interval = tokio::time::interval(period);
         loop {
             let stopping = tokio::select! {
@@ -334,6 +331,20 @@ pub(crate) type AnyQueryAs<'q, O> =
 /// True when `err` is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// PostgreSQL only: a notification on `channel`, delivered when the transaction commits.
+pub async fn notify(
+    conn: &mut sqlx::AnyConnection,
+    channel: &str,
+    payload: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]

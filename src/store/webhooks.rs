@@ -264,19 +264,65 @@ pub struct EventRow {
     pub created_at: Millis,
 }
 
-pub async fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_events (id, tenant_id, event, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+/// Appends an event to the tenant's event log; with `notification` (PostgreSQL's bus:
+/// channel and payload) queues it in the same statement, delivered at commit.
+pub async fn insert_event(
+    conn: &mut AnyConnection,
+    row: &EventRow,
+    notification: Option<(&str, &str)>,
+) -> sqlx::Result<()> {
+    const INSERT: &str = "INSERT INTO webhook_events (id, tenant_id, event, body, created_at) \
+                          VALUES ($1, $2, $3, $4, $5)";
+    let notifying;
+    let sql = match notification {
+        None => INSERT,
+        Some(_) => {
+            notifying = format!(
+                "WITH inserted AS ({INSERT} RETURNING id) SELECT pg_notify($6, $7) FROM inserted"
+            );
+            &notifying
+        }
+    };
+    let mut query = sqlx::query(sql)
+        .bind(&row.id)
+        .bind(&row.tenant_id)
+        .bind(&row.event)
+        .bind(&row.body)
+        .bind(row.created_at);
+    if let Some((channel, payload)) = notification {
+        query = query.bind(channel).bind(payload);
+    }
+    query.execute(conn).await.map(|_| ())
+}
+
+/// The tenant's logged events after `after_id` (all, when empty), oldest first.
+pub async fn events_after(
+    store: &Store,
+    tenant_id: &str,
+    after_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, event, body, created_at FROM webhook_events \
+         WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     )
-    .bind(&row.id)
-    .bind(&row.tenant_id)
-    .bind(&row.event)
-    .bind(&row.body)
-    .bind(row.created_at)
-    .execute(conn)
+    .bind(tenant_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(store.reader())
     .await
-    .map(|_| ())
+}
+
+/// One logged event of the tenant.
+pub async fn get_event(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, event, body, created_at FROM webhook_events \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(store.reader())
+    .await
 }
 
 /// Whether any delivery is due at `now`: a read, so an idle worker never takes the write lock.

@@ -15,7 +15,7 @@ use std::{collections::HashMap, sync::Arc};
 use serde_json::json;
 
 use crate::{
-    audit::{self, AuditEvent},
+    audit::AuditEvent,
     auth::{api_key::random_secret, TenantId},
     error::{Error, FieldError, Result},
     ids,
@@ -26,6 +26,7 @@ use crate::{
         Store,
     },
     time::{now_ms, Millis},
+    work::Writer,
 };
 pub use outbox::enqueue;
 use sealing::{Reseal, SigningSecrets};
@@ -139,6 +140,7 @@ pub struct PingResult {
 
 pub struct WebhookService {
     store: Store,
+    writer: Writer,
     targets: TargetPolicy,
     sender: Arc<Sender>,
     secrets: Arc<SecretBox>,
@@ -146,13 +148,14 @@ pub struct WebhookService {
 
 impl WebhookService {
     pub fn new(
-        store: Store,
+        writer: Writer,
         targets: TargetPolicy,
         sender: Arc<Sender>,
         secrets: Arc<SecretBox>,
     ) -> Self {
         Self {
-            store,
+            store: writer.store().clone(),
+            writer,
             targets,
             sender,
             secrets,
@@ -232,9 +235,39 @@ impl WebhookService {
             }
             return Err(Error::Validation(missing));
         };
-        let url = self.checked_url(url).await?;
         let events = checked_events(events)?;
         let description = checked_description(input.description.flatten())?;
+        let (row, secret) = self
+            .new_endpoint(
+                tenant,
+                url,
+                &events,
+                description,
+                input.enabled.unwrap_or(true),
+            )
+            .await?;
+        let mut work = self.writer.begin(tenant).await?;
+        webhooks::insert_endpoint(&mut work, &row).await?;
+        work.audit(change_event(audit_events::CREATED, actor, &row))
+            .await?;
+        work.commit().await?.publish();
+        Ok(WithSecret {
+            endpoint: Endpoint::from(&row),
+            secret,
+        })
+    }
+
+    /// A new endpoint of `tenant` for `url` (checked as a safe target) and its signing secret
+    /// (returned in clear once, stored sealed); not yet stored.
+    pub async fn new_endpoint(
+        &self,
+        tenant: &TenantId,
+        url: &str,
+        events: &[String],
+        description: Option<String>,
+        enabled: bool,
+    ) -> Result<(EndpointRow, String)> {
+        let url = self.checked_url(url).await?;
         let now = now_ms();
         let id = ids::new_id(ENDPOINT_ID_PREFIX);
         let secret = new_secret();
@@ -252,25 +285,13 @@ impl WebhookService {
                 previous_secret_key_id: None,
                 previous_secret_until: None,
             },
-            enabled: i64::from(input.enabled.unwrap_or(true)),
+            enabled: i64::from(enabled),
             disabled_reason: None,
             failing_since: None,
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.store.begin().await?;
-        webhooks::insert_endpoint(&mut tx, &row).await?;
-        audit::append(
-            &mut tx,
-            tenant,
-            change_event(audit_events::CREATED, actor, &row),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(WithSecret {
-            endpoint: Endpoint::from(&row),
-            secret,
-        })
+        Ok((row, secret))
     }
 
     pub async fn update(
@@ -286,8 +307,8 @@ impl WebhookService {
         };
         let events = input.events.as_deref().map(checked_events).transpose()?;
         let description = input.description.map(checked_description).transpose()?;
-        let mut tx = self.store.begin().await?;
-        let mut row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
+        let mut work = self.writer.begin(tenant).await?;
+        let mut row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
         if let Some(url) = url {
             row.url = url;
         }
@@ -310,22 +331,18 @@ impl WebhookService {
             row.enabled = i64::from(enabled);
         }
         row.updated_at = now_ms();
-        webhooks::update_endpoint(&mut tx, &row).await?;
-        audit::append(
-            &mut tx,
-            tenant,
-            change_event(audit_events::UPDATED, actor, &row),
-        )
-        .await?;
-        tx.commit().await?;
+        webhooks::update_endpoint(&mut work, &row).await?;
+        work.audit(change_event(audit_events::UPDATED, actor, &row))
+            .await?;
+        work.commit().await?.publish();
         Ok(Endpoint::from(&row))
     }
 
     /// A new secret; the old one keeps signing (header `x-intendedops-signature-previous`)
     /// for [`ROTATION_GRACE_MS`], so consumers can switch without dropping events.
     pub async fn rotate(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<WithSecret> {
-        let mut tx = self.store.begin().await?;
-        let mut row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
+        let mut work = self.writer.begin(tenant).await?;
+        let mut row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
         let now = now_ms();
         let secret = new_secret();
         let sealed = sealing::seal(&self.secrets, tenant.as_str(), id, &secret)?;
@@ -335,14 +352,10 @@ impl WebhookService {
         stored.previous_secret_key_id = stored.secret_key_id.replace(sealed.key_id);
         stored.previous_secret_until = Some(now + ROTATION_GRACE_MS);
         row.updated_at = now;
-        webhooks::update_endpoint(&mut tx, &row).await?;
-        audit::append(
-            &mut tx,
-            tenant,
-            change_event(audit_events::ROTATED, actor, &row),
-        )
-        .await?;
-        tx.commit().await?;
+        webhooks::update_endpoint(&mut work, &row).await?;
+        work.audit(change_event(audit_events::ROTATED, actor, &row))
+            .await?;
+        work.commit().await?.publish();
         Ok(WithSecret {
             endpoint: Endpoint::from(&row),
             secret,
@@ -351,16 +364,12 @@ impl WebhookService {
 
     /// Deletes the endpoint; its undelivered events are given up.
     pub async fn delete(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<Endpoint> {
-        let mut tx = self.store.begin().await?;
-        let row = found(webhooks::get_endpoint(&mut tx, tenant.as_str(), id).await?)?;
-        webhooks::delete_endpoint(&mut tx, tenant.as_str(), id, now_ms()).await?;
-        audit::append(
-            &mut tx,
-            tenant,
-            change_event(audit_events::DELETED, actor, &row),
-        )
-        .await?;
-        tx.commit().await?;
+        let mut work = self.writer.begin(tenant).await?;
+        let row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
+        webhooks::delete_endpoint(&mut work, tenant.as_str(), id, now_ms()).await?;
+        work.audit(change_event(audit_events::DELETED, actor, &row))
+            .await?;
+        work.commit().await?.publish();
         Ok(Endpoint::from(&row))
     }
 
@@ -427,20 +436,20 @@ impl WebhookService {
         endpoint_id: &str,
         delivery_id: &str,
     ) -> Result<Delivery> {
-        let mut tx = self.store.begin().await?;
-        let mut row = webhooks::get_delivery(&mut tx, tenant.as_str(), endpoint_id, delivery_id)
+        let mut work = self.writer.begin(tenant).await?;
+        let mut row = webhooks::get_delivery(&mut work, tenant.as_str(), endpoint_id, delivery_id)
             .await?
             .ok_or(Error::NotFound { what: "delivery" })?;
         let now = now_ms();
-        webhooks::requeue_delivery(&mut tx, delivery_id, now).await?;
+        webhooks::requeue_delivery(&mut work, delivery_id, now).await?;
         let event = AuditEvent {
             event_type: audit_events::REDELIVERY,
             actor,
             subject: delivery_id,
             data: json!({"endpointId": endpoint_id, "eventId": row.event_id, "event": row.event}),
         };
-        audit::append(&mut tx, tenant, event).await?;
-        tx.commit().await?;
+        work.audit(event).await?;
+        work.commit().await?.publish();
         row.status = "pending".into();
         row.next_attempt_at = now;
         let attempts = webhooks::attempts_of(&self.store, &[delivery_id]).await?;

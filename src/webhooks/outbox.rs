@@ -1,11 +1,16 @@
-//! Writing events to the outbox, inside the transaction of the change that causes them: the
-//! event and its deliveries exist exactly when the change does, and survive any crash after
-//! the commit. An event goes to the endpoints enabled and subscribed when the change's
-//! transaction looks (on SQLite, whose writes are serialized, that is exactly at its commit).
+//! Writing `/v1` events, inside the transaction of the change that causes them: the event
+//! joins the tenant's durable event log (what `GET /v1/events` replays) with a delivery for
+//! each endpoint subscribed to it, so both exist exactly when the change does and survive any
+//! crash after the commit. An event goes to the endpoints enabled and subscribed when the
+//! change's transaction looks (on SQLite, whose writes are serialized, that is exactly at its
+//! commit).
 
 use serde_json::Value;
 
-use super::{payload::envelope, DELIVERY_ID_PREFIX, EVENT_ID_PREFIX};
+use super::{
+    payload::{envelope, to_js_json},
+    DELIVERY_ID_PREFIX, EVENT_ID_PREFIX,
+};
 use crate::{
     auth::TenantId,
     error::Result,
@@ -14,45 +19,73 @@ use crate::{
     time::now_ms,
 };
 
-/// Puts `event` with `data` in the outbox of `tenant`, in the caller's transaction, with a
-/// delivery due now for each enabled endpoint subscribed to it (tenants without webhooks pay
-/// one indexed read). The body is rendered now, once: every attempt to every endpoint sends
-/// these exact bytes.
-pub async fn enqueue(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &TenantId,
-    event: &str,
-    data: &Value,
-) -> Result<()> {
-    let endpoints = webhooks::subscribers(&mut *tx, tenant.as_str(), event).await?;
-    if endpoints.is_empty() {
-        return Ok(());
-    }
+/// A `/v1` event about to be logged, in the webhook envelope: its id and body are fixed now,
+/// once: every attempt to every endpoint and every stream sends these exact bytes.
+pub fn render(tenant: &TenantId, event: &str, data: &Value) -> EventRow {
     let id = ids::new_id(EVENT_ID_PREFIX);
     let now = now_ms();
-    let body = envelope(&id, now, tenant, event, data);
-    let row = EventRow {
+    EventRow {
+        body: envelope(&id, now, tenant, event, data),
         id,
         tenant_id: tenant.to_string(),
         event: event.to_string(),
-        body,
         created_at: now,
-    };
-    webhooks::insert_event(&mut *tx, &row).await?;
+    }
+}
+
+/// An event whose whole body the caller gives (the OpenIntent face's RFC-0006 deliveries),
+/// written as `JSON.stringify` would write it.
+pub fn render_body(tenant: &TenantId, event: &str, body: &Value) -> EventRow {
+    EventRow {
+        id: ids::new_id(EVENT_ID_PREFIX),
+        tenant_id: tenant.to_string(),
+        event: event.to_string(),
+        body: to_js_json(body),
+        created_at: now_ms(),
+    }
+}
+
+/// Logs `row` in the caller's transaction (with the bus `notification` PostgreSQL delivers
+/// at commit, if any) with a delivery due now for each enabled endpoint subscribed to it.
+pub async fn enqueue(
+    tx: &mut sqlx::AnyConnection,
+    row: &EventRow,
+    notification: Option<(&str, &str)>,
+) -> Result<()> {
+    webhooks::insert_event(&mut *tx, row, notification).await?;
+    let endpoints = webhooks::subscribers(&mut *tx, &row.tenant_id, &row.event).await?;
+    deliver_to(tx, row, &endpoints).await
+}
+
+/// Logs `row` in the caller's transaction with a delivery due now for each of `endpoints`.
+pub async fn enqueue_to(
+    tx: &mut sqlx::AnyConnection,
+    row: &EventRow,
+    endpoints: &[String],
+) -> Result<()> {
+    webhooks::insert_event(&mut *tx, row, None).await?;
+    deliver_to(tx, row, endpoints).await
+}
+
+async fn deliver_to(
+    tx: &mut sqlx::AnyConnection,
+    row: &EventRow,
+    endpoints: &[String],
+) -> Result<()> {
     for endpoint_id in endpoints {
         let delivery = DeliveryRow {
             id: ids::new_id(DELIVERY_ID_PREFIX),
             tenant_id: row.tenant_id.clone(),
-            endpoint_id,
+            endpoint_id: endpoint_id.clone(),
             event_id: row.id.clone(),
             event: row.event.clone(),
             status: "pending".into(),
             attempts: 0,
-            next_attempt_at: now,
+            next_attempt_at: row.created_at,
             last_status_code: None,
             last_error: None,
-            created_at: now,
-            updated_at: now,
+            created_at: row.created_at,
+            updated_at: row.created_at,
         };
         webhooks::insert_delivery(&mut *tx, &delivery).await?;
     }

@@ -1,7 +1,7 @@
 //! Policy decisions, the approval queue and expiry, over HTTP.
 
 use futures_util::future::join_all;
-use intendedops::auth::Scope;
+use intendedops::{auth::Scope, time::ManualClock};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -413,15 +413,13 @@ async fn concurrent_approve_and_reject_produce_one_outcome() {
 
 #[tokio::test]
 async fn expired_approvals_reject_their_intent() {
-    let app = spawn_app().await;
+    let clock = ManualClock::at(intendedops::time::now_ms());
+    let app = spawn_app_with(|config| config.clock = clock.clone()).await;
     let new = agent(&app, "New", None).await;
     let intent = submit(&app, &new, "billing.send_invoice", invoice(5.0)).await;
     let approval = approval_id(&app, &intent).await;
-    // Make it due now rather than in 72 hours; the sweep runs every second.
-    app.raw_sql(&format!(
-        "UPDATE approvals SET expires_at = 1 WHERE id = '{approval}'"
-    ))
-    .await;
+    // The default policy's approvals expire after 72 hours; the sweep runs every second.
+    clock.advance(std::time::Duration::from_secs(72 * 3600 + 1));
     let mut status = Value::Null;
     for _ in 0..40 {
         let (_, current) = send(app.with_key(

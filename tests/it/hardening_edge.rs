@@ -17,7 +17,9 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{expect_error, metric, send, spawn_app_with, TestApp};
+use crate::helpers::{
+    clock_in_a_fresh_window, expect_error, metric, send, spawn_app_with, TestApp,
+};
 
 const VERIFICATIONS: &str = "intendedops_auth_key_verifications_total";
 
@@ -33,22 +35,14 @@ async fn verifications(app: &TestApp) -> f64 {
     metric(&app.scrape().await, VERIFICATIONS, &[])
 }
 
-/// Windows end on the minute: when fewer than 5 s are left, the test starts in the next one.
-async fn window_with_5s_left() {
-    let into_minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if into_minute >= 55 {
-        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_address_out_of_wrong_secret_budget_gets_429_without_argon2() {
-    let app = spawn_app_with(|config| config.auth_failures_per_minute = 3).await;
-    window_with_5s_left().await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| {
+        config.auth_failures_per_minute = 3;
+        config.clock = clock.clone();
+    })
+    .await;
     for n in 0..3 {
         expect_error(
             app.with_key(Method::GET, "/v1/keys", &wrong_secret(&app, n)),

@@ -9,6 +9,7 @@ use intendedops::{
     secrets::KeySource,
     store::Store,
     tenants::TenantService,
+    time::ManualClock,
     App, AppConfig,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -354,6 +355,13 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 /// A loopback port free a moment ago, for a server process the test starts itself.
+/// A clock stopped one second into the current minute: everything a test does counts in one
+/// rate-limit window however long it takes, and `advance` moves it on without waiting.
+pub fn clock_in_a_fresh_window() -> Arc<ManualClock> {
+    let now = intendedops::time::now_ms();
+    ManualClock::at(now - now % 60_000 + 1_000)
+}
+
 pub async fn free_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()

@@ -10,10 +10,10 @@ use intendedops::auth::Scope;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 
-use crate::helpers::{send, spawn_app, TestApp};
-
-/// Longest wait for one SSE message: a guard against hanging, not a timing assertion.
-const SSE_WAIT: Duration = Duration::from_secs(10);
+use crate::{
+    helpers::{send, spawn_app, TestApp},
+    sse::{SseMessage, SseStream},
+};
 
 /// Longest wait for a one-second lease to lapse.
 const LEASE_WAIT: Duration = Duration::from_secs(5);
@@ -226,110 +226,26 @@ async fn expect_not_found(caller: Oi<'_>, probe: &Probe) {
     );
 }
 
-/// One message of an SSE stream.
-#[derive(Debug)]
-struct SseMessage {
-    id: Option<String>,
-    event: String,
-    data: Value,
+/// Opens a stream of the face (resuming after `last_event_id`) and reads its greeting.
+async fn open_stream(caller: Oi<'_>, path: &str, last_event_id: Option<&str>) -> SseStream {
+    let mut request = caller.request(Method::GET, path);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    greeted(SseStream::connect(request, path).await).await
 }
 
-impl SseMessage {
-    fn version(&self) -> &Value {
-        &self.data["payload"]["version"]
-    }
+/// The stream after its first message, the `connected` greeting.
+async fn greeted(mut stream: SseStream) -> SseStream {
+    let greeting = stream.next().await;
+    assert_eq!(greeting.event, "connected", "{greeting:?}");
+    assert_eq!(greeting.id, None, "{greeting:?}");
+    stream
 }
 
-/// An open `text/event-stream` response, read message by message.
-struct SseStream {
-    response: reqwest::Response,
-    buffer: Vec<u8>,
-}
-
-impl SseStream {
-    /// Opens the stream (resuming after `last_event_id`) and reads its `connected` greeting.
-    async fn open(caller: Oi<'_>, path: &str, last_event_id: Option<&str>) -> SseStream {
-        let mut request = caller.request(Method::GET, path);
-        if let Some(id) = last_event_id {
-            request = request.header("Last-Event-ID", id);
-        }
-        SseStream::connect(request, path).await
-    }
-
-    /// Sends the stream request and reads the `connected` greeting.
-    async fn connect(request: RequestBuilder, path: &str) -> SseStream {
-        let response = request.send().await.expect("stream opened");
-        assert_eq!(response.status(), 200, "GET {path}");
-        let content_type = response.headers()["content-type"].to_str().unwrap();
-        assert!(
-            content_type.starts_with("text/event-stream"),
-            "{content_type}"
-        );
-        let mut stream = SseStream {
-            response,
-            buffer: Vec::new(),
-        };
-        let greeting = stream.next().await;
-        assert_eq!(greeting.event, "connected", "{greeting:?}");
-        assert_eq!(greeting.id, None, "{greeting:?}");
-        stream
-    }
-
-    async fn next(&mut self) -> SseMessage {
-        loop {
-            if let Some(message) = self.take_message() {
-                return message;
-            }
-            let chunk = tokio::time::timeout(SSE_WAIT, self.response.chunk())
-                .await
-                .expect("no SSE message within 10 s")
-                .expect("stream readable")
-                .expect("stream ended");
-            self.buffer.extend_from_slice(&chunk);
-        }
-    }
-
-    async fn take(&mut self, n: usize) -> Vec<SseMessage> {
-        let mut messages = Vec::with_capacity(n);
-        for _ in 0..n {
-            messages.push(self.next().await);
-        }
-        messages
-    }
-
-    /// The next complete message in the buffer; keep-alive comments are skipped.
-    fn take_message(&mut self) -> Option<SseMessage> {
-        while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-            if let Some(message) = parse_sse_block(std::str::from_utf8(&block).expect("UTF-8")) {
-                return Some(message);
-            }
-        }
-        None
-    }
-}
-
-fn parse_sse_block(block: &str) -> Option<SseMessage> {
-    let (mut id, mut event, mut data) = (None, None, Vec::new());
-    for line in block.lines() {
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "id" => id = Some(value.to_string()),
-            "event" => event = Some(value.to_string()),
-            "data" => data.push(value),
-            // Comments (`: keep-alive`) and fields this test does not use.
-            _ => {}
-        }
-    }
-    if event.is_none() && data.is_empty() {
-        return None;
-    }
-    Some(SseMessage {
-        id,
-        event: event.unwrap_or_else(|| "message".into()),
-        data: serde_json::from_str(&data.join("\n")).expect("SSE data is JSON"),
-    })
+/// The intent version a state event carries.
+fn version(message: &SseMessage) -> &Value {
+    &message.data["payload"]["version"]
 }
 
 /// Tenant A's intent with one of every kind of thing that can hang off it.
@@ -654,9 +570,9 @@ async fn live_streams_carry_only_the_callers_tenant() {
             .await;
     }
     let stream_path = "/agents/shared-agent/subscribe";
-    let mut live = SseStream::open(b, stream_path, None).await;
+    let mut live = open_stream(b, stream_path, None).await;
     // A replay from the very beginning holds B's events only.
-    let mut replay = SseStream::open(b, stream_path, Some("oev_")).await;
+    let mut replay = open_stream(b, stream_path, Some("oev_")).await;
     let b_events = ids(&b.events(&b_intent).await);
     let replayed: Vec<String> = replay
         .take(b_events.len())
@@ -901,14 +817,14 @@ async fn a_stream_resumes_after_last_event_id_without_gaps_or_duplicates() {
     let app = spawn_app().await;
     let a = Oi::new(&app, &app.a.admin_key, "agent-a");
     let id = a.create_intent("streamed").await;
-    let mut stream = SseStream::open(a, &format!("/intents/{id}/subscribe"), None).await;
+    let mut stream = open_stream(a, &format!("/intents/{id}/subscribe"), None).await;
     for version in 1..=3 {
         patch_at(a, &id, version).await;
     }
     let seen = stream.take(3).await;
-    for (message, version) in seen.iter().zip(2..) {
+    for (message, expected) in seen.iter().zip(2..) {
         assert_eq!(message.event, "state_patched", "{message:?}");
-        assert_eq!(message.version(), version, "{message:?}");
+        assert_eq!(version(message), expected, "{message:?}");
         assert_eq!(message.id.as_deref(), message.data["id"].as_str());
     }
     let last_seen = seen[2].id.clone().expect("events have ids");
@@ -918,15 +834,14 @@ async fn a_stream_resumes_after_last_event_id_without_gaps_or_duplicates() {
         patch_at(a, &id, version).await;
     }
     // Resume on the reference server's spelling of the route.
-    let mut resumed =
-        SseStream::open(a, &format!("/subscribe/intents/{id}"), Some(&last_seen)).await;
+    let mut resumed = open_stream(a, &format!("/subscribe/intents/{id}"), Some(&last_seen)).await;
     let replayed = resumed.take(2).await;
-    let versions: Vec<&Value> = replayed.iter().map(SseMessage::version).collect();
+    let versions: Vec<&Value> = replayed.iter().map(version).collect();
     assert_eq!(versions, [5, 6], "{replayed:?}");
     // Live events follow the replay; nothing is delivered twice.
     patch_at(a, &id, 6).await;
     let live = resumed.next().await;
-    assert_eq!(live.version(), 7, "{live:?}");
+    assert_eq!(version(&live), 7, "{live:?}");
 
     // Every id the streams gave is the logged event's, in log order.
     let logged = ids(&a.events(&id).await);
@@ -944,7 +859,7 @@ async fn versions_until_status_change(stream: &mut SseStream) -> Vec<i64> {
     let mut versions = Vec::new();
     loop {
         let message = stream.next().await;
-        versions.push(message.version().as_i64().expect("a versioned event"));
+        versions.push(version(&message).as_i64().expect("a versioned event"));
         if message.event == "status_changed" {
             return versions;
         }
@@ -958,7 +873,7 @@ async fn events_sort_in_the_order_they_happened() {
     let a = Oi::new(&app, &app.a.admin_key, "agent-a");
     let id = a.create_intent("busy").await;
     let path = format!("/intents/{id}/subscribe");
-    let mut live = SseStream::open(a, &path, None).await;
+    let mut live = open_stream(a, &path, None).await;
     // Back-to-back writes: on SQLite many share a millisecond.
     for version in 1..=PATCHES {
         expect(a.patch_state(&id, version, "k", json!(version)).await, 200);
@@ -979,7 +894,7 @@ async fn events_sort_in_the_order_they_happened() {
         "the live stream dropped or reordered events"
     );
     let middle = PATCHES as usize / 2;
-    let mut resumed = SseStream::open(a, &path, logged[middle]["id"].as_str()).await;
+    let mut resumed = open_stream(a, &path, logged[middle]["id"].as_str()).await;
     assert_eq!(
         versions_until_status_change(&mut resumed).await,
         all[middle..],
@@ -993,7 +908,7 @@ async fn an_event_types_filter_delivers_only_those_types() {
     let a = Oi::new(&app, &app.a.admin_key, "agent-a");
     let id = a.create_intent("filtered").await;
     let path = format!("/intents/{id}/subscribe?event_types=status_changed");
-    let mut stream = SseStream::open(a, &path, None).await;
+    let mut stream = open_stream(a, &path, None).await;
     expect(a.patch_state(&id, 1, "k1", json!(1)).await, 200);
     expect(a.set_status(&id, 2, "active").await, 200);
     expect(a.patch_state(&id, 3, "k2", json!(2)).await, 200);
@@ -1324,13 +1239,13 @@ async fn streams_on_one_instance_see_writes_made_through_another() {
         .get(other.url(&path))
         .header("x-api-key", &app.a.admin_key)
         .header("X-Agent-ID", "reader");
-    let mut stream = SseStream::connect(request, &path).await;
+    let mut stream = greeted(SseStream::connect(request, &path).await).await;
 
     expect(writer.patch_state(&id, 1, "k", json!(1)).await, 200);
     let message = stream.next().await;
     assert_eq!(message.event, "state_patched", "{message:?}");
     assert_eq!(message.data["intent_id"], id);
-    assert_eq!(message.version(), &json!(2));
+    assert_eq!(version(&message), &json!(2));
     assert_eq!(
         message.id.as_deref(),
         ids(&writer.events(&id).await).last().map(String::as_str)

@@ -10,12 +10,12 @@ use std::{
     time::Duration,
 };
 
-use intendedops::auth::TenantId;
+use intendedops::{auth::TenantId, time::Clock};
 use reqwest::{Method, Response};
 use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 
 use crate::helpers::{
-    expect_error, metric, send, spawn_app, spawn_app_with, test_redis_url, TestApp,
+    clock_in_a_fresh_window, expect_error, metric, send, spawn_app_with, test_redis_url, TestApp,
 };
 
 fn header(response: &Response, name: &str) -> u64 {
@@ -33,23 +33,6 @@ fn quota(response: &Response) -> (u64, u64, u64) {
         header(response, "x-ratelimit-remaining"),
         header(response, "x-ratelimit-reset"),
     )
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Windows end on the minute: when the current one ends within `needed`, wait for the next,
-/// so a test's requests all land in one window.
-async fn fresh_window_for(needed: Duration) {
-    let into_minute = now_secs() % 60;
-    if 60 - into_minute <= needed.as_secs() {
-        tokio::time::sleep(Duration::from_secs(60 - into_minute) + Duration::from_millis(200))
-            .await;
-    }
 }
 
 async fn get_keys(app: &TestApp, base: &str, key: &str) -> Response {
@@ -70,8 +53,8 @@ async fn set_limit(app: &TestApp, tenant: &str, per_minute: u32) {
 
 #[tokio::test]
 async fn request_1001_in_a_window_is_limited_with_the_contracts_headers() {
-    let app = spawn_app().await;
-    fresh_window_for(Duration::from_secs(20)).await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| config.clock = clock.clone()).await;
     let base = app.url("");
     let key = &app.a.admin_key;
     let first = get_keys(&app, &base, key).await;
@@ -79,7 +62,8 @@ async fn request_1001_in_a_window_is_limited_with_the_contracts_headers() {
     let (limit, remaining, reset) = quota(&first);
     assert_eq!((limit, remaining), (1000, 999));
     assert_eq!(reset % 60, 0, "windows end on the minute");
-    assert!(reset > now_secs() && reset <= now_secs() + 60);
+    let now_secs = (clock.now_ms() / 1000) as u64;
+    assert_eq!(reset, now_secs + 59, "one second into the window");
     for n in 2..=1000u64 {
         let response = get_keys(&app, &base, key).await;
         assert_eq!(response.status(), 200, "request {n}");
@@ -88,11 +72,7 @@ async fn request_1001_in_a_window_is_limited_with_the_contracts_headers() {
     let over = get_keys(&app, &base, key).await;
     assert_eq!(over.status(), 429);
     assert_eq!(quota(&over), (1000, 0, reset));
-    let retry_after = header(&over, "retry-after");
-    assert!(
-        retry_after >= 1 && retry_after <= reset - now_secs() + 1,
-        "{retry_after}"
-    );
+    assert_eq!(header(&over, "retry-after"), reset - now_secs);
     let body: serde_json::Value = over.json().await.unwrap();
     assert_eq!(body["error"]["code"], "RATE_LIMITED");
 
@@ -113,9 +93,9 @@ async fn request_1001_in_a_window_is_limited_with_the_contracts_headers() {
 
 #[tokio::test]
 async fn a_tenants_own_limit_applies_to_its_keys_only() {
-    let app = spawn_app().await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| config.clock = clock.clone()).await;
     set_limit(&app, "tenant-a", 3).await;
-    fresh_window_for(Duration::from_secs(5)).await;
     let base = app.url("");
     for remaining in [2, 1, 0] {
         let response = get_keys(&app, &base, &app.a.admin_key).await;
@@ -145,35 +125,35 @@ async fn a_tenants_own_limit_applies_to_its_keys_only() {
 
 #[tokio::test]
 async fn the_window_resets_on_the_minute() {
-    let app = spawn_app().await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| config.clock = clock.clone()).await;
     set_limit(&app, "tenant-a", 2).await;
     let base = app.url("");
     let key = &app.a.admin_key;
-    let mut reset = 0;
-    for _ in 0..2 {
-        let response = get_keys(&app, &base, key).await;
-        if response.status() == 200 {
-            reset = quota(&response).2;
-        }
-    }
-    // (If the minute turned between the two requests, the second is in a fresh window.)
-    let response = get_keys(&app, &base, key).await;
-    if response.status() == 429 {
-        let wait =
-            Duration::from_secs(reset.saturating_sub(now_secs())) + Duration::from_millis(300);
-        tokio::time::sleep(wait).await;
-    }
+    let first = get_keys(&app, &base, key).await;
+    let (_, _, reset) = quota(&first);
+    assert_eq!(get_keys(&app, &base, key).await.status(), 200);
+    let limited = get_keys(&app, &base, key).await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(
+        header(&limited, "retry-after"),
+        59,
+        "one second into the window"
+    );
+    clock.advance(Duration::from_secs(59));
     let fresh = get_keys(&app, &base, key).await;
-    assert_eq!(fresh.status(), 200);
-    let (_, remaining, next_reset) = quota(&fresh);
-    assert!(next_reset > reset || response.status() == 200);
-    assert!(remaining <= 1);
+    assert_eq!(fresh.status(), 200, "a new window");
+    assert_eq!(quota(&fresh), (2, 1, reset + 60));
 }
 
 #[tokio::test]
 async fn failed_authentications_are_limited_per_address() {
-    let app = spawn_app_with(|config| config.auth_failures_per_minute = 3).await;
-    fresh_window_for(Duration::from_secs(5)).await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| {
+        config.auth_failures_per_minute = 3;
+        config.clock = clock.clone();
+    })
+    .await;
     let guess = "intendedops_tenant-a_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     for _ in 0..3 {
         expect_error(
@@ -207,10 +187,10 @@ async fn instances_sharing_redis_share_the_count() {
         eprintln!("skipped: TEST_REDIS_URL is not set");
         return;
     };
-    let app = spawn_app().await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| config.clock = clock.clone()).await;
     set_limit(&app, "tenant-a", 10).await;
     let second = app.another_instance(|_| {}).await;
-    fresh_window_for(Duration::from_secs(5)).await;
     let bases = [app.url(""), second.url("")];
     for n in 0..10u64 {
         let response = get_keys(&app, &bases[(n % 2) as usize], &app.a.admin_key).await;
@@ -327,8 +307,12 @@ async fn redis_stopping_degrades_to_in_process_and_recovers() {
         return;
     };
     let proxied = proxy.url();
-    let app = spawn_app_with(|config| config.redis_url = Some(proxied)).await;
-    fresh_window_for(Duration::from_secs(15)).await;
+    let clock = clock_in_a_fresh_window();
+    let app = spawn_app_with(|config| {
+        config.redis_url = Some(proxied);
+        config.clock = clock.clone();
+    })
+    .await;
     let base = app.url("");
     let key = &app.a.admin_key;
     for n in 1..=20 {
@@ -386,12 +370,13 @@ async fn a_slow_redis_is_bypassed_until_it_is_fast_again() {
         return;
     };
     let proxied = proxy.url();
+    let clock = clock_in_a_fresh_window();
     let app = spawn_app_with(|config| {
         config.redis_url = Some(proxied);
         config.redis_timeout = Duration::from_millis(20);
+        config.clock = clock.clone();
     })
     .await;
-    fresh_window_for(Duration::from_secs(15)).await;
     let base = app.url("");
     let key = &app.a.admin_key;
     for n in 1..=10 {

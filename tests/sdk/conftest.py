@@ -117,6 +117,9 @@ def _server_env(database_url: str) -> dict[str, str]:
             "INTENDEDOPS_RATE_LIMIT_PER_MINUTE": "100000",
             "INTENDEDOPS_AUTH_FAILURES_PER_MINUTE": "100000",
             "INTENDEDOPS_SHUTDOWN_GRACE_SECS": "1",
+            # The async client's subscribe() requires a webhook_url; the suite's point at the
+            # loopback discard port, which the server refuses as a target unless allowed.
+            "INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE": "true",
             "OPENINTENT_LOG_LEVEL": env.get("OPENINTENT_LOG_LEVEL", "info"),
         }
     )

@@ -260,7 +260,8 @@ pub struct SubscriptionIn {
     subscriber_id: Option<String>,
     /// Empty or absent: every type.
     event_types: Option<Vec<String>>,
-    /// Stored; events are delivered over SSE.
+    /// Also deliver the events by signed POST here (a public address; the answer carries the
+    /// signing secret once, as `webhook_secret`).
     webhook_url: Option<String>,
     expires_at: Option<String>,
 }

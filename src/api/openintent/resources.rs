@@ -275,7 +275,12 @@ pub struct Subscription {
     subscriber_id: String,
     /// Empty: every type.
     event_types: Vec<String>,
+    /// Events are also POSTed here, signed (`x-intendedops-signature`), with retries.
     webhook_url: Option<String>,
+    /// The `/v1/webhooks` endpoint that delivers to `webhook_url` (its delivery log, retries).
+    webhook_endpoint_id: Option<String>,
+    /// The signing secret of the deliveries: in the creation's answer only.
+    webhook_secret: Option<String>,
     active: bool,
     expires_at: Option<String>,
     created_at: String,
@@ -477,6 +482,8 @@ examples! {
         "subscriber_id": "watcher",
         "event_types": ["state_patched", "status_changed"],
         "webhook_url": null,
+        "webhook_endpoint_id": null,
+        "webhook_secret": null,
         "active": true,
         "expires_at": null,
         "created_at": "2024-01-15T10:33:00.000Z"

@@ -14,7 +14,6 @@ use crate::{
     api::{
         schema::{example_json, Word},
         security::TenantKey,
-        types::JsonObject,
     },
     openintent::{
         records::RecordKind,
@@ -53,8 +52,9 @@ pub struct StreamsOi(pub OpenIntent);
 struct SseMessage {
     id: Option<String>,
     event: String,
-    /// The event as `GET /intents/{id}/events` lists it; `{"status": "connected"}` first.
-    data: JsonObject,
+    /// The event as `GET /intents/{id}/events` lists it, as JSON text;
+    /// `{"status":"connected"}` first.
+    data: String,
 }
 
 /// A state patch as the stream carries it (`id:` and `event:` lines, `data:` the event).
@@ -64,7 +64,7 @@ impl Example for SseMessage {
         SseMessage {
             id: event["id"].as_str().map(str::to_string),
             event: "state_patched".into(),
-            data: JsonObject(event),
+            data: event.to_string(),
         }
     }
 }
@@ -74,7 +74,7 @@ impl From<StreamItem> for SseMessage {
         SseMessage {
             id: item.id,
             event: item.event_type,
-            data: JsonObject(item.data),
+            data: item.data,
         }
     }
 }
@@ -119,8 +119,7 @@ impl StreamsOi {
             EventStream::new(items)
                 .keep_alive(KEEP_ALIVE)
                 .to_event(|message: SseMessage| {
-                    let event =
-                        Event::message(message.data.0.to_string()).event_type(message.event);
+                    let event = Event::message(message.data).event_type(message.event);
                     match message.id {
                         Some(id) => event.id(id),
                         None => event,
@@ -132,7 +131,8 @@ impl StreamsOi {
 
 #[OpenApi(tag = "OiTag::Subscriptions")]
 impl StreamsOi {
-    /// Record a subscription. Live delivery is by the SSE streams below.
+    /// Record a subscription. Live delivery is by the SSE streams below; with a `webhook_url`,
+    /// also by signed, retried POSTs of `{"subscription_id", "event"}`.
     #[oai(
         path = "/subscriptions",
         method = "post",

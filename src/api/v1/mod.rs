@@ -4,6 +4,7 @@ pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod domains;
+pub mod event_stream;
 pub mod intents;
 pub mod keys;
 pub mod policies;

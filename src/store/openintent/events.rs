@@ -117,16 +117,6 @@ pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Optio
     .await
 }
 
-/// PostgreSQL only: a notification on `channel`, delivered when the transaction commits.
-pub async fn notify(conn: &mut AnyConnection, channel: &str, payload: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
-        .bind(payload)
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
 /// PostgreSQL only: inserts the event and queues its notification in one statement.
 pub async fn insert_notifying(
     conn: &mut AnyConnection,

@@ -7,6 +7,7 @@ pub mod intents;
 pub mod leases;
 pub mod portfolios;
 pub mod records;
+pub mod webhook_targets;
 
 use super::{Backend, Store};
 

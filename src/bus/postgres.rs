@@ -4,19 +4,17 @@
 //! delivers it exactly when (and only if) the transaction commits, in commit order. Every
 //! instance, the writer included, listens on the channel and fans the notifications out to
 //! its local subscribers. A notification carries the whole event unless it would pass
-//! PostgreSQL's 8000-byte payload limit; then it carries the event without its payload and
-//! the listener reads the stored event back. Notifications sent while an instance's listening
+//! PostgreSQL's 8000-byte payload limit; then it carries the event without its body, marked
+//! `truncated`, and the subscriber reads the stored event back. Notifications sent while an instance's listening
 //! connection is down are lost to its live streams; clients resume with `Last-Event-ID`.
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::{BusEvent, EventBus, InProcessBus};
-use crate::store::{openintent::events as event_rows, Store};
 
 /// Largest notification payload sent as is (PostgreSQL refuses more than 8000 bytes).
 const MAX_PAYLOAD: usize = 7900;
@@ -24,7 +22,7 @@ const MAX_PAYLOAD: usize = 7900;
 pub struct PgNotifyBus {
     local: InProcessBus,
     channel: String,
-    store: Store,
+    url: String,
     /// Set up (and listening) at start; taken by [`PgNotifyBus::run`].
     listener: Mutex<Option<PgListener>>,
 }
@@ -48,47 +46,60 @@ fn channel_name(schema: &str) -> String {
         .collect()
 }
 
-/// The notification text of an event (its payload left out when too large).
+/// The notification text of an event (its body left out when too large).
 fn encode(event: &BusEvent) -> String {
     let full = serde_json::to_string(event).unwrap_or_default();
     if full.len() <= MAX_PAYLOAD {
         return full;
     }
-    let mut slim = event.clone();
-    slim.body["payload"] = json!({ "truncated": true });
-    slim.truncated = true;
+    let slim = BusEvent {
+        body: super::null(),
+        truncated: true,
+        ..event.clone()
+    };
     serde_json::to_string(&slim).unwrap_or_default()
 }
 
 impl PgNotifyBus {
-    /// Connects a listening connection for `url`'s current schema.
-    pub async fn start(url: &str, store: Store, capacity: usize) -> anyhow::Result<Arc<Self>> {
-        let schema = store.current_schema().await?;
-        let channel = channel_name(&schema);
+    /// Connects a listening connection for `url`'s database `schema`.
+    pub async fn start(url: &str, schema: &str, capacity: usize) -> anyhow::Result<Arc<Self>> {
+        let channel = channel_name(schema);
         let mut listener = PgListener::connect(url).await?;
         listener.listen(&channel).await?;
         Ok(Arc::new(PgNotifyBus {
             local: InProcessBus::new(capacity),
             channel,
-            store,
+            url: url.to_string(),
             listener: Mutex::new(Some(listener)),
         }))
     }
 
-    /// Fans notifications out to this instance's subscribers until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let Some(mut listener) = self.listener.lock().expect("listener lock").take() else {
-            return;
+    /// Fans notifications out to this instance's subscribers until `shutdown`. Uses the
+    /// connection made at start; run again (by the supervisor, after a failure) it listens
+    /// on a new one.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let started = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut listener = match started {
+            Some(listener) => listener,
+            None => {
+                let mut listener = PgListener::connect(&self.url).await?;
+                listener.listen(&self.channel).await?;
+                listener
+            }
         };
         loop {
             let received = tokio::select! {
                 received = listener.recv() => received,
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Ok(()),
             };
             match received {
                 Ok(notification) => {
                     match serde_json::from_str::<BusEvent>(notification.payload()) {
-                        Ok(event) => self.deliver(event).await,
+                        Ok(event) => self.local.publish(Arc::new(event)),
                         Err(err) => tracing::warn!(error = %err, "unreadable event notification"),
                     }
                 }
@@ -99,18 +110,6 @@ impl PgNotifyBus {
                 }
             }
         }
-    }
-
-    async fn deliver(&self, mut event: BusEvent) {
-        if event.truncated {
-            match event_rows::get(&self.store, &event.tenant_id, &event.id).await {
-                Ok(Some(row)) => event.body = crate::openintent::views::event(&row),
-                Ok(None) => {}
-                Err(err) => tracing::warn!(error = %err, "cannot read a large event back"),
-            }
-            event.truncated = false;
-        }
-        self.local.publish(Arc::new(event));
     }
 }
 
@@ -126,8 +125,8 @@ impl EventBus for PgNotifyBus {
         self.local.publish(event);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
-        self.local.subscribe()
+    fn subscribe(&self, tenant: &str) -> broadcast::Receiver<Arc<BusEvent>> {
+        self.local.subscribe(tenant)
     }
 }
 
@@ -143,30 +142,28 @@ mod tests {
     }
 
     #[test]
-    fn large_events_travel_without_their_payload() {
+    fn large_events_travel_without_their_body() {
         let event = BusEvent {
             tenant_id: "t".into(),
+            face: super::super::Face::Protocol,
             id: "oev_1".into(),
-            intent_id: "i".into(),
+            subject: "i".into(),
             event_type: "comment".into(),
             actor: "a".into(),
-            body: json!({ "payload": { "text": "x".repeat(10_000) } }),
+            body: super::super::json_text(format!("{{\"text\":\"{}\"}}", "x".repeat(10_000))),
             truncated: false,
         };
         let encoded = encode(&event);
         assert!(encoded.len() <= MAX_PAYLOAD);
         let decoded: BusEvent = serde_json::from_str(&encoded).unwrap();
         assert!(decoded.truncated);
-        assert_eq!(decoded.body["payload"], json!({ "truncated": true }));
+        assert_eq!(decoded.body.get(), "null");
         let small = BusEvent {
-            body: json!({ "payload": {} }),
+            body: super::super::json_text("{\"text\":\"hi\"}".into()),
             ..event
         };
-        assert_eq!(
-            serde_json::from_str::<BusEvent>(&encode(&small))
-                .unwrap()
-                .body,
-            small.body
-        );
+        let decoded: BusEvent = serde_json::from_str(&encode(&small)).unwrap();
+        assert!(!decoded.truncated);
+        assert_eq!(decoded.body.get(), small.body.get());
     }
 }

@@ -1,0 +1,167 @@
+//! RFC-0006 subscriptions: records of who follows which intents' events. Live delivery is the
+//! SSE streams ([`super::streams`]); a subscription with a `webhook_url` is also delivered by
+//! POST, through the same signed, retried outbox as `/v1` webhooks: it gets an endpoint of its
+//! own (shown in `GET /v1/webhooks` with its delivery log, its secret returned once as
+//! `webhook_secret`), and every event of the intents it follows is queued for that endpoint in
+//! the event's transaction, with the RFC's body `{"subscription_id", "event"}`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    records::{instant, store_record, RecordKind},
+    Caller, Change, OpenIntent,
+};
+use crate::{
+    error::{Error, Result},
+    store::{
+        openintent::{portfolios as portfolio_rows, webhook_targets, webhook_targets::TargetRow},
+        webhooks as endpoint_rows,
+    },
+    time::{now_ms, parse_instant, DayBound},
+    webhooks::outbox,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct SubscriptionIn {
+    #[serde(default)]
+    pub intent_id: Option<String>,
+    #[serde(default)]
+    pub portfolio_id: Option<String>,
+    #[serde(default)]
+    pub subscriber_id: Option<String>,
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// The event name webhook deliveries of protocol events carry (`x-intendedops-event`).
+fn delivery_event(event_type: &str) -> String {
+    format!("openintent.{event_type}")
+}
+
+impl OpenIntent {
+    /// A subscription to an intent's or portfolio's events (or every intent's), listed and
+    /// deletable; with a `webhook_url`, delivered there too.
+    pub async fn subscribe(&self, caller: &Caller, input: SubscriptionIn) -> Result<Value> {
+        let tenant = caller.tenant.as_str();
+        if let Some(intent_id) = &input.intent_id {
+            // 404 for unknown ids, 403 for a closed intent the caller may not read.
+            self.intent(caller, intent_id).await?;
+        }
+        if let Some(portfolio_id) = &input.portfolio_id {
+            if portfolio_rows::get(self.store(), tenant, portfolio_id)
+                .await?
+                .is_none()
+            {
+                return Err(Error::NotFound { what: "portfolio" });
+            }
+        }
+        for event_type in &input.event_types {
+            super::intents::check_event_type(event_type)?;
+        }
+        let expires_at = instant(input.expires_at.as_deref(), "expires_at")?;
+        // The target is checked (scheme, address) before anything is stored.
+        let endpoint = match &input.webhook_url {
+            Some(url) => Some(
+                self.webhooks
+                    .new_endpoint(&caller.tenant, url, &[], None, true)
+                    .await
+                    .map_err(|err| err.renamed_field("url", "webhook_url"))?,
+            ),
+            None => None,
+        };
+        let fields = json!({
+            "intent_id": input.intent_id,
+            "portfolio_id": input.portfolio_id,
+            "subscriber_id": self.attributed(caller, input.subscriber_id).await?,
+            "event_types": input.event_types,
+            "webhook_url": endpoint.as_ref().map(|(row, _)| &row.url),
+            "webhook_endpoint_id": endpoint.as_ref().map(|(row, _)| &row.id),
+            "active": true,
+            "expires_at": expires_at,
+        });
+        let mut change = self.change(caller).await?;
+        let (id, mut body) =
+            store_record(&mut change, RecordKind::Subscription, None, fields).await?;
+        let mut secret = None;
+        if let Some((mut row, signing_secret)) = endpoint {
+            row.description = Some(format!("OpenIntent subscription {id}"));
+            endpoint_rows::insert_endpoint(change.tx(), &row).await?;
+            let target = TargetRow {
+                subscription_id: id.clone(),
+                endpoint_id: row.id.clone(),
+                intent_id: input.intent_id.clone(),
+                portfolio_id: input.portfolio_id.clone(),
+                event_types: json!(input.event_types).to_string(),
+                expires_at: expires_at
+                    .as_deref()
+                    .and_then(|at| parse_instant(at, DayBound::Start)),
+            };
+            webhook_targets::insert(change.tx(), tenant, &target).await?;
+            secret = Some(signing_secret);
+        }
+        change
+            .audit("subscription_created", &id, body.clone())
+            .await?;
+        change.commit().await?;
+        if let Some(secret) = secret {
+            // Shown once: it signs every delivery (`x-intendedops-signature`).
+            body["webhook_secret"] = json!(secret);
+        }
+        Ok(body)
+    }
+
+    pub async fn subscriptions(
+        &self,
+        caller: &Caller,
+        intent_id: Option<&str>,
+        portfolio_id: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let all = self
+            .records_of(caller, RecordKind::Subscription, None)
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| intent_id.is_none_or(|id| s["intent_id"] == id))
+            .filter(|s| portfolio_id.is_none_or(|id| s["portfolio_id"] == id))
+            .collect())
+    }
+}
+
+impl Change<'_> {
+    /// Queues a protocol event (`view`, as the API shows it) of `intent_id` for the webhooks
+    /// of the subscriptions following that intent.
+    pub(super) async fn queue_for_webhooks(
+        &mut self,
+        intent_id: &str,
+        event_type: &str,
+        view: &Value,
+    ) -> Result<()> {
+        let tenant = self.caller.tenant.clone();
+        let targets =
+            webhook_targets::following(self.tx(), tenant.as_str(), intent_id, now_ms()).await?;
+        for target in targets.iter().filter(|t| t.wants(event_type)) {
+            let body = json!({ "subscription_id": target.subscription_id, "event": view });
+            let row = outbox::render_body(&tenant, &delivery_event(event_type), &body);
+            outbox::enqueue_to(self.tx(), &row, std::slice::from_ref(&target.endpoint_id)).await?;
+        }
+        Ok(())
+    }
+
+    /// A deleted subscription's webhook stops: its target goes and its endpoint is disabled
+    /// (kept, with its delivery log).
+    pub(super) async fn forget_webhook(&mut self, subscription_id: &str) -> Result<()> {
+        let tenant = self.caller.tenant.to_string();
+        if let Some(endpoint) = webhook_targets::delete(self.tx(), &tenant, subscription_id).await?
+        {
+            let reason = "its OpenIntent subscription was deleted";
+            endpoint_rows::disable_endpoint(self.tx(), &tenant, &endpoint, reason, now_ms())
+                .await?;
+        }
+        Ok(())
+    }
+}
