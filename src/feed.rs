@@ -194,7 +194,7 @@ impl FeedStream {
             return Some(FeedItem {
                 id: event.id.clone(),
                 event: event.event_type.clone(),
-                data: event.body.get().to_string(),
+                data: event.body.clone(),
             });
         }
         // Too large for the bus: read it back from the log.

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::{
     audit::{self, AuditEvent, AuditRecord},
     auth::TenantId,
-    bus::{json_text, BusEvent, EventBus, Face},
+    bus::{BusEvent, EventBus, Face},
     error::{Error, Result},
     store::{Store, Tx},
     webhooks::outbox,
@@ -107,40 +107,42 @@ impl UnitOfWork {
     /// endpoints subscribed to it, and announced on the bus.
     pub async fn emit(&mut self, event: &str, subject: &str, data: &Value) -> Result<()> {
         let row = outbox::render(&self.tenant, event, data);
-        let announced = BusEvent {
+        let announced = || BusEvent {
             tenant_id: row.tenant_id.clone(),
             face: Face::Governance,
             id: row.id.clone(),
             subject: subject.to_string(),
             event_type: row.event.clone(),
             actor: String::new(),
-            body: json_text(row.body.clone()),
+            body: row.body.clone(),
             truncated: false,
         };
-        match self.bus.in_transaction() {
-            Some(channel) => {
-                let payload = (channel.encode)(&announced);
-                outbox::enqueue(&mut self.tx, &row, Some((channel.channel, &payload))).await
+        match self.announce(announced) {
+            Some(note) => {
+                let notification = Some((note.channel.as_str(), note.payload.as_str()));
+                outbox::enqueue(&mut self.tx, &row, notification).await
             }
-            None => {
-                outbox::enqueue(&mut self.tx, &row, None).await?;
-                self.live.push(Arc::new(announced));
-                Ok(())
-            }
+            None => outbox::enqueue(&mut self.tx, &row, None).await,
         }
     }
 
     /// The bus notification of an event the caller logs itself (the OpenIntent face's log):
     /// `Some` to send inside the transaction, or `None` when it was kept for publishing
-    /// after the commit.
-    pub fn announce(&mut self, event: BusEvent) -> Option<Notification> {
+    /// after the commit (or reaches no one: then `event` is never even built).
+    pub fn announce(&mut self, event: impl FnOnce() -> BusEvent) -> Option<Notification> {
+        // A stream that opens after this check and before the commit does not get the event
+        // live: like any event committed as a stream connects, it is on the stream's side of
+        // the boundary only for a client that resumes with `Last-Event-ID`.
+        if !self.bus.carries(self.tenant.as_str()) {
+            return None;
+        }
         match self.bus.in_transaction() {
             Some(channel) => Some(Notification {
                 channel: channel.channel.to_string(),
-                payload: (channel.encode)(&event),
+                payload: (channel.encode)(&event()),
             }),
             None => {
-                self.live.push(Arc::new(event));
+                self.live.push(Arc::new(event()));
                 None
             }
         }

@@ -20,7 +20,6 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 /// Which face's log an event belongs to.
@@ -46,7 +45,7 @@ pub struct BusEvent {
     pub actor: String,
     /// The event as the API shows it, as JSON text: rendered once by the writer, sent as is
     /// to every subscriber.
-    pub body: Box<RawValue>,
+    pub body: String,
     /// On the wire between instances: the body was left out (too large); the subscriber
     /// reads the stored event back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -56,17 +55,8 @@ pub struct BusEvent {
 impl BusEvent {
     /// `body` as a value (for the few subscribers that look inside an event).
     pub fn body_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.body.get()).unwrap_or_default()
+        serde_json::from_str(&self.body).unwrap_or_default()
     }
-}
-
-/// JSON text as a bus body (text that is not JSON, which writers never produce, becomes null).
-pub fn json_text(text: String) -> Box<RawValue> {
-    RawValue::from_string(text).unwrap_or_else(|_| null())
-}
-
-fn null() -> Box<RawValue> {
-    RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 /// A bus carried by the database: events are sent inside the writing transaction.
@@ -81,6 +71,9 @@ pub trait EventBus: Send + Sync {
     fn in_transaction(&self) -> Option<TransactionalChannel<'_>> {
         None
     }
+    /// Whether an event of `tenant` must be announced at all: false when it would reach no
+    /// one (no subscriber of the tenant in this process, and no other process listening).
+    fn carries(&self, tenant: &str) -> bool;
     /// Delivers to this instance's subscribers of the event's tenant.
     fn publish(&self, event: Arc<BusEvent>);
     /// The live events of `tenant` from now on.
@@ -116,6 +109,13 @@ impl InProcessBus {
 }
 
 impl EventBus for InProcessBus {
+    fn carries(&self, tenant: &str) -> bool {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        channels
+            .get(tenant)
+            .is_some_and(|sender| sender.receiver_count() > 0)
+    }
+
     fn publish(&self, event: Arc<BusEvent>) {
         let unused = {
             let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
@@ -151,7 +151,7 @@ mod tests {
             subject: "i".into(),
             event_type: "comment".into(),
             actor: "a".into(),
-            body: null(),
+            body: "null".into(),
             truncated: false,
         })
     }

@@ -53,7 +53,7 @@ fn encode(event: &BusEvent) -> String {
         return full;
     }
     let slim = BusEvent {
-        body: super::null(),
+        body: "null".into(),
         truncated: true,
         ..event.clone()
     };
@@ -121,6 +121,11 @@ impl EventBus for PgNotifyBus {
         })
     }
 
+    /// Always: other instances may have subscribers.
+    fn carries(&self, _tenant: &str) -> bool {
+        true
+    }
+
     fn publish(&self, event: Arc<BusEvent>) {
         self.local.publish(event);
     }
@@ -150,20 +155,20 @@ mod tests {
             subject: "i".into(),
             event_type: "comment".into(),
             actor: "a".into(),
-            body: super::super::json_text(format!("{{\"text\":\"{}\"}}", "x".repeat(10_000))),
+            body: format!("{{\"text\":\"{}\"}}", "x".repeat(10_000)),
             truncated: false,
         };
         let encoded = encode(&event);
         assert!(encoded.len() <= MAX_PAYLOAD);
         let decoded: BusEvent = serde_json::from_str(&encoded).unwrap();
         assert!(decoded.truncated);
-        assert_eq!(decoded.body.get(), "null");
+        assert_eq!(decoded.body, "null");
         let small = BusEvent {
-            body: super::super::json_text("{\"text\":\"hi\"}".into()),
+            body: "{\"text\":\"hi\"}".into(),
             ..event
         };
         let decoded: BusEvent = serde_json::from_str(&encode(&small)).unwrap();
         assert!(!decoded.truncated);
-        assert_eq!(decoded.body.get(), small.body.get());
+        assert_eq!(decoded.body, small.body);
     }
 }

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use crate::{
     audit::AuditEvent,
     auth::{identity, Principal, TenantId},
-    bus::{json_text, BusEvent, EventBus, Face},
+    bus::{BusEvent, EventBus, Face},
     error::{Error, Result},
     ids, store,
     store::{
@@ -156,7 +156,7 @@ fn bus_event(row: &EventRow, body: &Value) -> BusEvent {
         subject: row.intent_id.clone(),
         event_type: row.event_type.clone(),
         actor: row.actor.clone(),
-        body: json_text(body.to_string()),
+        body: body.to_string(),
         truncated: false,
     }
 }
@@ -215,7 +215,7 @@ impl Change<'_> {
         let (row, view) = self.event_row(event);
         // With a database-carried bus the event row and its notification are one statement,
         // sent before the audit append: the tenant's chain head stays locked for less time.
-        match self.work.announce(bus_event(&row, &view)) {
+        match self.work.announce(|| bus_event(&row, &view)) {
             Some(note) => {
                 events::insert_notifying(&mut self.work, &row, &note.channel, &note.payload).await?
             }
@@ -242,7 +242,7 @@ impl Change<'_> {
             .await?;
         let data = json!({ "eventId": row.id, "payload": view["payload"] });
         self.audit(&row.event_type, &row.intent_id, data).await?;
-        if let Some(note) = self.work.announce(bus_event(&row, &view)) {
+        if let Some(note) = self.work.announce(|| bus_event(&row, &view)) {
             store::notify(&mut self.work, &note.channel, &note.payload).await?;
         }
         Ok(())

@@ -175,7 +175,7 @@ impl Subscription {
             self.last_id = event.id.clone();
         }
         let body = match event.truncated {
-            false => event.body.get().to_string(),
+            false => event.body.clone(),
             // Too large for the bus: read the stored event back.
             true => self.stored(event).await?,
         };
