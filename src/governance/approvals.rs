@@ -133,6 +133,27 @@ pub enum Choice {
     Reject,
 }
 
+/// Where an approval stands after a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quorum {
+    /// One rejection settles it.
+    Rejected,
+    /// As many approvals as required, from distinct approvers (the decisions table's unique
+    /// key on the approver makes them distinct before they are counted here).
+    Met,
+    Waiting,
+}
+
+/// The quorum rule: `choice` has just been recorded, making `approvals` approvals of
+/// `required`.
+pub fn quorum(choice: Choice, approvals: i64, required: i64) -> Quorum {
+    match choice {
+        Choice::Reject => Quorum::Rejected,
+        Choice::Approve if approvals >= required.max(1) => Quorum::Met,
+        Choice::Approve => Quorum::Waiting,
+    }
+}
+
 pub struct ApprovalService {
     store: Store,
     writer: Writer,
@@ -339,12 +360,10 @@ impl ApprovalService {
         }
         let decisions = approvals::decisions(&mut work, tenant.as_str(), id).await?;
         let approvals_given = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
-        let settled = match choice {
-            Choice::Reject => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
-            Choice::Approve if approvals_given >= row.required_approvals => {
-                Some((IntentStatus::Approved, "approved", events::INTENT_APPROVED))
-            }
-            Choice::Approve => None,
+        let settled = match quorum(choice, approvals_given, row.required_approvals) {
+            Quorum::Rejected => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
+            Quorum::Met => Some((IntentStatus::Approved, "approved", events::INTENT_APPROVED)),
+            Quorum::Waiting => None,
         };
         let mut settled_intent = None;
         let mut tier_move = None;
@@ -542,4 +561,27 @@ async fn move_intent(
         data,
     };
     apply_transition(work, actor, intent_id, transition).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rejection_settles_and_approvals_settle_at_the_quorum() {
+        assert_eq!(quorum(Choice::Reject, 0, 2), Quorum::Rejected);
+        assert_eq!(
+            quorum(Choice::Reject, 1, 2),
+            Quorum::Rejected,
+            "after an approval too"
+        );
+        assert_eq!(quorum(Choice::Approve, 1, 2), Quorum::Waiting);
+        assert_eq!(quorum(Choice::Approve, 2, 2), Quorum::Met);
+        assert_eq!(quorum(Choice::Approve, 1, 1), Quorum::Met);
+        assert_eq!(
+            quorum(Choice::Approve, 0, 0),
+            Quorum::Waiting,
+            "a quorum is never zero"
+        );
+    }
 }
