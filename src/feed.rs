@@ -218,8 +218,7 @@ impl FeedStream {
         for row in rows {
             self.last_id = row.id.clone();
             self.replayed.insert(row.id.clone());
-            // The log also holds the OpenIntent face's webhook deliveries: not this feed's.
-            if EVENTS.contains(&row.event.as_str()) && self.wanted(&row.event) {
+            if self.wanted(&row.event) {
                 self.backlog.push_back(row.into());
             }
         }

@@ -7,6 +7,7 @@ pub mod openintent;
 pub mod ops;
 pub mod schema;
 pub mod security;
+pub mod sse;
 pub mod types;
 pub mod v1;
 

@@ -295,7 +295,8 @@ pub async fn insert_event(
     query.execute(conn).await.map(|_| ())
 }
 
-/// The tenant's logged events after `after_id` (all, when empty), oldest first.
+/// The tenant's `/v1` events after `after_id` (all, when empty), oldest first (the rows of
+/// OpenIntent subscription deliveries, `openintent.*`, are not among them).
 pub async fn events_after(
     store: &Store,
     tenant_id: &str,
@@ -304,7 +305,8 @@ pub async fn events_after(
 ) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, event, body, created_at FROM webhook_events \
-         WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+         WHERE tenant_id = $1 AND id > $2 AND event NOT LIKE 'openintent.%' \
+         ORDER BY id LIMIT $3",
     )
     .bind(tenant_id)
     .bind(after_id)

@@ -28,7 +28,6 @@ use crate::{
     time::{now_ms, Millis},
     work::Writer,
 };
-pub use outbox::enqueue;
 use sealing::{Reseal, SigningSecrets};
 use sender::{Message, Outcome, Sender};
 use target::TargetPolicy;

@@ -1,8 +1,6 @@
 //! RFC-0006 routes: subscription records and the SSE streams, under both the SDK's spelling
 //! (`/intents/{id}/subscribe`) and the reference server's (`/subscribe/intents/{id}`).
 
-use std::time::Duration;
-
 use super::{
     bodies::SubscriptionIn,
     created, done, listed, parse, reader,
@@ -14,6 +12,7 @@ use crate::{
     api::{
         schema::{example_json, Word},
         security::TenantKey,
+        sse::{event_stream, SseItem},
     },
     openintent::{
         records::RecordKind,
@@ -21,7 +20,7 @@ use crate::{
         OpenIntent,
     },
 };
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{self, BoxStream};
 use poem::{web::sse::Event, Request};
 use poem_openapi::{
     param::{Path, Query},
@@ -39,9 +38,6 @@ fn target(kind: &str, id: String) -> Result<StreamTarget, poem::Error> {
         _ => Err(poem::Error::from_status(poem::http::StatusCode::NOT_FOUND)),
     }
 }
-
-/// How often an idle stream sends a keep-alive comment.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub struct StreamsOi(pub OpenIntent);
 
@@ -65,6 +61,16 @@ impl Example for SseMessage {
             id: event["id"].as_str().map(str::to_string),
             event: "state_patched".into(),
             data: event.to_string(),
+        }
+    }
+}
+
+impl SseItem for SseMessage {
+    fn into_event(self) -> Event {
+        let event = Event::message(self.data).event_type(self.event);
+        match self.id {
+            Some(id) => event.id(id),
+            None => event,
         }
     }
 }
@@ -113,19 +119,8 @@ impl StreamsOi {
         let items = stream::unfold(subscription, |mut subscription| async move {
             let next = subscription.next().await?;
             Some((SseMessage::from(next), subscription))
-        })
-        .boxed();
-        Ok(StreamAnswer::Events(
-            EventStream::new(items)
-                .keep_alive(KEEP_ALIVE)
-                .to_event(|message: SseMessage| {
-                    let event = Event::message(message.data).event_type(message.event);
-                    match message.id {
-                        Some(id) => event.id(id),
-                        None => event,
-                    }
-                }),
-        ))
+        });
+        Ok(StreamAnswer::Events(event_stream(items)))
     }
 }
 

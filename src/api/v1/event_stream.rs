@@ -1,22 +1,24 @@
 //! `GET /v1/events`: the tenant's events as Server-Sent Events, for the console's live queue
 //! and for customers without a public URL to receive webhooks on.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{self, BoxStream};
 use poem::{web::sse::Event, Request};
 use poem_openapi::{
     param::Query, payload::EventStream, types::Example, ApiResponse, Object, OpenApi,
 };
 
 use crate::{
-    api::{error::ApiResult, security::Credential, Tag},
+    api::{
+        error::ApiResult,
+        security::Credential,
+        sse::{event_stream, SseItem},
+        Tag,
+    },
     auth::Scope,
     feed::{Feed, FeedItem, FeedRequest},
 };
-
-/// How often an idle stream sends a keep-alive comment.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One SSE message: `id:` the event id (send it back as `Last-Event-ID` to resume), `event:`
 /// its type, `data:` the body a webhook of the event carries.
@@ -37,6 +39,12 @@ impl Example for FeedMessage {
             event: "intent.submitted".into(),
             data: r#"{"id":"whk_01HN4X7KQZ8Y1A2B3C4D5E6F7G","timestamp":"2024-01-15T10:30:00.000Z","tenantId":"acme","event":"intent.submitted","data":{"intentId":"int_01HN4X7KQZ8Y1A2B3C4D5E6F7H","type":"billing.send_invoice","domain":"billing","agentId":"billing-agent","status":"pending_approval"}}"#.into(),
         }
+    }
+}
+
+impl SseItem for FeedMessage {
+    fn into_event(self) -> Event {
+        Event::message(self.data).event_type(self.event).id(self.id)
     }
 }
 
@@ -89,16 +97,7 @@ impl EventStreamApi {
         let items = stream::unfold(feed, |mut feed| async move {
             let next = feed.next().await?;
             Some((FeedMessage::from(next), feed))
-        })
-        .boxed();
-        Ok(FeedAnswer::Events(
-            EventStream::new(items)
-                .keep_alive(KEEP_ALIVE)
-                .to_event(|message: FeedMessage| {
-                    Event::message(message.data)
-                        .event_type(message.event)
-                        .id(message.id)
-                }),
-        ))
+        });
+        Ok(FeedAnswer::Events(event_stream(items)))
     }
 }
