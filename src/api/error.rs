@@ -1,7 +1,7 @@
 //! The error envelope of the `/v1` face, `{"error": {"code", "message", "details"}}`, and the
 //! one place where core errors and framework errors become HTTP responses.
 
-use poem::{http::StatusCode, IntoResponse, Response};
+use poem::{error::ResponseError, http::StatusCode, IntoResponse, Response};
 use poem_openapi::{
     error::{
         AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
@@ -195,9 +195,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<ApiError> for poem::Error {
-    fn from(err: ApiError) -> Self {
-        poem::Error::from_response(err.into_response())
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.body.error.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// As a `poem::Error` an `ApiError` stays itself: a face's middleware can take it back out
+/// ([`framework_error`]) and render it in its own envelope.
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.clone().into_response()
     }
 }
 
@@ -223,13 +237,18 @@ impl ApiResponse for ApiError {
 }
 
 /// Renders any error that escaped the handlers (unknown route, unreadable body, missing key,
-/// …) in the envelope. Errors that already are our responses pass through unchanged.
+/// …) in the envelope.
 pub fn render_framework_error(err: poem::Error) -> Response {
-    if err.is_from_response() {
-        return err.into_response();
-    }
+    framework_error(&err).into_response()
+}
+
+/// Any error a route can fail with, as an [`ApiError`]: ours as they are, the framework's
+/// (unknown route, unreadable body, missing key, …) given their code.
+pub fn framework_error(err: &poem::Error) -> ApiError {
     let status = err.status();
-    let api_error = if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+    if let Some(api_error) = err.downcast_ref::<ApiError>() {
+        api_error.clone()
+    } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         ApiError::unreadable(format!("request body is not valid: {}", payload.reason))
     } else if err.is::<ContentTypeError>() {
         ApiError::unreadable("request body must be JSON with Content-Type: application/json")
@@ -252,7 +271,6 @@ pub fn render_framework_error(err: poem::Error) -> Response {
     } else if status.is_client_error() {
         ApiError::new(status, codes::VALIDATION_ERROR, err.to_string())
     } else {
-        ApiError::internal(&err)
-    };
-    api_error.into_response()
+        ApiError::internal(err)
+    }
 }

@@ -5,12 +5,11 @@
 //! (`read` to read; `write` or `admin` to change) and admin-scope keys get through; everyone
 //! else gets 403. Open intents (the default) cost nothing extra.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
-    records::{instant, require_text, store_record, RecordKind},
-    views::parse_json,
+    records::{decode, instant, require_text, store_record, Record, RecordFields, RecordKind},
     Caller, Change, NewEvent, OpenIntent,
 };
 use crate::{
@@ -73,6 +72,68 @@ pub struct AccessDecisionIn {
     pub reason: Option<String>,
 }
 
+/// One ACL entry: who may do what to the intent, until when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AclEntry {
+    pub intent_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub permission: String,
+    pub granted_by: String,
+    pub granted_at: String,
+    pub expires_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl RecordFields for AclEntry {
+    const KIND: RecordKind = RecordKind::AclEntry;
+    fn owner(&self) -> Option<&str> {
+        Some(&self.intent_id)
+    }
+}
+
+impl AclEntry {
+    fn allows(&self, agent_id: &str, write: bool) -> bool {
+        let unexpired = self
+            .expires_at
+            .as_deref()
+            .and_then(|at| parse_instant(at, DayBound::Start))
+            .is_none_or(|at| at > now_ms());
+        let strong_enough = !write || matches!(self.permission.as_str(), "write" | "admin");
+        self.principal_id == agent_id && unexpired && strong_enough
+    }
+}
+
+/// A request for access, `pending` until an authorized agent approves or denies it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub intent_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub requested_permission: String,
+    pub reason: String,
+    pub capabilities: Vec<String>,
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_reason: Option<String>,
+}
+
+impl RecordFields for AccessRequest {
+    const KIND: RecordKind = RecordKind::AccessRequest;
+    fn owner(&self) -> Option<&str> {
+        Some(&self.intent_id)
+    }
+}
+
+/// An intent's access control list.
+#[derive(Debug, Clone)]
+pub struct Acl {
+    pub intent_id: String,
+    pub default_policy: String,
+    pub entries: Vec<Record<AclEntry>>,
+}
+
 fn default_principal_type() -> String {
     "agent".into()
 }
@@ -94,15 +155,6 @@ fn check_permission(raw: &str, field: &str) -> Result<()> {
 }
 
 /// Whether an entry lets its principal do what `write` asks, now.
-fn entry_allows(entry: &Value, agent_id: &str, write: bool) -> bool {
-    let unexpired = entry["expires_at"]
-        .as_str()
-        .and_then(|at| parse_instant(at, DayBound::Start))
-        .is_none_or(|at| at > now_ms());
-    let strong_enough = !write || matches!(entry["permission"].as_str(), Some("write" | "admin"));
-    entry["principal_id"] == agent_id && unexpired && strong_enough
-}
-
 /// 403 unless the caller may read (or, with `write`, change) this intent.
 pub(crate) async fn check_access(
     store: &Store,
@@ -120,10 +172,13 @@ pub(crate) async fn check_access(
         Some(&intent.id),
     )
     .await?;
-    let entries: Vec<Value> = rows.iter().map(|row| parse_json(&row.body)).collect();
+    let entries = rows
+        .iter()
+        .map(decode::<AclEntry>)
+        .collect::<Result<Vec<_>>>()?;
     match entries
         .iter()
-        .any(|entry| entry_allows(entry, &caller.agent_id, write))
+        .any(|entry| entry.fields.allows(&caller.agent_id, write))
     {
         true => Ok(()),
         false => Err(Error::Forbidden(format!(
@@ -134,18 +189,18 @@ pub(crate) async fn check_access(
 }
 
 impl OpenIntent {
-    pub async fn acl(&self, caller: &Caller, intent_id: &str) -> Result<Value> {
+    pub async fn acl(&self, caller: &Caller, intent_id: &str) -> Result<Acl> {
         let intent = self.intent(caller, intent_id).await?;
-        let entries = self
-            .records_of(caller, RecordKind::AclEntry, Some(intent_id))
-            .await?;
-        Ok(
-            json!({ "intent_id": intent_id, "default_policy": intent.acl_policy, "entries": entries }),
-        )
+        let entries = self.records_of(caller, Some(intent_id)).await?;
+        Ok(Acl {
+            intent_id: intent.id,
+            default_policy: intent.acl_policy,
+            entries,
+        })
     }
 
     /// Replaces the default policy and every entry.
-    pub async fn set_acl(&self, caller: &Caller, intent_id: &str, input: AclIn) -> Result<Value> {
+    pub async fn set_acl(&self, caller: &Caller, intent_id: &str, input: AclIn) -> Result<Acl> {
         if !["open", "closed"].contains(&input.default_policy.as_str()) {
             return Err(Error::invalid(
                 &["default_policy"],
@@ -176,9 +231,11 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(
-            json!({ "intent_id": intent_id, "default_policy": intent.acl_policy, "entries": entries }),
-        )
+        Ok(Acl {
+            intent_id: intent.id,
+            default_policy: intent.acl_policy,
+            entries,
+        })
     }
 
     pub async fn grant_access(
@@ -186,7 +243,7 @@ impl OpenIntent {
         caller: &Caller,
         intent_id: &str,
         input: EntryIn,
-    ) -> Result<Value> {
+    ) -> Result<Record<AclEntry>> {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), intent_id).await?;
         let entry = add_entry(&mut change, intent_id, input).await?;
@@ -206,7 +263,7 @@ impl OpenIntent {
         caller: &Caller,
         intent_id: &str,
         input: AccessRequestIn,
-    ) -> Result<Value> {
+    ) -> Result<Record<AccessRequest>> {
         require_text(&input.principal_id, "principal_id", 200)?;
         check_permission(&input.requested_permission, "requested_permission")?;
         let mut change = self.change(caller).await?;
@@ -214,29 +271,24 @@ impl OpenIntent {
         if !intent_rows::exists(change.tx(), caller.tenant.as_str(), intent_id).await? {
             return Err(Error::NotFound { what: "intent" });
         }
-        let fields = json!({
-            "principal_id": input.principal_id,
-            "principal_type": input.principal_type,
-            "requested_permission": input.requested_permission,
-            "reason": input.reason,
-            "capabilities": input.capabilities,
-            "status": "pending",
-            "decided_by": null,
-            "decided_at": null,
-            "decision_reason": null,
-        });
-        let (id, request) = store_record(
-            &mut change,
-            RecordKind::AccessRequest,
-            Some(intent_id),
-            fields,
-        )
-        .await?;
+        let fields = AccessRequest {
+            intent_id: intent_id.to_string(),
+            principal_id: input.principal_id,
+            principal_type: input.principal_type,
+            requested_permission: input.requested_permission,
+            reason: input.reason,
+            capabilities: input.capabilities,
+            status: "pending".into(),
+            decided_by: None,
+            decided_at: None,
+            decision_reason: None,
+        };
+        let request = store_record(&mut change, fields).await?;
         change
             .record(NewEvent::new(
                 intent_id,
                 "access_requested",
-                json!({ "access_request_id": id, "principal_id": request["principal_id"] }),
+                json!({ "access_request_id": request.id, "principal_id": request.fields.principal_id }),
             ))
             .await?;
         change.commit().await?;
@@ -251,7 +303,7 @@ impl OpenIntent {
         request_id: &str,
         approve: bool,
         input: AccessDecisionIn,
-    ) -> Result<Value> {
+    ) -> Result<Record<AccessRequest>> {
         let tenant = caller.tenant.to_string();
         let kind = RecordKind::AccessRequest.name();
         let mut change = self.change(caller).await?;
@@ -262,39 +314,33 @@ impl OpenIntent {
             .ok_or(Error::NotFound {
                 what: "access request",
             })?;
-        let mut request = parse_json(&row.body);
-        if request["status"] != "pending" {
+        let mut request = decode::<AccessRequest>(&row)?;
+        if request.fields.status != "pending" {
             return Err(Error::Conflict(format!(
                 "this access request is already {}",
-                request["status"].as_str().unwrap_or("decided")
+                request.fields.status
             )));
         }
         let status = if approve { "approved" } else { "denied" };
-        request["status"] = json!(status);
-        request["decided_by"] = json!(input
-            .decided_by
-            .clone()
-            .unwrap_or_else(|| caller.agent_id.clone()));
-        request["decided_at"] = json!(rfc3339(now_ms()));
-        request["decision_reason"] = json!(input.reason);
-        record_rows::replace_body(change.tx(), &tenant, kind, request_id, &request.to_string())
-            .await?;
+        let decided = &mut request.fields;
+        decided.status = status.into();
+        decided.decided_by = Some(
+            input
+                .decided_by
+                .clone()
+                .unwrap_or_else(|| caller.agent_id.clone()),
+        );
+        decided.decided_at = Some(rfc3339(now_ms()));
+        decided.decision_reason = input.reason.clone();
+        let body = serde_json::to_string(&request).map_err(|err| Error::Internal(err.into()))?;
+        record_rows::replace_body(change.tx(), &tenant, kind, request_id, &body).await?;
         if approve {
             let entry = EntryIn {
-                principal_id: request["principal_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                principal_type: request["principal_type"]
-                    .as_str()
-                    .unwrap_or("agent")
-                    .to_string(),
-                permission: input.permission.unwrap_or_else(|| {
-                    request["requested_permission"]
-                        .as_str()
-                        .unwrap_or("read")
-                        .to_string()
-                }),
+                principal_id: request.fields.principal_id.clone(),
+                principal_type: request.fields.principal_type.clone(),
+                permission: input
+                    .permission
+                    .unwrap_or_else(|| request.fields.requested_permission.clone()),
                 reason: input.reason,
                 expires_at: input.expires_at,
             };
@@ -329,10 +375,7 @@ impl OpenIntent {
             .filter(|row| row.intent_id.as_deref() == Some(intent_id))
             .ok_or(Error::NotFound { what: "ACL entry" })?;
         record_rows::delete(change.tx(), &tenant, kind, entry_id).await?;
-        let principal = parse_json(&entry.body)["principal_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let principal = decode::<AclEntry>(&entry)?.fields.principal_id;
         let leases =
             lease_rows::revoke_held_by(change.tx(), &tenant, intent_id, &principal, now_ms())
                 .await?;
@@ -348,18 +391,22 @@ impl OpenIntent {
 }
 
 /// Validates and stores one ACL entry in the change's transaction.
-async fn add_entry(change: &mut Change<'_>, intent_id: &str, input: EntryIn) -> Result<Value> {
+async fn add_entry(
+    change: &mut Change<'_>,
+    intent_id: &str,
+    input: EntryIn,
+) -> Result<Record<AclEntry>> {
     require_text(&input.principal_id, "principal_id", 200)?;
     check_permission(&input.permission, "permission")?;
-    let fields = json!({
-        "principal_id": input.principal_id,
-        "principal_type": input.principal_type,
-        "permission": input.permission,
-        "granted_by": change.caller.agent_id,
-        "granted_at": rfc3339(now_ms()),
-        "expires_at": instant(input.expires_at.as_deref(), "expires_at")?,
-        "reason": input.reason,
-    });
-    let (_, entry) = store_record(change, RecordKind::AclEntry, Some(intent_id), fields).await?;
-    Ok(entry)
+    let fields = AclEntry {
+        intent_id: intent_id.to_string(),
+        principal_id: input.principal_id,
+        principal_type: input.principal_type,
+        permission: input.permission,
+        granted_by: change.caller.agent_id.clone(),
+        granted_at: rfc3339(now_ms()),
+        expires_at: instant(input.expires_at.as_deref(), "expires_at")?,
+        reason: input.reason,
+    };
+    store_record(change, fields).await
 }

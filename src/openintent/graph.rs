@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{
     intents::{bump, expect_version, NewIntent},
-    views, Caller, IntentStatus, NewEvent, OpenIntent, Version,
+    model::{self, Intent},
+    Caller, IntentStatus, NewEvent, OpenIntent, Version,
 };
 use crate::{
     error::{Error, Result},
@@ -21,19 +22,69 @@ use crate::{
 const MAX_DEPTH: i64 = 1000;
 
 /// `{"total", "by_status", "completion_percentage"}` over some intents' statuses.
-pub fn aggregate<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Value {
-    let mut by_status: BTreeMap<&str, i64> = BTreeMap::new();
-    for status in statuses {
-        *by_status.entry(status).or_default() += 1;
+/// How far a set of intents is: counts per status, share completed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Aggregate {
+    pub total: i64,
+    /// Statuses with none are left out.
+    pub by_status: BTreeMap<&'static str, i64>,
+    /// Completed intents, in whole percent of `total`.
+    pub completion_percentage: i64,
+}
+
+pub fn aggregate<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> Aggregate {
+    let mut by_status: BTreeMap<&'static str, i64> = BTreeMap::new();
+    for intent in intents {
+        *by_status.entry(intent.status.as_str()).or_default() += 1;
     }
     let total: i64 = by_status.values().sum();
-    let completed = by_status.get("completed").copied().unwrap_or(0);
-    let percentage = if total == 0 {
+    let completed = by_status
+        .get(IntentStatus::Completed.as_str())
+        .copied()
+        .unwrap_or(0);
+    let completion_percentage = if total == 0 {
         0
     } else {
         completed * 100 / total
     };
-    json!({ "total": total, "by_status": by_status, "completion_percentage": percentage })
+    Aggregate {
+        total,
+        by_status,
+        completion_percentage,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    ParentChild,
+    DependsOn,
+}
+
+impl EdgeKind {
+    pub const ALL: [EdgeKind; 2] = [EdgeKind::ParentChild, EdgeKind::DependsOn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::ParentChild => "parent_child",
+            EdgeKind::DependsOn => "depends_on",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+}
+
+/// The tree under an intent (RFC-0002): the root and every descendant the caller may read.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub root_id: String,
+    pub nodes: Vec<Intent>,
+    pub edges: Vec<Edge>,
+    pub aggregate: Aggregate,
 }
 
 impl OpenIntent {
@@ -42,26 +93,26 @@ impl OpenIntent {
         caller: &Caller,
         parent_id: &str,
         mut input: NewIntent,
-    ) -> Result<Value> {
+    ) -> Result<Intent> {
         self.intent(caller, parent_id).await?;
         input.parent_intent_id = Some(parent_id.to_string());
         self.create_intent(caller, input).await
     }
 
-    pub async fn children(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn children(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
         let rows = intent_rows::children(self.store(), caller.tenant.as_str(), id).await?;
-        self.intent_views(caller, &rows).await
+        self.readable(caller, &rows).await
     }
 
-    pub async fn descendants(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn descendants(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
         let rows = intent_rows::descendants(self.store(), caller.tenant.as_str(), id).await?;
-        self.intent_views(caller, &rows).await
+        self.readable(caller, &rows).await
     }
 
     /// The parent chain, nearest first.
-    pub async fn ancestors(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn ancestors(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         let start = self.intent(caller, id).await?;
         let above =
             intent_rows::ancestors(self.store(), caller.tenant.as_str(), id, MAX_DEPTH).await?;
@@ -73,26 +124,26 @@ impl OpenIntent {
             next = row.parent_id.clone();
             chain.push(row);
         }
-        self.intent_views(caller, &chain).await
+        self.readable(caller, &chain).await
     }
 
     async fn intents_by_id(&self, caller: &Caller, ids: &[String]) -> Result<Vec<IntentRow>> {
         Ok(intent_rows::get_many(self.store(), caller.tenant.as_str(), ids).await?)
     }
 
-    pub async fn dependencies(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn dependencies(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
         let ids = graph_rows::dependencies_of(self.store(), caller.tenant.as_str(), id).await?;
         let rows = self.intents_by_id(caller, &ids).await?;
-        self.intent_views(caller, &rows).await
+        self.readable(caller, &rows).await
     }
 
-    pub async fn dependents(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn dependents(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
         let mut conn = self.store().reader().acquire().await?;
         let ids = graph_rows::dependents_of(&mut conn, caller.tenant.as_str(), id).await?;
         let rows = self.intents_by_id(caller, &ids).await?;
-        self.intent_views(caller, &rows).await
+        self.readable(caller, &rows).await
     }
 
     /// Makes `id` depend on `target`; refuses self-dependencies and cycles (400).
@@ -102,7 +153,7 @@ impl OpenIntent {
         id: &str,
         target: &str,
         version: Version,
-    ) -> Result<Value> {
+    ) -> Result<Intent> {
         let tenant = caller.tenant.as_str();
         let mut change = self.change(caller).await?;
         graph_rows::lock_for_new_edges(change.tx(), self.store(), tenant).await?;
@@ -121,7 +172,7 @@ impl OpenIntent {
             ));
         }
         if graph_rows::add_dependency(change.tx(), tenant, id, target, now_ms()).await? {
-            let mut depends_on = views::depends_on(&row);
+            let mut depends_on = model::depends_on(&row);
             depends_on.push(target.to_string());
             depends_on.sort();
             row.depends_on = json!(depends_on).to_string();
@@ -136,7 +187,7 @@ impl OpenIntent {
                 .await?;
         }
         change.commit().await?;
-        self.intent_view(caller, &row).await
+        Intent::from_row(&row)
     }
 
     pub async fn remove_dependency(
@@ -145,14 +196,14 @@ impl OpenIntent {
         id: &str,
         target: &str,
         version: Version,
-    ) -> Result<Value> {
+    ) -> Result<Intent> {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
         if !graph_rows::remove_dependency(change.tx(), caller.tenant.as_str(), id, target).await? {
             return Err(Error::NotFound { what: "dependency" });
         }
-        let depends_on: Vec<String> = views::depends_on(&row)
+        let depends_on: Vec<String> = model::depends_on(&row)
             .into_iter()
             .filter(|d| d != target)
             .collect();
@@ -167,7 +218,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        self.intent_view(caller, &row).await
+        Intent::from_row(&row)
     }
 
     /// The open children of `id`, split by whether all their dependencies are completed.
@@ -204,36 +255,45 @@ impl OpenIntent {
         Ok((ready, blocked))
     }
 
-    pub async fn ready(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn ready(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         let (ready, _) = self.children_by_readiness(caller, id).await?;
-        self.intent_views(caller, &ready).await
+        self.readable(caller, &ready).await
     }
 
-    pub async fn blocked(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn blocked(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         let (_, blocked) = self.children_by_readiness(caller, id).await?;
-        self.intent_views(caller, &blocked).await
+        self.readable(caller, &blocked).await
     }
 
     /// The tree under `id` as nodes and edges (parent and dependency), with its aggregate status.
-    pub async fn graph(&self, caller: &Caller, id: &str) -> Result<Value> {
+    pub async fn graph(&self, caller: &Caller, id: &str) -> Result<Graph> {
         let root = self.intent(caller, id).await?;
         let mut rows = vec![root];
         rows.extend(intent_rows::descendants(self.store(), caller.tenant.as_str(), id).await?);
-        let nodes = self.intent_views(caller, &rows).await?;
+        let nodes = self.readable(caller, &rows).await?;
         let mut edges = Vec::new();
         for node in &nodes {
-            if let Some(parent) = node["parent_intent_id"]
-                .as_str()
-                .filter(|_| node["id"] != id)
-            {
-                edges.push(json!({ "from": parent, "to": node["id"], "type": "parent_child" }));
+            if let Some(parent) = node.parent_id.as_ref().filter(|_| node.id != id) {
+                edges.push(Edge {
+                    from: parent.clone(),
+                    to: node.id.clone(),
+                    kind: EdgeKind::ParentChild,
+                });
             }
-            for target in node["depends_on"].as_array().into_iter().flatten() {
-                edges.push(json!({ "from": node["id"], "to": target, "type": "depends_on" }));
+            for target in &node.depends_on {
+                edges.push(Edge {
+                    from: node.id.clone(),
+                    to: target.clone(),
+                    kind: EdgeKind::DependsOn,
+                });
             }
         }
-        let aggregate = aggregate(nodes.iter().filter_map(|node| node["status"].as_str()));
-        Ok(json!({ "root_id": id, "nodes": nodes, "edges": edges, "aggregate_status": aggregate }))
+        Ok(Graph {
+            root_id: id.to_string(),
+            aggregate: aggregate(&nodes),
+            nodes,
+            edges,
+        })
     }
 }
 
@@ -241,15 +301,36 @@ impl OpenIntent {
 mod tests {
     use super::*;
 
+    fn intent(status: IntentStatus) -> Intent {
+        Intent {
+            id: "oin_1".into(),
+            title: "t".into(),
+            description: String::new(),
+            created_by: "a".into(),
+            status,
+            state: json!({}),
+            constraints: json!([]),
+            governance_policy: None,
+            parent_id: None,
+            depends_on: Vec::new(),
+            confidence: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
     #[test]
     fn aggregate_counts_statuses_and_completion() {
+        use IntentStatus::*;
+        let intents = [Completed, Active, Completed, Draft].map(intent);
+        let summary = aggregate(&intents);
+        assert_eq!(summary.total, 4);
         assert_eq!(
-            aggregate(["completed", "active", "completed", "draft"]),
-            json!({"total": 4, "by_status": {"active": 1, "completed": 2, "draft": 1}, "completion_percentage": 50})
+            summary.by_status,
+            BTreeMap::from([("active", 1), ("completed", 2), ("draft", 1)])
         );
-        assert_eq!(
-            aggregate([]),
-            json!({"total": 0, "by_status": {}, "completion_percentage": 0})
-        );
+        assert_eq!(summary.completion_percentage, 50);
+        assert_eq!(aggregate(&[]), Aggregate::default());
     }
 }

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
+    model::{self, Assignment, Event, Intent},
     patch::{self, StatePatch},
-    prefixes, views, Caller, IntentStatus, NewEvent, OpenIntent, Version,
+    prefixes, Caller, IntentStatus, NewEvent, OpenIntent, Version,
 };
 use crate::{
     audit::depth,
@@ -14,7 +15,7 @@ use crate::{
     ids,
     store::openintent::{
         events::{self as event_rows, EventFilter},
-        graph::{self as graph_rows, AssignmentRow},
+        graph as graph_rows,
         intents::{self as intent_rows, IntentRow},
         leases as lease_rows,
     },
@@ -125,13 +126,12 @@ pub fn check_event_type(raw: &str) -> Result<()> {
 }
 
 impl OpenIntent {
-    /// Views of intents with their dependency lists (one query for all of them).
-    /// Views of the intents the caller may read (closed ones it may not are left out).
-    pub(crate) async fn intent_views(
+    /// The intents the caller may read (closed ones it may not are left out).
+    pub(crate) async fn readable(
         &self,
         caller: &Caller,
         rows: &[IntentRow],
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Intent>> {
         let mut readable = Vec::with_capacity(rows.len());
         for row in rows {
             match super::access::check_access(self.store(), caller, row, false).await {
@@ -140,15 +140,10 @@ impl OpenIntent {
                 Err(err) => return Err(err),
             }
         }
-        Ok(readable.into_iter().map(views::intent).collect())
+        readable.into_iter().map(Intent::from_row).collect()
     }
 
-    pub(crate) async fn intent_view(&self, caller: &Caller, row: &IntentRow) -> Result<Value> {
-        let mut views = self.intent_views(caller, std::slice::from_ref(row)).await?;
-        Ok(views.pop().unwrap_or(Value::Null))
-    }
-
-    pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Value> {
+    pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Intent> {
         input.check()?;
         let mut depends_on = input.depends_on.clone();
         depends_on.sort();
@@ -202,12 +197,11 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(views::intent(&row))
+        Intent::from_row(&row)
     }
 
-    pub async fn get_intent(&self, caller: &Caller, id: &str) -> Result<Value> {
-        let row = self.intent(caller, id).await?;
-        self.intent_view(caller, &row).await
+    pub async fn get_intent(&self, caller: &Caller, id: &str) -> Result<Intent> {
+        Intent::from_row(&self.intent(caller, id).await?)
     }
 
     pub async fn list_intents(
@@ -216,7 +210,7 @@ impl OpenIntent {
         status: Option<IntentStatus>,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Intent>> {
         let rows = intent_rows::list(
             self.store(),
             caller.tenant.as_str(),
@@ -229,7 +223,7 @@ impl OpenIntent {
             offset.max(0),
         )
         .await?;
-        self.intent_views(caller, &rows).await
+        self.readable(caller, &rows).await
     }
 
     /// Deletes the intent with its events, edges, leases, memberships and records.
@@ -243,7 +237,7 @@ impl OpenIntent {
             if let Some(mut row) =
                 intent_rows::get_for_update(change.tx(), store, &tenant, &dependent).await?
             {
-                let remaining: Vec<String> = views::depends_on(&row)
+                let remaining: Vec<String> = model::depends_on(&row)
                     .into_iter()
                     .filter(|d| d != id)
                     .collect();
@@ -265,7 +259,7 @@ impl OpenIntent {
         id: &str,
         version: Version,
         patches: Vec<StatePatch>,
-    ) -> Result<Value> {
+    ) -> Result<Intent> {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
@@ -275,7 +269,7 @@ impl OpenIntent {
             .collect();
         lease_rows::expire_lapsed(change.tx(), caller.tenant.as_str(), id, now_ms()).await?;
         super::leases::ensure_scopes_free(&mut change, id, &scopes).await?;
-        let mut state = views::parse_json(&row.state);
+        let mut state = model::parse_json(&row.state);
         if !state.is_object() {
             state = json!({});
         }
@@ -298,7 +292,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        self.intent_view(caller, &row).await
+        Intent::from_row(&row)
     }
 
     pub async fn set_status(
@@ -308,7 +302,7 @@ impl OpenIntent {
         version: Version,
         next: IntentStatus,
         reason: Option<String>,
-    ) -> Result<Value> {
+    ) -> Result<Intent> {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
@@ -334,7 +328,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        self.intent_view(caller, &row).await
+        Intent::from_row(&row)
     }
 
     pub async fn log_event(
@@ -342,7 +336,7 @@ impl OpenIntent {
         caller: &Caller,
         id: &str,
         mut event: LoggedEvent,
-    ) -> Result<Value> {
+    ) -> Result<Event> {
         check_event_type(&event.event_type)?;
         if event.payload.is_null() {
             event.payload = json!({});
@@ -370,7 +364,7 @@ impl OpenIntent {
         caller: &Caller,
         id: &str,
         query: EventQuery,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Event>> {
         self.intent(caller, id).await?;
         let rows = event_rows::list(
             self.store(),
@@ -384,7 +378,7 @@ impl OpenIntent {
             },
         )
         .await?;
-        Ok(rows.iter().map(views::event).collect())
+        Ok(rows.iter().map(Event::from_row).collect())
     }
 
     /// Assigns an agent (idempotent: assigning twice answers the first assignment).
@@ -394,11 +388,11 @@ impl OpenIntent {
         id: &str,
         agent_id: &str,
         role: &str,
-    ) -> Result<Value> {
+    ) -> Result<Assignment> {
         check_agent_id(agent_id)?;
         let mut change = self.change(caller).await?;
         change.intent(self.store(), id).await?;
-        let row = AssignmentRow {
+        let row = Assignment {
             intent_id: id.to_string(),
             agent_id: agent_id.to_string(),
             role: role.to_string(),
@@ -414,7 +408,7 @@ impl OpenIntent {
                 .await?;
         }
         change.commit().await?;
-        Ok(views::assignment(&row))
+        Ok(row)
     }
 
     pub async fn unassign_agent(&self, caller: &Caller, id: &str, agent_id: &str) -> Result<()> {
@@ -433,10 +427,9 @@ impl OpenIntent {
         change.commit().await
     }
 
-    pub async fn list_agents(&self, caller: &Caller, id: &str) -> Result<Vec<Value>> {
+    pub async fn list_agents(&self, caller: &Caller, id: &str) -> Result<Vec<Assignment>> {
         self.intent(caller, id).await?;
-        let rows = graph_rows::assignments(self.store(), caller.tenant.as_str(), id).await?;
-        Ok(rows.iter().map(views::assignment).collect())
+        Ok(graph_rows::assignments(self.store(), caller.tenant.as_str(), id).await?)
     }
 }
 

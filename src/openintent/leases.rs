@@ -1,9 +1,9 @@
 //! Scope leases (RFC-0003): one agent at a time owns a scope of an intent; leases expire on
 //! their own, and state patches to a scope leased by another agent are refused.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{prefixes, views, Caller, Change, NewEvent, OpenIntent};
+use super::{model::Lease, prefixes, Caller, Change, NewEvent, OpenIntent};
 use crate::{
     error::{Error, Result},
     ids,
@@ -27,7 +27,7 @@ fn check_duration(seconds: i64) -> Result<i64> {
 fn conflict(message: String, holder: &LeaseRow) -> Error {
     Error::LeaseConflict {
         message,
-        lease: views::lease(holder),
+        lease: json!(Lease::from(holder)),
     }
 }
 
@@ -60,7 +60,7 @@ impl OpenIntent {
         intent_id: &str,
         scope: &str,
         seconds: i64,
-    ) -> Result<Value> {
+    ) -> Result<Lease> {
         let duration = check_duration(seconds)?;
         if scope.is_empty() || scope.len() > 200 {
             return Err(Error::invalid(&["scope"], "must be 1-200 characters"));
@@ -102,7 +102,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(views::lease(&row))
+        Ok(Lease::from(&row))
     }
 
     /// The caller's active lease, for renewal or release.
@@ -130,7 +130,7 @@ impl OpenIntent {
         intent_id: &str,
         lease_id: &str,
         seconds: i64,
-    ) -> Result<Value> {
+    ) -> Result<Lease> {
         let duration = check_duration(seconds)?;
         let mut change = self.change(caller).await?;
         let mut lease = Self::own_lease(&mut change, intent_id, lease_id).await?;
@@ -151,7 +151,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(views::lease(&lease))
+        Ok(Lease::from(&lease))
     }
 
     /// Releases the caller's lease; releasing one that already ended changes nothing.
@@ -179,9 +179,9 @@ impl OpenIntent {
         change.commit().await
     }
 
-    pub async fn list_leases(&self, caller: &Caller, intent_id: &str) -> Result<Vec<Value>> {
+    pub async fn list_leases(&self, caller: &Caller, intent_id: &str) -> Result<Vec<Lease>> {
         self.intent(caller, intent_id).await?;
         let rows = lease_rows::list(self.store(), caller.tenant.as_str(), intent_id).await?;
-        Ok(rows.iter().map(views::lease).collect())
+        Ok(rows.iter().map(Lease::from).collect())
     }
 }

@@ -11,13 +11,13 @@ pub mod access;
 pub mod graph;
 pub mod intents;
 pub mod leases;
+pub mod model;
 pub mod patch;
 pub mod portfolios;
 pub mod records;
 pub mod status;
 pub mod streams;
 pub mod subscriptions;
-pub mod views;
 
 use std::sync::Arc;
 
@@ -147,8 +147,8 @@ const SDK_EVENT_TYPES: [&str; 20] = [
     "access_request_denied",
 ];
 
-/// The bus form of an event; `body` is the event as the API shows it.
-fn bus_event(row: &EventRow, body: &Value) -> BusEvent {
+/// The bus form of an event; `body` is its published form.
+fn bus_event(row: &EventRow, event: &model::Event) -> BusEvent {
     BusEvent {
         tenant_id: row.tenant_id.clone(),
         face: Face::Protocol,
@@ -156,7 +156,7 @@ fn bus_event(row: &EventRow, body: &Value) -> BusEvent {
         subject: row.intent_id.clone(),
         event_type: row.event_type.clone(),
         actor: row.actor.clone(),
-        body: body.to_string(),
+        body: event.to_json(),
         truncated: false,
     }
 }
@@ -210,8 +210,7 @@ impl Change<'_> {
     }
 
     /// Appends the event to the intent's log and to the tenant's audit trail.
-    /// Answers the event as the API shows it.
-    async fn record(&mut self, event: NewEvent<'_>) -> Result<Value> {
+    async fn record(&mut self, event: NewEvent<'_>) -> Result<model::Event> {
         let (row, view) = self.event_row(event);
         // With a database-carried bus the event row and its notification are one statement,
         // sent before the audit append: the tenant's chain head stays locked for less time.
@@ -223,7 +222,7 @@ impl Change<'_> {
         }
         self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
             .await?;
-        let data = json!({ "eventId": row.id, "payload": view["payload"] });
+        let data = json!({ "eventId": row.id, "payload": view.payload });
         self.audit_as(&row.actor, &row.event_type, &row.intent_id, data)
             .await?;
         Ok(view)
@@ -240,7 +239,7 @@ impl Change<'_> {
         let (row, view) = self.event_row(event);
         self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
             .await?;
-        let data = json!({ "eventId": row.id, "payload": view["payload"] });
+        let data = json!({ "eventId": row.id, "payload": view.payload });
         self.audit(&row.event_type, &row.intent_id, data).await?;
         if let Some(note) = self.work.announce(|| bus_event(&row, &view)) {
             store::notify(&mut self.work, &note.channel, &note.payload).await?;
@@ -248,9 +247,9 @@ impl Change<'_> {
         Ok(())
     }
 
-    /// The stored form of an event and its view (the payload is serialized once, never
-    /// parsed back).
-    fn event_row(&self, event: NewEvent<'_>) -> (EventRow, Value) {
+    /// The stored form of an event and the event itself (the payload is serialized once,
+    /// never parsed back).
+    fn event_row(&self, event: NewEvent<'_>) -> (EventRow, model::Event) {
         let row = EventRow {
             tenant_id: self.tenant().to_string(),
             id: ids::new_id(prefixes::EVENT),
@@ -262,7 +261,7 @@ impl Change<'_> {
             parent_event_id: event.parent_event_id,
             created_at: now_ms(),
         };
-        let view = views::event_with_payload(&row, event.payload);
+        let view = model::Event::with_payload(&row, event.payload);
         (row, view)
     }
 

@@ -2,13 +2,17 @@
 
 use serde_json::{json, Value};
 
-use super::{graph::aggregate, prefixes, views, Caller, NewEvent, OpenIntent};
+use super::{
+    graph::aggregate,
+    model::{Members, Membership, Portfolio, PortfolioDetail},
+    prefixes, Caller, NewEvent, OpenIntent,
+};
 use crate::{
     error::{Error, Result},
     ids,
     store::openintent::{
         intents as intent_rows,
-        portfolios::{self as portfolio_rows, MemberRow, PortfolioRow},
+        portfolios::{self as portfolio_rows, PortfolioRow},
     },
     time::now_ms,
 };
@@ -54,7 +58,11 @@ impl OpenIntent {
             .ok_or(Error::NotFound { what: "portfolio" })
     }
 
-    pub async fn create_portfolio(&self, caller: &Caller, input: NewPortfolio) -> Result<Value> {
+    pub async fn create_portfolio(
+        &self,
+        caller: &Caller,
+        input: NewPortfolio,
+    ) -> Result<Portfolio> {
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 500 {
             return Err(Error::invalid(&["name"], "must be 1-500 characters"));
@@ -79,26 +87,26 @@ impl OpenIntent {
             .audit("portfolio_created", &row.id, json!({ "name": row.name }))
             .await?;
         change.commit().await?;
-        Ok(views::portfolio(&row))
+        Ok(Portfolio::from(&row))
     }
 
     /// The portfolio with its member intents and their aggregate status.
-    pub async fn get_portfolio(&self, caller: &Caller, id: &str) -> Result<Value> {
+    pub async fn get_portfolio(&self, caller: &Caller, id: &str) -> Result<PortfolioDetail> {
         let row = self.portfolio(caller, id).await?;
-        let (intents, aggregate) = self.portfolio_intents(caller, id).await?;
-        let mut view = views::portfolio(&row);
-        view["intents"] = Value::Array(intents);
-        view["aggregate_status"] = aggregate;
-        Ok(view)
+        let members = self.portfolio_intents(caller, id).await?;
+        Ok(PortfolioDetail {
+            portfolio: Portfolio::from(&row),
+            members,
+        })
     }
 
     pub async fn list_portfolios(
         &self,
         caller: &Caller,
         created_by: Option<&str>,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Portfolio>> {
         let rows = portfolio_rows::list(self.store(), caller.tenant.as_str(), created_by).await?;
-        Ok(rows.iter().map(views::portfolio).collect())
+        Ok(rows.iter().map(Portfolio::from).collect())
     }
 
     pub async fn set_portfolio_status(
@@ -106,7 +114,7 @@ impl OpenIntent {
         caller: &Caller,
         id: &str,
         status: &str,
-    ) -> Result<Value> {
+    ) -> Result<PortfolioDetail> {
         one_of(status, &STATUSES, "status")?;
         let mut change = self.change(caller).await?;
         if !portfolio_rows::set_status(change.tx(), caller.tenant.as_str(), id, status, now_ms())
@@ -128,7 +136,7 @@ impl OpenIntent {
         intent_id: &str,
         role: &str,
         priority: i64,
-    ) -> Result<Value> {
+    ) -> Result<Membership> {
         one_of(role, &ROLES, "role")?;
         let tenant = caller.tenant.as_str();
         let mut change = self.change(caller).await?;
@@ -137,7 +145,7 @@ impl OpenIntent {
         }
         // Joining a portfolio exposes the intent to its readers: it takes write access.
         change.intent(self.store(), intent_id).await?;
-        let row = MemberRow {
+        let row = Membership {
             portfolio_id: portfolio_id.to_string(),
             intent_id: intent_id.to_string(),
             id: ids::new_id(prefixes::MEMBERSHIP),
@@ -154,7 +162,7 @@ impl OpenIntent {
             ))
             .await?;
         change.commit().await?;
-        Ok(views::membership(&row))
+        Ok(row)
     }
 
     pub async fn remove_from_portfolio(
@@ -188,19 +196,17 @@ impl OpenIntent {
     }
 
     /// Member intents (highest priority first) and their aggregate status.
-    pub async fn portfolio_intents(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<(Vec<Value>, Value)> {
+    pub async fn portfolio_intents(&self, caller: &Caller, id: &str) -> Result<Members> {
         self.portfolio(caller, id).await?;
         let members = portfolio_rows::members(self.store(), caller.tenant.as_str(), id).await?;
         let ids: Vec<String> = members.iter().map(|m| m.intent_id.clone()).collect();
         let mut rows = intent_rows::get_many(self.store(), caller.tenant.as_str(), &ids).await?;
         rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
-        let views = self.intent_views(caller, &rows).await?;
-        let aggregate = aggregate(views.iter().filter_map(|view| view["status"].as_str()));
-        Ok((views, aggregate))
+        let intents = self.readable(caller, &rows).await?;
+        Ok(Members {
+            aggregate: aggregate(&intents),
+            intents,
+        })
     }
 
     /// The ids of a portfolio's member intents (for portfolio streams).
@@ -210,10 +216,14 @@ impl OpenIntent {
         Ok(members.into_iter().map(|m| m.intent_id).collect())
     }
 
-    pub async fn intent_portfolios(&self, caller: &Caller, intent_id: &str) -> Result<Vec<Value>> {
+    pub async fn intent_portfolios(
+        &self,
+        caller: &Caller,
+        intent_id: &str,
+    ) -> Result<Vec<Portfolio>> {
         self.intent(caller, intent_id).await?;
         let rows =
             portfolio_rows::of_intent(self.store(), caller.tenant.as_str(), intent_id).await?;
-        Ok(rows.iter().map(views::portfolio).collect())
+        Ok(rows.iter().map(Portfolio::from).collect())
     }
 }

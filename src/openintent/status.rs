@@ -34,12 +34,16 @@ impl IntentStatus {
         }
     }
 
-    /// Parses a status named at `field` of a request.
-    pub fn parse(raw: &str, field: &str) -> Result<Self> {
+    /// A status as stored (or sent): `None` for a word that is not one.
+    pub fn from_stored(raw: &str) -> Option<Self> {
         IntentStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == raw)
-            .ok_or_else(|| {
+    }
+
+    /// Parses a status named at `field` of a request.
+    pub fn parse(raw: &str, field: &str) -> Result<Self> {
+        IntentStatus::from_stored(raw).ok_or_else(|| {
                 Error::invalid(
                     &[field],
                     "must be one of draft, active, blocked, suspended_awaiting_input, completed, abandoned",

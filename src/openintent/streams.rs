@@ -13,7 +13,7 @@ use std::{
 use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use super::{Caller, OpenIntent};
+use super::{model::Event, Caller, OpenIntent};
 use crate::{
     bus::{BusEvent, Face},
     error::Result,
@@ -187,7 +187,7 @@ impl Subscription {
     async fn stored(&self, event: &BusEvent) -> Option<String> {
         let tenant = self.caller.tenant.as_str();
         match event_rows::get(self.core.store(), tenant, &event.id).await {
-            Ok(Some(row)) => Some(super::views::event(&row).to_string()),
+            Ok(Some(row)) => Some(Event::from_row(&row).to_json()),
             Ok(None) => Some(
                 serde_json::json!({
                     "id": event.id,
@@ -257,7 +257,7 @@ impl Subscription {
                 self.backlog.push_back(item(
                     &row.id,
                     &row.event_type,
-                    super::views::event(&row).to_string(),
+                    Event::from_row(&row).to_json(),
                 ));
             }
             self.last_id = row.id;

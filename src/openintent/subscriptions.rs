@@ -5,11 +5,12 @@
 //! `webhook_secret`), and every event of the intents it follows is queued for that endpoint in
 //! the event's transaction, with the RFC's body `{"subscription_id", "event"}`.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
-    records::{instant, store_record, RecordKind},
+    model::Event,
+    records::{instant, store_record, Record, RecordFields, RecordKind},
     Caller, Change, OpenIntent,
 };
 use crate::{
@@ -38,6 +39,34 @@ pub struct SubscriptionIn {
     pub expires_at: Option<String>,
 }
 
+/// Who follows which intents' events (a tenant-level record).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Subscription {
+    pub intent_id: Option<String>,
+    pub portfolio_id: Option<String>,
+    pub subscriber_id: String,
+    /// Empty: every type.
+    pub event_types: Vec<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_endpoint_id: Option<String>,
+    pub active: bool,
+    pub expires_at: Option<String>,
+}
+
+impl RecordFields for Subscription {
+    const KIND: RecordKind = RecordKind::Subscription;
+    fn owner(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A subscription just made, with the signing secret of its webhook (shown this once).
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub subscription: Record<Subscription>,
+    pub webhook_secret: Option<String>,
+}
+
 /// The event name webhook deliveries of protocol events carry (`x-intendedops-event`).
 fn delivery_event(event_type: &str) -> String {
     format!("openintent.{event_type}")
@@ -46,7 +75,11 @@ fn delivery_event(event_type: &str) -> String {
 impl OpenIntent {
     /// A subscription to an intent's or portfolio's events (or every intent's), listed and
     /// deletable; with a `webhook_url`, delivered there too.
-    pub async fn subscribe(&self, caller: &Caller, input: SubscriptionIn) -> Result<Value> {
+    pub async fn subscribe(
+        &self,
+        caller: &Caller,
+        input: SubscriptionIn,
+    ) -> Result<NewSubscription> {
         let tenant = caller.tenant.as_str();
         if let Some(intent_id) = &input.intent_id {
             // 404 for unknown ids, 403 for a closed intent the caller may not read.
@@ -74,20 +107,20 @@ impl OpenIntent {
             ),
             None => None,
         };
-        let fields = json!({
-            "intent_id": input.intent_id,
-            "portfolio_id": input.portfolio_id,
-            "subscriber_id": self.attributed(caller, input.subscriber_id).await?,
-            "event_types": input.event_types,
-            "webhook_url": endpoint.as_ref().map(|(row, _)| &row.url),
-            "webhook_endpoint_id": endpoint.as_ref().map(|(row, _)| &row.id),
-            "active": true,
-            "expires_at": expires_at,
-        });
+        let fields = Subscription {
+            intent_id: input.intent_id.clone(),
+            portfolio_id: input.portfolio_id.clone(),
+            subscriber_id: self.attributed(caller, input.subscriber_id).await?,
+            event_types: input.event_types.clone(),
+            webhook_url: endpoint.as_ref().map(|(row, _)| row.url.clone()),
+            webhook_endpoint_id: endpoint.as_ref().map(|(row, _)| row.id.clone()),
+            active: true,
+            expires_at: expires_at.clone(),
+        };
         let mut change = self.change(caller).await?;
-        let (id, mut body) =
-            store_record(&mut change, RecordKind::Subscription, None, fields).await?;
-        let mut secret = None;
+        let subscription = store_record(&mut change, fields).await?;
+        let id = subscription.id.clone();
+        let mut webhook_secret = None;
         if let Some((mut row, signing_secret)) = endpoint {
             row.description = Some(format!("OpenIntent subscription {id}"));
             endpoint_rows::insert_endpoint(change.tx(), &row).await?;
@@ -102,17 +135,17 @@ impl OpenIntent {
                     .and_then(|at| parse_instant(at, DayBound::Start)),
             };
             webhook_targets::insert(change.tx(), tenant, &target).await?;
-            secret = Some(signing_secret);
+            // Shown once: it signs every delivery (`x-intendedops-signature`).
+            webhook_secret = Some(signing_secret);
         }
         change
-            .audit("subscription_created", &id, body.clone())
+            .audit("subscription_created", &id, json!(subscription))
             .await?;
         change.commit().await?;
-        if let Some(secret) = secret {
-            // Shown once: it signs every delivery (`x-intendedops-signature`).
-            body["webhook_secret"] = json!(secret);
-        }
-        Ok(body)
+        Ok(NewSubscription {
+            subscription,
+            webhook_secret,
+        })
     }
 
     pub async fn subscriptions(
@@ -120,32 +153,30 @@ impl OpenIntent {
         caller: &Caller,
         intent_id: Option<&str>,
         portfolio_id: Option<&str>,
-    ) -> Result<Vec<Value>> {
-        let all = self
-            .records_of(caller, RecordKind::Subscription, None)
-            .await?;
+    ) -> Result<Vec<Record<Subscription>>> {
+        let all: Vec<Record<Subscription>> = self.records_of(caller, None).await?;
         Ok(all
             .into_iter()
-            .filter(|s| intent_id.is_none_or(|id| s["intent_id"] == id))
-            .filter(|s| portfolio_id.is_none_or(|id| s["portfolio_id"] == id))
+            .filter(|s| intent_id.is_none_or(|id| s.fields.intent_id.as_deref() == Some(id)))
+            .filter(|s| portfolio_id.is_none_or(|id| s.fields.portfolio_id.as_deref() == Some(id)))
             .collect())
     }
 }
 
 impl Change<'_> {
-    /// Queues a protocol event (`view`, as the API shows it) of `intent_id` for the webhooks
-    /// of the subscriptions following that intent.
+    /// Queues a protocol event of `intent_id` for the webhooks of the subscriptions
+    /// following that intent.
     pub(super) async fn queue_for_webhooks(
         &mut self,
         intent_id: &str,
         event_type: &str,
-        view: &Value,
+        event: &Event,
     ) -> Result<()> {
         let tenant = self.caller.tenant.clone();
         let targets =
             webhook_targets::following(self.tx(), tenant.as_str(), intent_id, now_ms()).await?;
         for target in targets.iter().filter(|t| t.wants(event_type)) {
-            let body = json!({ "subscription_id": target.subscription_id, "event": view });
+            let body = json!({ "subscription_id": target.subscription_id, "event": event });
             let row = outbox::render_body(&tenant, &delivery_event(event_type), &body);
             outbox::enqueue_to(self.tx(), &row, std::slice::from_ref(&target.endpoint_id)).await?;
         }

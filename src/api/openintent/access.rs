@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     api::security::TenantKey,
-    openintent::{records::RecordKind, OpenIntent},
+    openintent::{access, OpenIntent},
 };
 
 pub struct AccessOi(pub OpenIntent);
@@ -101,7 +101,7 @@ impl AccessOi {
     ) -> OiResult<Answer<AccessRequestList>> {
         listed(
             self.0
-                .records(&reader(&key, req)?, RecordKind::AccessRequest, &id)
+                .records::<access::AccessRequest>(&reader(&key, req)?, &id)
                 .await,
         )
     }

@@ -6,7 +6,6 @@ use poem_openapi::{payload::Json, OpenApi};
 use serde_json::{json, Value};
 
 use super::{resources::ServerConfig, Answer, OiTag};
-use crate::api::types::Documented;
 
 /// The OpenIntent protocol version spoken.
 pub const PROTOCOL_VERSION: &str = "0.1";
@@ -125,9 +124,6 @@ impl ServerOi {
         operation_id = "oi_server_config"
     )]
     async fn config(&self) -> Answer<ServerConfig> {
-        Json(Documented::new(json!({
-            "protocol_version": PROTOCOL_VERSION,
-            "suspension": { "default_retry_policy": null },
-        })))
+        Json(ServerConfig::of_this_server(PROTOCOL_VERSION))
     }
 }

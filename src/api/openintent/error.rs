@@ -3,91 +3,142 @@
 //! read: `message` (the Python SDK), `detail` (FastAPI-style clients), `errors` (400),
 //! `current_version` (409 on a stale `If-Match`) and `existing_lease` (409 on a held scope).
 
-use poem::{http::StatusCode, Endpoint, IntoResponse, Request, Response};
-use serde_json::{json, Value};
+use poem::{error::ResponseError, http::StatusCode, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::{
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{ToJSON, Type},
+    ApiResponse, Object,
+};
+use serde_json::Value;
 
 use crate::{
-    api::error::{render_framework_error, ApiError},
+    api::{
+        error::{framework_error, ApiError, ErrorBody, FieldErrorOut},
+        schema::AnyOf,
+        types::{Documented, JsonObject},
+    },
     error::Error,
 };
 
-/// A core error rendered in this face's envelope.
-pub struct OiError(Response);
+/// The face's error body.
+#[derive(Debug, Clone, Object)]
+pub struct OiErrorEnvelope {
+    error: ErrorBody,
+    /// The message again, where the Python SDK reads it.
+    message: String,
+    /// The message again, where FastAPI-style clients read it.
+    detail: String,
+    /// 400: every failing field (`[]` when none is named).
+    #[oai(skip_serializing_if_is_none)]
+    errors: Option<Documented<AnyOf<Vec<FieldErrorOut>, JsonObject>>>,
+    /// 409 on a stale `If-Match`: the intent's version now.
+    #[oai(skip_serializing_if_is_none)]
+    current_version: Option<i64>,
+    /// 409 on a leased scope: the lease that holds it.
+    #[oai(skip_serializing_if_is_none)]
+    existing_lease: Option<JsonObject>,
+}
 
-impl From<Error> for OiError {
-    fn from(err: Error) -> Self {
-        let extra = match &err {
-            Error::VersionConflict { current } => json!({ "current_version": current }),
-            Error::LeaseConflict { lease, .. } => json!({ "existing_lease": lease }),
-            _ => json!({}),
-        };
-        let response = ApiError::from(err).into_response();
-        OiError(upgrade(response, extra))
-    }
+/// An error response of this face.
+#[derive(Debug, Clone)]
+pub struct OiError {
+    status: StatusCode,
+    /// Boxed: every operation's `Result` carries this error, and most answers are `Ok`.
+    body: Box<OiErrorEnvelope>,
 }
 
 impl From<ApiError> for OiError {
     fn from(err: ApiError) -> Self {
-        OiError(err.into_response())
-    }
-}
-
-impl From<OiError> for poem::Error {
-    fn from(err: OiError) -> Self {
-        poem::Error::from_response(err.0)
-    }
-}
-
-/// Rewrites an error response of the `/v1` envelope into this face's, adding `extra` fields.
-fn upgrade(response: Response, extra: Value) -> Response {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body();
-    let bytes = futures_util::FutureExt::now_or_never(body.into_bytes())
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let Ok(mut envelope) = serde_json::from_slice::<Value>(&bytes) else {
-        return rebuild(status, &headers, bytes.to_vec());
-    };
-    let message = envelope["error"]["message"].clone();
-    envelope["message"] = message.clone();
-    envelope["detail"] = message;
-    if status == StatusCode::BAD_REQUEST {
-        envelope["errors"] = match envelope["error"]["details"].clone() {
-            Value::Null => json!([]),
-            details => details,
-        };
-    }
-    if let (Value::Object(target), Value::Object(extra)) = (&mut envelope, extra) {
-        target.extend(extra);
-    }
-    rebuild(status, &headers, envelope.to_string().into_bytes())
-}
-
-fn rebuild(status: StatusCode, headers: &poem::http::HeaderMap, body: Vec<u8>) -> Response {
-    let mut response = Response::builder().status(status).body(body);
-    for (name, value) in headers {
-        if name != poem::http::header::CONTENT_LENGTH {
-            response.headers_mut().insert(name, value.clone());
+        let errors = (err.status == StatusCode::BAD_REQUEST).then(|| {
+            let details = err.body.error.details.as_ref().map(|d| d.value.clone());
+            Documented::new(details.unwrap_or_else(|| Value::Array(Vec::new())))
+        });
+        OiError {
+            status: err.status,
+            body: Box::new(OiErrorEnvelope {
+                message: err.body.error.message.clone(),
+                detail: err.body.error.message.clone(),
+                error: err.body.error,
+                errors,
+                current_version: None,
+                existing_lease: None,
+            }),
         }
     }
-    response
+}
+
+impl From<Error> for OiError {
+    fn from(err: Error) -> Self {
+        let (current_version, existing_lease) = match &err {
+            Error::VersionConflict { current } => (Some(*current), None),
+            Error::LeaseConflict { lease, .. } => (None, Some(JsonObject(lease.clone()))),
+            _ => (None, None),
+        };
+        let mut oi = OiError::from(ApiError::from(err));
+        oi.body.current_version = current_version;
+        oi.body.existing_lease = existing_lease;
+        oi
+    }
+}
+
+impl std::fmt::Display for OiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.body.message)
+    }
+}
+
+impl std::error::Error for OiError {}
+
+impl ResponseError for OiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.clone().into_response()
+    }
+}
+
+impl IntoResponse for OiError {
+    fn into_response(self) -> Response {
+        let body = self.body.to_json().unwrap_or_default();
+        Response::builder()
+            .status(self.status)
+            .content_type("application/json")
+            .body(body.to_string())
+    }
+}
+
+impl ApiResponse for OiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "Error: `{\"error\": {\"code\", \"message\", \"details\"}, \
+                              \"message\", \"detail\", …}`",
+                status: None,
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json",
+                    schema: OiErrorEnvelope::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        OiErrorEnvelope::register(registry);
+    }
 }
 
 /// Middleware for the face's routes: every error that leaves them (framework errors, the
 /// security scheme's 401/403, handlers' errors) wears this face's envelope.
 pub async fn envelope<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let response = match next.call(req).await {
-        Ok(output) => output.into_response(),
-        Err(err) => render_framework_error(err),
-    };
-    let is_json = response
-        .content_type()
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    // Upgrading is idempotent: handler errors, upgraded with their extra fields where they
-    // were made, keep them.
-    match (response.status().is_client_error() || response.status().is_server_error()) && is_json {
-        true => Ok(upgrade(response, json!({}))),
-        false => Ok(response),
+    match next.call(req).await {
+        Ok(output) => Ok(output.into_response()),
+        Err(err) => Ok(match err.downcast_ref::<OiError>() {
+            Some(oi) => oi.clone().into_response(),
+            None => OiError::from(framework_error(&err)).into_response(),
+        }),
     }
 }

@@ -6,8 +6,9 @@
 //! 400s); lists come wrapped in an object named after what they hold (`{"intents": [...]}`),
 //! which is what the SDK reads; the caller's agent identity is `X-Agent-ID` as the agent
 //! registry admits it ([`identity`]).
-//! Bodies in and out are the core's JSON, documented by the types of [`bodies`] and
-//! [`resources`] through [`Documented`].
+//! Request bodies are read as JSON documented by the types of [`bodies`] (so the core can
+//! name every failing field); answers are the wire objects of [`resources`], built from the
+//! core's types.
 
 pub mod access;
 pub mod bodies;
@@ -24,8 +25,11 @@ pub mod streams;
 pub mod vocab;
 
 use poem::Request;
-use poem_openapi::{payload::Json, types::Type, ApiResponse, ExtraHeader, OpenApiService, Tags};
-use serde_json::{json, Value};
+use poem_openapi::{
+    payload::Json,
+    types::{ToJSON, Type},
+    ApiResponse, ExtraHeader, OpenApiService, Tags,
+};
 
 use self::{error::OiError, identity::ActingAgent, resources::Listing};
 use crate::{
@@ -55,14 +59,14 @@ pub enum OiTag {
     Server,
 }
 
-/// 200 with the core's JSON, documented as `T`.
-pub type Answer<T> = Json<Documented<T>>;
+/// 200 with the resource.
+pub type Answer<T> = Json<T>;
 
-/// 201 with the created resource, documented as `T`.
+/// 201 with the created resource.
 #[derive(ApiResponse)]
-pub enum Created<T: Type> {
+pub enum Created<T: Type + ToJSON> {
     #[oai(status = 201)]
-    Created(Json<Documented<T>>),
+    Created(Json<T>),
 }
 
 /// 204: done, nothing to show.
@@ -72,29 +76,35 @@ pub enum Done {
     NoContent,
 }
 
-pub type OiResult<T> = Result<T, poem::Error>;
+pub type OiResult<T> = Result<T, OiError>;
 
-fn fail(err: Error) -> poem::Error {
-    OiError::from(err).into()
+fn fail(err: Error) -> OiError {
+    OiError::from(err)
 }
 
-/// 200 with the value.
-pub fn ok<T: Type>(result: crate::error::Result<Value>) -> OiResult<Answer<T>> {
+/// 200 with the core's answer on the wire.
+pub fn ok<T, W: From<T>>(result: crate::error::Result<T>) -> OiResult<Answer<W>> {
+    result.map(|value| Json(W::from(value))).map_err(fail)
+}
+
+/// 201 with the created resource on the wire.
+pub fn created<T, W: From<T> + Type + ToJSON>(
+    result: crate::error::Result<T>,
+) -> OiResult<Created<W>> {
     result
-        .map(|value| Json(Documented::new(value)))
+        .map(|value| Created::Created(Json(W::from(value))))
         .map_err(fail)
 }
 
-/// 201 with the created resource.
-pub fn created<T: Type>(result: crate::error::Result<Value>) -> OiResult<Created<T>> {
+/// 200 with a list wrapped as the SDK reads it (`{"intents": [...]}`).
+pub fn listed<T, L>(result: crate::error::Result<Vec<T>>) -> OiResult<Answer<L>>
+where
+    L: Listing,
+    L::Item: From<T>,
+{
     result
-        .map(|value| Created::Created(Json(Documented::new(value))))
+        .map(|items| Json(L::wrap(items.into_iter().map(L::Item::from).collect())))
         .map_err(fail)
-}
-
-/// 200 with a list wrapped as `{"<L::KEY>": [...]}`.
-pub fn listed<L: Listing + Type>(result: crate::error::Result<Vec<Value>>) -> OiResult<Answer<L>> {
-    ok(result.map(|items| json!({ L::KEY: items })))
 }
 
 /// 204.
@@ -103,7 +113,7 @@ pub fn done(result: crate::error::Result<()>) -> OiResult<Done> {
 }
 
 /// The caller of a read: the key's tenant and the verified acting agent ([`identity`]).
-pub fn reader(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
+pub fn reader(key: &TenantKey, req: &Request) -> OiResult<Caller> {
     let Some(ActingAgent(agent_id)) = req.extensions().get::<ActingAgent>() else {
         return Err(fail(Error::Internal(anyhow::anyhow!(
             "the acting agent was not resolved for this request"
@@ -118,7 +128,7 @@ pub fn reader(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
 }
 
 /// The caller of a mutation: as [`reader`], and the key must have the `agent` scope.
-pub fn writer(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
+pub fn writer(key: &TenantKey, req: &Request) -> OiResult<Caller> {
     key.require(Scope::Agent).map_err(OiError::from)?;
     reader(key, req)
 }
@@ -126,7 +136,7 @@ pub fn writer(key: &TenantKey, req: &Request) -> Result<Caller, poem::Error> {
 /// The `If-Match` version (`3`, `"3"` or `W/"3"`); required on versioned writes. Read from
 /// the request itself: the operations' `If-Match` parameter documents it, this reports a
 /// missing or malformed one in the face's envelope.
-pub fn if_match(req: &Request) -> Result<Version, poem::Error> {
+pub fn if_match(req: &Request) -> OiResult<Version> {
     let raw = req.headers().get("if-match").ok_or_else(|| {
         fail(Error::invalid(
             &["If-Match"],
@@ -145,7 +155,7 @@ pub fn if_match(req: &Request) -> Result<Version, poem::Error> {
 pub type Body<T> = Json<Documented<T>>;
 
 /// Reads a body into a core input type (400 naming serde's complaint).
-pub fn parse<T: serde::de::DeserializeOwned, D>(body: Body<D>) -> Result<T, poem::Error> {
+pub fn parse<T: serde::de::DeserializeOwned, D>(body: Body<D>) -> OiResult<T> {
     crate::openintent::records::parse_body(body.0.value).map_err(fail)
 }
 

@@ -6,7 +6,6 @@ use poem_openapi::{
     OpenApi,
 };
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{
     bodies::{MemberIn, NewPortfolioIn, PortfolioStatusIn},
@@ -128,10 +127,7 @@ impl PortfoliosOi {
         req: &Request,
         id: Path<String>,
     ) -> OiResult<Answer<PortfolioIntents>> {
-        let members = self.0.portfolio_intents(&reader(&key, req)?, &id).await;
-        ok(members.map(
-            |(intents, aggregate)| json!({ "intents": intents, "aggregate_status": aggregate }),
-        ))
+        ok(self.0.portfolio_intents(&reader(&key, req)?, &id).await)
     }
 
     /// Add an intent; answers the membership.

@@ -15,7 +15,10 @@ use super::{
 };
 use crate::{
     api::security::TenantKey,
-    openintent::{records::RecordKind, OpenIntent},
+    openintent::{
+        records::{arbitration, attachments, retries, RecordKind},
+        OpenIntent,
+    },
 };
 
 pub struct RecordsOi(pub OpenIntent);
@@ -70,7 +73,7 @@ impl RecordsOi {
     ) -> OiResult<Answer<DecisionList>> {
         listed(
             self.0
-                .records(&reader(&key, req)?, RecordKind::Decision, &id)
+                .records::<arbitration::Decision>(&reader(&key, req)?, &id)
                 .await,
         )
     }
@@ -106,7 +109,7 @@ impl RecordsOi {
     ) -> OiResult<Answer<AttachmentList>> {
         listed(
             self.0
-                .records(&reader(&key, req)?, RecordKind::Attachment, &id)
+                .records::<attachments::Attachment>(&reader(&key, req)?, &id)
                 .await,
         )
     }
@@ -232,7 +235,7 @@ impl RecordsOi {
     ) -> OiResult<Answer<FailureList>> {
         listed(
             self.0
-                .records(&reader(&key, req)?, RecordKind::Failure, &id)
+                .records::<retries::Failure>(&reader(&key, req)?, &id)
                 .await,
         )
     }

@@ -1,6 +1,6 @@
-//! The resources of the OpenIntent face as the document shows them. The core builds the JSON
-//! (`crate::openintent::views` and the record modules); these types document it, handlers
-//! answer the core's JSON through [`Documented`](crate::api::types::Documented).
+//! The resources of the OpenIntent face on the wire: what handlers answer and what the
+//! document shows, built from the core's types (`crate::openintent::model`, the record
+//! kinds) with the face's conventions: snake_case names, ISO 8601 times, statuses as words.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +11,17 @@ use super::vocab::{
     AccessRequestStatus, AclPolicy, ArbitrationStatus, EdgeType, IntentStatus, LeaseStatus,
     MembershipRole, Permission, PortfolioStatus, RetryStrategy,
 };
-use crate::api::{
-    schema::{example, example_json, examples, AnyOf, Word},
-    types::{Documented, JsonObject},
+use crate::{
+    api::{
+        schema::{example, example_json, examples, AnyOf, Word},
+        types::{Documented, JsonObject},
+    },
+    openintent::{
+        access, model,
+        records::{arbitration, attachments, costs, retries, Record},
+        subscriptions,
+    },
+    time::rfc3339,
 };
 
 /// `constraints`: the SDK sends a list of strings; an object is kept as sent.
@@ -343,6 +351,405 @@ pub struct SuspensionConfig {
     default_retry_policy: Option<JsonObject>,
 }
 
+impl ServerConfig {
+    /// This server: the protocol version it speaks, no default retry policy.
+    pub fn of_this_server(protocol_version: &str) -> ServerConfig {
+        ServerConfig {
+            protocol_version: protocol_version.to_string(),
+            suspension: SuspensionConfig {
+                default_retry_policy: None,
+            },
+        }
+    }
+}
+
+fn word<V>(word: impl Into<String>) -> Word<V> {
+    Documented::new(word.into())
+}
+
+impl From<model::Intent> for Intent {
+    fn from(intent: model::Intent) -> Intent {
+        Intent {
+            id: intent.id,
+            title: intent.title,
+            description: Some(intent.description),
+            created_by: intent.created_by,
+            status: word(intent.status.as_str()),
+            state: JsonObject(intent.state),
+            constraints: Documented::new(intent.constraints),
+            governance_policy: intent.governance_policy.map(JsonObject),
+            parent_intent_id: intent.parent_id,
+            depends_on: intent.depends_on,
+            confidence: Some(intent.confidence),
+            version: intent.version,
+            created_at: rfc3339(intent.created_at),
+            updated_at: rfc3339(intent.updated_at),
+        }
+    }
+}
+
+impl From<model::Event> for IntentEvent {
+    fn from(event: model::Event) -> IntentEvent {
+        IntentEvent {
+            id: event.id,
+            intent_id: event.intent_id,
+            event_type: event.event_type,
+            actor: event.actor,
+            payload: JsonObject(event.payload),
+            trace_id: event.trace_id,
+            parent_event_id: event.parent_event_id,
+            created_at: rfc3339(event.created_at),
+        }
+    }
+}
+
+impl From<model::Assignment> for Assignment {
+    fn from(assignment: model::Assignment) -> Assignment {
+        Assignment {
+            intent_id: assignment.intent_id,
+            agent_id: assignment.agent_id,
+            role: assignment.role,
+            assigned_at: rfc3339(assignment.assigned_at),
+        }
+    }
+}
+
+impl From<model::Lease> for Lease {
+    fn from(lease: model::Lease) -> Lease {
+        Lease {
+            id: lease.id,
+            intent_id: lease.intent_id,
+            agent_id: lease.agent_id,
+            scope: lease.scope,
+            status: word(lease.status.as_str()),
+            expires_at: rfc3339(lease.expires_at),
+            acquired_at: rfc3339(lease.acquired_at),
+            created_at: rfc3339(lease.created_at),
+            released_at: lease.released_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<model::Aggregate> for AggregateStatus {
+    fn from(aggregate: model::Aggregate) -> AggregateStatus {
+        AggregateStatus {
+            total: aggregate.total,
+            by_status: aggregate
+                .by_status
+                .into_iter()
+                .map(|(status, count)| (status.to_string(), count))
+                .collect(),
+            completion_percentage: aggregate.completion_percentage,
+        }
+    }
+}
+
+impl From<model::Portfolio> for Portfolio {
+    fn from(portfolio: model::Portfolio) -> Portfolio {
+        Portfolio {
+            id: portfolio.id,
+            name: portfolio.name,
+            description: portfolio.description,
+            created_by: portfolio.created_by,
+            status: word(portfolio.status),
+            metadata: JsonObject(portfolio.metadata),
+            governance_policy: JsonObject(portfolio.governance_policy),
+            created_at: rfc3339(portfolio.created_at),
+            updated_at: rfc3339(portfolio.updated_at),
+        }
+    }
+}
+
+impl From<model::PortfolioDetail> for PortfolioDetail {
+    fn from(detail: model::PortfolioDetail) -> PortfolioDetail {
+        let PortfolioIntents {
+            intents,
+            aggregate_status,
+        } = detail.members.into();
+        PortfolioDetail {
+            portfolio: detail.portfolio.into(),
+            intents,
+            aggregate_status,
+        }
+    }
+}
+
+impl From<model::Members> for PortfolioIntents {
+    fn from(members: model::Members) -> PortfolioIntents {
+        PortfolioIntents {
+            intents: members.intents.into_iter().map(Intent::from).collect(),
+            aggregate_status: members.aggregate.into(),
+        }
+    }
+}
+
+impl From<model::Membership> for Membership {
+    fn from(membership: model::Membership) -> Membership {
+        Membership {
+            id: membership.id,
+            portfolio_id: membership.portfolio_id,
+            intent_id: membership.intent_id,
+            role: word(membership.role),
+            priority: membership.priority,
+            added_at: rfc3339(membership.added_at),
+        }
+    }
+}
+
+impl From<model::Graph> for Graph {
+    fn from(graph: model::Graph) -> Graph {
+        Graph {
+            root_id: graph.root_id,
+            nodes: graph.nodes.into_iter().map(Intent::from).collect(),
+            edges: graph
+                .edges
+                .into_iter()
+                .map(|edge| GraphEdge {
+                    from: edge.from,
+                    to: edge.to,
+                    edge_type: word(edge.kind.as_str()),
+                })
+                .collect(),
+            aggregate_status: graph.aggregate.into(),
+        }
+    }
+}
+
+impl From<Record<arbitration::Arbitration>> for Arbitration {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<arbitration::Arbitration>,
+    ) -> Self {
+        Arbitration {
+            id,
+            intent_id: fields.intent_id,
+            requester_id: fields.requester_id,
+            reason: fields.reason,
+            context: JsonObject(fields.context),
+            status: word(fields.status),
+            created_at,
+        }
+    }
+}
+
+impl From<Record<arbitration::Decision>> for DecisionRecord {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<arbitration::Decision>,
+    ) -> Self {
+        DecisionRecord {
+            id,
+            intent_id: fields.intent_id,
+            decision_maker_id: fields.decision_maker_id,
+            decision_type: fields.decision_type,
+            outcome: fields.outcome,
+            reasoning: fields.reasoning,
+            created_at,
+        }
+    }
+}
+
+impl From<Record<attachments::Attachment>> for Attachment {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<attachments::Attachment>,
+    ) -> Self {
+        Attachment {
+            id,
+            intent_id: fields.intent_id,
+            filename: fields.filename,
+            mime_type: fields.mime_type,
+            size: i64::try_from(fields.size).unwrap_or(i64::MAX),
+            storage_url: fields.storage_url,
+            metadata: JsonObject(fields.metadata),
+            uploaded_by: fields.uploaded_by,
+            created_at,
+        }
+    }
+}
+
+impl From<Record<costs::Cost>> for Cost {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<costs::Cost>,
+    ) -> Self {
+        Cost {
+            id,
+            intent_id: fields.intent_id,
+            agent_id: fields.agent_id,
+            cost_type: fields.cost_type,
+            amount: fields.amount,
+            unit: fields.unit,
+            provider: fields.provider,
+            metadata: JsonObject(fields.metadata),
+            created_at,
+        }
+    }
+}
+
+impl From<costs::Costs> for Costs {
+    fn from(costs: costs::Costs) -> Costs {
+        Costs {
+            costs: costs.costs.into_iter().map(Cost::from).collect(),
+            summary: CostSummary {
+                total: costs.summary.total,
+                by_type: costs.summary.by_type,
+                by_agent: costs.summary.by_agent,
+            },
+        }
+    }
+}
+
+impl From<Record<retries::RetryPolicy>> for RetryPolicy {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<retries::RetryPolicy>,
+    ) -> Self {
+        RetryPolicy {
+            id,
+            intent_id: fields.intent_id,
+            strategy: word(fields.strategy),
+            max_retries: fields.max_retries.into(),
+            base_delay_ms: i64::try_from(fields.base_delay_ms).unwrap_or(i64::MAX),
+            max_delay_ms: i64::try_from(fields.max_delay_ms).unwrap_or(i64::MAX),
+            fallback_agent_id: fields.fallback_agent_id,
+            failure_threshold: fields.failure_threshold.into(),
+            created_at,
+        }
+    }
+}
+
+impl From<Record<retries::Failure>> for Failure {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<retries::Failure>,
+    ) -> Self {
+        Failure {
+            id,
+            intent_id: fields.intent_id,
+            agent_id: fields.agent_id,
+            attempt_number: fields.attempt_number.into(),
+            error_code: fields.error_code,
+            error_message: fields.error_message,
+            error_type: fields.error_type,
+            recoverable: fields.recoverable,
+            retry_scheduled_at: fields.retry_scheduled_at,
+            resolved_at: fields.resolved_at,
+            metadata: JsonObject(fields.metadata),
+            created_at,
+        }
+    }
+}
+
+impl From<Record<subscriptions::Subscription>> for Subscription {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<subscriptions::Subscription>,
+    ) -> Self {
+        Subscription {
+            id,
+            intent_id: fields.intent_id,
+            portfolio_id: fields.portfolio_id,
+            subscriber_id: fields.subscriber_id,
+            event_types: fields.event_types,
+            webhook_url: fields.webhook_url,
+            webhook_endpoint_id: fields.webhook_endpoint_id,
+            webhook_secret: None,
+            active: fields.active,
+            expires_at: fields.expires_at,
+            created_at,
+        }
+    }
+}
+
+impl From<subscriptions::NewSubscription> for Subscription {
+    fn from(new: subscriptions::NewSubscription) -> Subscription {
+        Subscription {
+            webhook_secret: new.webhook_secret,
+            ..new.subscription.into()
+        }
+    }
+}
+
+impl From<access::Acl> for Acl {
+    fn from(acl: access::Acl) -> Acl {
+        Acl {
+            intent_id: acl.intent_id,
+            default_policy: word(acl.default_policy),
+            entries: acl.entries.into_iter().map(AclEntry::from).collect(),
+        }
+    }
+}
+
+impl From<Record<access::AclEntry>> for AclEntry {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<access::AclEntry>,
+    ) -> Self {
+        AclEntry {
+            id,
+            intent_id: fields.intent_id,
+            principal_id: fields.principal_id,
+            principal_type: fields.principal_type,
+            permission: word(fields.permission),
+            granted_by: fields.granted_by,
+            granted_at: fields.granted_at,
+            expires_at: fields.expires_at,
+            reason: fields.reason,
+            created_at,
+        }
+    }
+}
+
+impl From<Record<access::AccessRequest>> for AccessRequest {
+    fn from(
+        Record {
+            id,
+            fields,
+            created_at,
+        }: Record<access::AccessRequest>,
+    ) -> Self {
+        AccessRequest {
+            id,
+            intent_id: fields.intent_id,
+            principal_id: fields.principal_id,
+            principal_type: fields.principal_type,
+            requested_permission: word(fields.requested_permission),
+            reason: fields.reason,
+            capabilities: fields.capabilities,
+            status: word(fields.status),
+            decided_by: fields.decided_by,
+            decided_at: fields.decided_at,
+            decision_reason: fields.decision_reason,
+            created_at,
+        }
+    }
+}
+
 const INTENT: &str = "oin_01HN4X7KQZ8Y1A2B3C4D5E6F7G";
 
 examples! {
@@ -578,9 +985,10 @@ impl Example for Acl {
     }
 }
 
-/// A list answered wrapped in an object under [`Listing::KEY`], as the SDK reads it.
+/// A list answered wrapped in an object named after what it holds, as the SDK reads it.
 pub trait Listing {
-    const KEY: &'static str;
+    type Item;
+    fn wrap(items: Vec<Self::Item>) -> Self;
 }
 
 /// Declares `{"<key>": [Item]}` list bodies.
@@ -593,7 +1001,10 @@ macro_rules! listings {
         }
 
         impl Listing for $name {
-            const KEY: &'static str = stringify!($key);
+            type Item = $item;
+            fn wrap($key: Vec<$item>) -> Self {
+                $name { $key }
+            }
         }
     )*};
 }
@@ -622,4 +1033,46 @@ listings! {
     PortfolioList { portfolios: Portfolio }
     AccessRequestList { access_requests: AccessRequest }
     SubscriptionList { subscriptions: Subscription }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    /// Events and leases also leave the core as JSON (bus, webhooks, a 409's envelope): that
+    /// form and the face's answer must be one shape.
+    #[test]
+    fn published_events_and_leases_are_the_wire_objects() {
+        let event = model::Event {
+            id: "oev_1".into(),
+            intent_id: INTENT.into(),
+            event_type: "state_patched".into(),
+            actor: "research-agent".into(),
+            payload: json!({"version": 2}),
+            trace_id: Some("trace-1".into()),
+            parent_event_id: None,
+            created_at: 1_705_314_600_000,
+        };
+        assert_eq!(
+            IntentEvent::from(event.clone()).to_json(),
+            Some(serde_json::to_value(&event).unwrap())
+        );
+        let lease = model::Lease {
+            id: "lse_1".into(),
+            intent_id: INTENT.into(),
+            agent_id: "research-agent".into(),
+            scope: "analysis".into(),
+            status: model::LeaseStatus::Released,
+            expires_at: 1_705_314_900_000,
+            acquired_at: 1_705_314_600_000,
+            created_at: 1_705_314_600_000,
+            released_at: Some(1_705_314_700_000),
+        };
+        assert_eq!(
+            Lease::from(lease.clone()).to_json(),
+            Some(serde_json::to_value(&lease).unwrap())
+        );
+    }
 }

@@ -3,13 +3,16 @@
 
 use super::{
     bodies::SubscriptionIn,
-    created, done, listed, parse, reader,
+    created, done,
+    error::OiError,
+    listed, parse, reader,
     resources::{IntentEvent, Subscription, SubscriptionList},
     vocab::StreamKind,
     writer, Answer, Body, Created, Done, OiResult, OiTag,
 };
 use crate::{
     api::{
+        error::framework_error,
         schema::{example_json, Word},
         security::TenantKey,
         sse::{event_stream, SseItem},
@@ -30,12 +33,14 @@ use poem_openapi::{
 };
 
 /// What a stream follows, from the path's `intents`, `portfolios` or `agents` (else no route).
-fn target(kind: &str, id: String) -> Result<StreamTarget, poem::Error> {
+fn target(kind: &str, id: String) -> OiResult<StreamTarget> {
     match kind {
         "intents" => Ok(StreamTarget::Intent(id)),
         "portfolios" => Ok(StreamTarget::Portfolio(id)),
         "agents" => Ok(StreamTarget::Agent(id)),
-        _ => Err(poem::Error::from_status(poem::http::StatusCode::NOT_FOUND)),
+        _ => Err(OiError::from(framework_error(&poem::Error::from_status(
+            poem::http::StatusCode::NOT_FOUND,
+        )))),
     }
 }
 
@@ -98,7 +103,7 @@ impl StreamsOi {
         req: &Request,
         target: StreamTarget,
         event_types: Option<String>,
-    ) -> Result<StreamAnswer, poem::Error> {
+    ) -> OiResult<StreamAnswer> {
         let caller = reader(key, req)?;
         let last_event_id = req
             .headers()
@@ -199,7 +204,7 @@ impl StreamsOi {
         kind: Path<Word<StreamKind>>,
         id: Path<String>,
         event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
+    ) -> OiResult<StreamAnswer> {
         self.open(&key, req, target(&kind.0.value, id.0)?, event_types.0)
             .await
     }
@@ -217,7 +222,7 @@ impl StreamsOi {
         kind: Path<Word<StreamKind>>,
         id: Path<String>,
         event_types: Query<Option<String>>,
-    ) -> Result<StreamAnswer, poem::Error> {
+    ) -> OiResult<StreamAnswer> {
         self.open(&key, req, target(&kind.0.value, id.0)?, event_types.0)
             .await
     }

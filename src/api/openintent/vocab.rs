@@ -4,7 +4,7 @@
 
 use crate::{
     api::schema::vocabularies,
-    openintent::{access, portfolios, status},
+    openintent::{access, model, portfolios, records::retries, status},
 };
 
 vocabularies! {
@@ -17,10 +17,10 @@ vocabularies! {
     /// A state patch's operation (`replace` and `add` are read as `set`).
     PatchOp => ["set", "append", "remove", "replace", "add"];
     /// A lapsed `active` lease shows as `expired`; `revoked` when its holder lost access.
-    LeaseStatus => ["active", "released", "expired", "revoked"];
-    EdgeType => ["parent_child", "depends_on"];
+    LeaseStatus => model::LeaseStatus::ALL.map(model::LeaseStatus::as_str);
+    EdgeType => model::EdgeKind::ALL.map(model::EdgeKind::as_str);
     ArbitrationStatus => ["pending"];
-    RetryStrategy => ["none", "fixed", "exponential", "linear"];
+    RetryStrategy => retries::STRATEGIES;
     /// Who may touch an intent that has no ACL entry for them.
     AclPolicy => ["open", "closed"];
     AccessRequestStatus => ["pending", "approved", "denied"];
