@@ -15,7 +15,7 @@ use crate::{
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
-    store::{api_keys, api_keys::ApiKeyRow, tenants, Store},
+    store::{api_keys, api_keys::ApiKeyRow, tenants},
     tenants::TenantService,
     time::{now_ms, Millis},
     work::{UnitOfWork, Writer},
@@ -75,7 +75,6 @@ pub struct NewKey {
 }
 
 pub struct KeyService {
-    store: Store,
     writer: Writer,
     verifier: Arc<KeyVerifier>,
     users: Arc<UserService>,
@@ -84,7 +83,6 @@ pub struct KeyService {
 impl KeyService {
     pub fn new(writer: Writer, verifier: Arc<KeyVerifier>, users: Arc<UserService>) -> Self {
         Self {
-            store: writer.store().clone(),
             writer,
             verifier,
             users,
@@ -145,8 +143,13 @@ impl KeyService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<KeyInfo>> {
-        let (rows, total) =
-            api_keys::list(&self.store, tenant.as_str(), page.limit(), page.offset()).await?;
+        let (rows, total) = api_keys::list(
+            self.writer.store(),
+            tenant.as_str(),
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
         Ok(Page {
             items: rows.into_iter().map(KeyInfo::from).collect(),
             total,
@@ -155,7 +158,7 @@ impl KeyService {
     }
 
     pub async fn get(&self, tenant: &TenantId, key_id: &str) -> Result<KeyInfo> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         api_keys::get(&mut conn, tenant.as_str(), key_id)
             .await?
             .map(KeyInfo::from)
@@ -187,7 +190,7 @@ impl KeyService {
 
     /// Revokes a key given only its id (operator CLI).
     pub async fn revoke_any_tenant(&self, key_id: &str) -> Result<KeyInfo> {
-        let tenant = api_keys::tenant_of(&self.store, key_id)
+        let tenant = api_keys::tenant_of(self.writer.store(), key_id)
             .await?
             .ok_or(Error::NotFound { what: "API key" })?;
         self.revoke(&TenantId::parse(&tenant)?, actors::CLI, key_id)
@@ -199,7 +202,7 @@ impl KeyService {
         let dev = TenantId::parse(DEV_TENANT)?;
         tenants.ensure(&dev, "Development").await?;
         for (key, scope, agent) in DEV_KEYS {
-            let mut conn = self.store.reader().acquire().await?;
+            let mut conn = self.writer.store().reader().acquire().await?;
             let id = format!("{}_dev_{}", ids::API_KEY, key.replace('-', "_"));
             if api_keys::get(&mut conn, DEV_TENANT, &id).await?.is_some() {
                 continue;

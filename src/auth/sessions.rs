@@ -22,7 +22,7 @@ use crate::{
     audit::{events, AuditEvent},
     error::{Error, Result},
     ratelimit::RateLimiter,
-    store::{users, users::SessionRow, Store},
+    store::{users, users::SessionRow},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -87,7 +87,6 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2Vzc2lvbmRlY295c2FsdA$
      2vrq0CBd7WJ5dKqKZ4RrE1mm2mkfrHVFeXK5SRqszJY";
 
 pub struct SessionService {
-    store: Store,
     writer: Writer,
     limiter: Arc<RateLimiter>,
     policy: SessionPolicy,
@@ -100,7 +99,6 @@ fn token_hash(token: &str) -> String {
 impl SessionService {
     pub fn new(writer: Writer, limiter: Arc<RateLimiter>, policy: SessionPolicy) -> Self {
         Self {
-            store: writer.store().clone(),
             writer,
             limiter,
             policy,
@@ -132,7 +130,7 @@ impl SessionService {
         }
         let tenant = TenantId::parse(attempt.tenant).ok();
         let row = match &tenant {
-            Some(tenant) => users::by_email(&self.store, tenant.as_str(), &email).await?,
+            Some(tenant) => users::by_email(self.writer.store(), tenant.as_str(), &email).await?,
             None => None,
         };
         let stored = row
@@ -188,7 +186,7 @@ impl SessionService {
     pub async fn authenticate(&self, token: &str) -> Result<ActiveSession> {
         let expired = Error::Unauthorized("the session has ended; sign in again");
         let hash = token_hash(token);
-        let Some((session, user)) = users::session(&self.store, &hash).await? else {
+        let Some((session, user)) = users::session(self.writer.store(), &hash).await? else {
             return Err(expired);
         };
         let now = now_ms();
@@ -202,7 +200,7 @@ impl SessionService {
         // Often enough that a session in use never looks idle, rarely enough not to write
         // on every request.
         if now - session.last_seen_at >= TOUCH_EVERY_MS.min(millis(self.policy.idle) / 2) {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.writer.store().begin().await?;
             users::touch_session(&mut tx, &session.tenant_id, &hash, now).await?;
             tx.commit().await?;
         }

@@ -12,7 +12,7 @@ use crate::{
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
-    store::{self, tenants, users, users::UserRow, Store},
+    store::{self, tenants, users, users::UserRow},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -101,16 +101,12 @@ pub struct UserUpdate {
 }
 
 pub struct UserService {
-    store: Store,
     writer: Writer,
 }
 
 impl UserService {
     pub fn new(writer: Writer) -> Self {
-        Self {
-            store: writer.store().clone(),
-            writer,
-        }
+        Self { writer }
     }
 
     /// Creates a user of `tenant` on behalf of `actor`; an email already in use is a conflict.
@@ -172,8 +168,13 @@ impl UserService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<User>> {
-        let (rows, total) =
-            users::list(&self.store, tenant.as_str(), page.limit(), page.offset()).await?;
+        let (rows, total) = users::list(
+            self.writer.store(),
+            tenant.as_str(),
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
         Ok(Page {
             items: rows
                 .into_iter()
@@ -185,7 +186,7 @@ impl UserService {
     }
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<User> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         users::get(&mut conn, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "user" })
@@ -195,10 +196,15 @@ impl UserService {
     /// The enabled user of `tenant` named by `reference` (a user id or an email).
     pub async fn find_enabled(&self, tenant: &TenantId, reference: &str) -> Result<User> {
         let row = if reference.starts_with(USER_ID_PREFIX) && !reference.contains('@') {
-            let mut conn = self.store.reader().acquire().await?;
+            let mut conn = self.writer.store().reader().acquire().await?;
             users::get(&mut conn, tenant.as_str(), reference).await?
         } else {
-            users::by_email(&self.store, tenant.as_str(), &normalize_email(reference)).await?
+            users::by_email(
+                self.writer.store(),
+                tenant.as_str(),
+                &normalize_email(reference),
+            )
+            .await?
         };
         match row {
             Some(row) if row.disabled_at.is_none() => User::try_from(row),

@@ -10,7 +10,7 @@ use crate::{
     auth::{identity::valid_agent_id, TenantId},
     error::{Error, FieldError, Result},
     pagination::{Page, PageRequest},
-    store::{self, agents, agents::AgentRow, Store},
+    store::{self, agents, agents::AgentRow},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -159,18 +159,13 @@ pub fn slug(name: &str) -> String {
 }
 
 pub struct AgentService {
-    store: Store,
     writer: Writer,
     catalog: Arc<Catalog>,
 }
 
 impl AgentService {
     pub fn new(writer: Writer, catalog: Arc<Catalog>) -> Self {
-        Self {
-            store: writer.store().clone(),
-            writer,
-            catalog,
-        }
+        Self { writer, catalog }
     }
 
     /// Registers an agent at trust tier `T0`; an existing id is a conflict.
@@ -254,7 +249,7 @@ impl AgentService {
 
     /// The agent without its intent counts (the submission path needs only scope and status).
     pub async fn get_registration(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         agents::get(&mut conn, tenant.as_str(), id)
             .await?
             .map(|row| Agent::from_row(row, BTreeMap::new()))
@@ -264,7 +259,7 @@ impl AgentService {
     /// The agent with its intent counts.
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
         let mut agent = self.get_registration(tenant, id).await?;
-        agent.intent_counts = agents::intent_counts(&self.store, tenant.as_str(), id)
+        agent.intent_counts = agents::intent_counts(self.writer.store(), tenant.as_str(), id)
             .await?
             .into_iter()
             .collect();
@@ -280,11 +275,16 @@ impl AgentService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Agent>> {
-        let (rows, total) =
-            agents::list(&self.store, tenant.as_str(), page.limit(), page.offset()).await?;
+        let (rows, total) = agents::list(
+            self.writer.store(),
+            tenant.as_str(),
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
         let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         let page_counts = agents::intent_counts_for_page(
-            &self.store,
+            self.writer.store(),
             tenant.as_str(),
             page.limit(),
             page.offset(),

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 use super::{
     catalog::{Catalog, Risk},
     duties,
-    intents::{apply_transition, Intent, Moved, Transition},
-    lifecycle::IntentStatus,
+    lifecycle::{apply_transition, Intent, IntentStatus, Moved, Transition},
     standing::record_trust_event,
     summary,
     trust::TrustEvent,
@@ -29,7 +28,7 @@ use crate::{
         self,
         approvals::{self, ApprovalRow, DecisionRow, QueuedRow},
         intents::{self, StatusChange},
-        users, Store,
+        users,
     },
     time::{Millis, SharedClock},
     work::{UnitOfWork, Writer},
@@ -155,7 +154,6 @@ pub fn quorum(choice: Choice, approvals: i64, required: i64) -> Quorum {
 }
 
 pub struct ApprovalService {
-    store: Store,
     writer: Writer,
     catalog: Arc<Catalog>,
     metrics: Arc<Metrics>,
@@ -172,7 +170,6 @@ impl ApprovalService {
     ) -> Self {
         Self {
             clock,
-            store: writer.store().clone(),
             writer,
             catalog,
             metrics,
@@ -204,7 +201,7 @@ impl ApprovalService {
             ));
         }
         let (rows, total) = approvals::list(
-            &self.store,
+            self.writer.store(),
             tenant.as_str(),
             status,
             page.limit(),
@@ -214,7 +211,7 @@ impl ApprovalService {
         let ids: Vec<&str> = rows.iter().map(|row| row.approval.id.as_str()).collect();
         let mut decisions: HashMap<String, Vec<DecisionRow>> = HashMap::new();
         for (approval_id, decision) in
-            approvals::decisions_of(&self.store, tenant.as_str(), &ids).await?
+            approvals::decisions_of(self.writer.store(), tenant.as_str(), &ids).await?
         {
             decisions.entry(approval_id).or_default().push(decision);
         }
@@ -233,7 +230,7 @@ impl ApprovalService {
     }
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Approval> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         let row = approvals::get(&mut conn, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
@@ -243,7 +240,7 @@ impl ApprovalService {
 
     /// The approvals of one intent, oldest first, with their decisions.
     pub async fn for_intent(&self, tenant: &TenantId, intent_id: &str) -> Result<Vec<Approval>> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         let joined = approvals::for_intent(&mut conn, tenant.as_str(), intent_id).await?;
         let mut found: Vec<Approval> = Vec::new();
         for row in joined {
@@ -456,7 +453,7 @@ impl ApprovalService {
             data: json!({ "intentId": row.intent_id, "person": principal.person.as_deref(),
                           "reason": refusal }),
         };
-        match crate::audit::append_alone(&self.store, &principal.tenant_id, event).await {
+        match crate::audit::append_alone(self.writer.store(), &principal.tenant_id, event).await {
             Ok(()) => Error::SeparationOfDuties(refusal),
             Err(err) => err,
         }
@@ -465,7 +462,7 @@ impl ApprovalService {
     /// Resolves up to a batch of pending approvals past their expiry; returns how many.
     pub async fn expire_due(&self) -> Result<usize> {
         let now = self.clock.now_ms();
-        let due = approvals::expired(&self.store, now, SWEEP_BATCH).await?;
+        let due = approvals::expired(self.writer.store(), now, SWEEP_BATCH).await?;
         let mut expired = 0;
         for (tenant, id) in due {
             // One approval that cannot be expired must not hold up the others behind it.

@@ -13,7 +13,7 @@ use super::{
     agents::AgentService,
     approvals::events as approval_events,
     catalog::{Catalog, Risk},
-    lifecycle::IntentStatus,
+    lifecycle::{apply_transition, intent_notice, Intent, IntentStatus, Moved, Transition},
     policies::PolicyService,
     policy::{Decision, Outcome},
     standing::{credit_completion, record_trust_event, TierMove},
@@ -28,11 +28,11 @@ use crate::{
     metrics::{IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
-        self, approvals, approvals::ApprovalRow, intents, intents::IntentFilter,
-        intents::IntentRow, intents::StatusChange, Store,
+        self, approvals::ApprovalRow, intents, intents::IntentFilter, intents::IntentRow,
+        intents::StatusChange,
     },
     time::{now_ms, Millis, TimeRange},
-    work::{UnitOfWork, Writer},
+    work::Writer,
 };
 
 pub mod events {
@@ -52,59 +52,10 @@ const MAX_ERROR_LEN: usize = 10_000;
 /// Largest `valueCents` an outcome may report (a trillion currency units).
 const MAX_VALUE_CENTS: i64 = 100_000_000_000_000;
 
-/// An intent as stored.
-#[derive(Debug, Clone)]
-pub struct Intent {
-    pub id: String,
-    pub intent_type: String,
-    pub domain: String,
-    pub agent_id: String,
-    pub status: IntentStatus,
-    pub params: Value,
-    pub description: Option<String>,
-    pub justification: Option<String>,
-    pub idempotency_key: Option<String>,
-    /// The policy decision: outcome, rule, reason, policy version (set by the policy engine).
-    pub decision: Option<Value>,
-    pub result: Option<Value>,
-    pub value_cents: Option<i64>,
-    pub error: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-    pub completed_at: Option<Millis>,
-}
-
-impl Intent {
-    /// Whether policy sent this intent to the approval queue (so it has approvals to show).
-    pub fn asked_for_approval(&self) -> bool {
-        self.decision
-            .as_ref()
-            .and_then(|decision| decision.get("outcome"))
-            .and_then(Value::as_str)
-            == Some("require_approval")
-    }
-
-    fn from_row(row: IntentRow) -> Result<Self> {
-        let json_column = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
-        Ok(Intent {
-            status: row.status.parse()?,
-            params: serde_json::from_str(&row.params).unwrap_or_default(),
-            decision: json_column(row.decision),
-            result: json_column(row.result),
-            id: row.id,
-            intent_type: row.intent_type,
-            domain: row.domain,
-            agent_id: row.agent_id,
-            description: row.description,
-            justification: row.justification,
-            idempotency_key: row.idempotency_key,
-            value_cents: row.value_cents,
-            error: row.error,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            completed_at: row.completed_at,
-        })
-    }
+/// A submission checked and decided, not yet stored.
+struct Prepared {
+    submission: Submission,
+    decision: Decision,
 }
 
 /// What a submission produced.
@@ -134,7 +85,6 @@ pub struct Completion {
 }
 
 pub struct IntentService {
-    store: Store,
     writer: Writer,
     catalog: Arc<Catalog>,
     agents: Arc<AgentService>,
@@ -154,7 +104,6 @@ impl IntentService {
         credit: CreditRule,
     ) -> Self {
         Self {
-            store: writer.store().clone(),
             writer,
             catalog,
             agents,
@@ -164,47 +113,39 @@ impl IntentService {
         }
     }
 
-    /// What submitting `body` would decide now, storing nothing: the same validation, agent
-    /// checks and policy as a submission.
+    /// What submitting `body` would decide now, storing nothing: the same steps as a
+    /// submission up to the policy's decision ([`IntentService::prepare`]).
     pub async fn simulate(&self, tenant: &TenantId, body: &Value) -> Result<Decision> {
-        let submission = Submission::parse(body, &self.catalog)?;
-        let agent = self
-            .agents
-            .get_for_intent(tenant, &submission.agent_id)
-            .await?;
-        agent.may_submit(&submission.intent_type)?;
-        let policy = self.policies.current(tenant).await?;
-        self.policies
-            .decide(
-                policy.policy.clone(),
-                submission.intent_type,
-                &agent,
-                &submission.params,
-                now_ms(),
-            )
-            .await
+        let prepared = self.prepare(tenant, body, None, now_ms()).await?;
+        Ok(prepared.decision)
     }
 
-    /// Submits an intent on behalf of `principal` (the key, and its owner when it has one,
-    /// are recorded: they may not approve it).
-    pub async fn submit(&self, principal: &Principal, body: &Value) -> Result<Submitted> {
-        let started = Instant::now();
-        let (tenant, actor) = (&principal.tenant_id, &*principal.key_id);
-        // Validate the body and params.
+    /// The steps a submission and its simulation share, so they cannot drift: validate the
+    /// body and params; a key bound to agents submits only as them (`acting`: the submitting
+    /// key; a simulation has none to check); the agent is registered, active, and may submit
+    /// this type; the tenant's policy and the agent's trust tier decide.
+    async fn prepare(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+        acting: Option<&Principal>,
+        now: Millis,
+    ) -> Result<Prepared> {
         let submission = Submission::parse(body, &self.catalog)?;
-        // A key bound to agents submits only as them.
-        identity::check_acting_as(&self.store, principal, &submission.agent_id, "submit").await?;
-        // The agent is registered, active, and may submit this type.
+        if let Some(principal) = acting {
+            identity::check_acting_as(
+                self.writer.store(),
+                principal,
+                &submission.agent_id,
+                "submit",
+            )
+            .await?;
+        }
         let agent = self
             .agents
             .get_for_intent(tenant, &submission.agent_id)
             .await?;
         agent.may_submit(&submission.intent_type)?;
-        // Idempotency: the unique index on (tenant, key) decides when the intent is inserted
-        // below; a key seen before turns into a replay of the original (or a conflict).
-        let request_hash = submission.request_hash();
-        // Policy: the tenant's rules and the agent's trust tier decide.
-        let now = now_ms();
         let policy = self.policies.current(tenant).await?;
         let decision = self
             .policies
@@ -216,6 +157,25 @@ impl IntentService {
                 now,
             )
             .await?;
+        Ok(Prepared {
+            submission,
+            decision,
+        })
+    }
+
+    /// Submits an intent on behalf of `principal` (the key, and its owner when it has one,
+    /// are recorded: they may not approve it).
+    pub async fn submit(&self, principal: &Principal, body: &Value) -> Result<Submitted> {
+        let started = Instant::now();
+        let (tenant, actor) = (&principal.tenant_id, &*principal.key_id);
+        let now = now_ms();
+        let Prepared {
+            submission,
+            decision,
+        } = self.prepare(tenant, body, Some(principal), now).await?;
+        // Idempotency: the unique index on (tenant, key) decides when the intent is inserted
+        // below; a key seen before turns into a replay of the original (or a conflict).
+        let request_hash = submission.request_hash();
         let evaluation = started.elapsed();
         let status = match decision.outcome {
             Outcome::AutoApprove => IntentStatus::Approved,
@@ -345,7 +305,7 @@ impl IntentService {
         key: &str,
         request_hash: &str,
     ) -> Result<Option<Intent>> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         match intents::find_by_idempotency_key(&mut conn, tenant.as_str(), key).await? {
             Some(existing) if existing.request_hash == request_hash => {
                 Ok(Some(Intent::from_row(existing)?))
@@ -356,7 +316,7 @@ impl IntentService {
     }
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Intent> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         let row = intents::get(&mut conn, tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
@@ -379,7 +339,7 @@ impl IntentService {
             to: query.created.to,
         };
         let (rows, total) = intents::list(
-            &self.store,
+            self.writer.store(),
             tenant.as_str(),
             &filter,
             page.limit(),
@@ -516,8 +476,13 @@ impl IntentService {
         if principal.is_bound() {
             // Only bound keys pay this read: an intent's agent never changes.
             let intent = self.get(tenant, id).await?;
-            identity::check_acting_as(&self.store, principal, &intent.agent_id, transition.action)
-                .await?;
+            identity::check_acting_as(
+                self.writer.store(),
+                principal,
+                &intent.agent_id,
+                transition.action,
+            )
+            .await?;
         }
         let mut work = self.writer.begin(tenant).await?;
         let moved = apply_transition(&mut work, actor, id, transition).await?;
@@ -541,128 +506,4 @@ impl IntentService {
         }
         Ok(moved)
     }
-}
-
-/// Applies a status change allowed by the state machine, with its audit record and event,
-/// inside the caller's change. The update is conditional on the status read, so of two racing
-/// changes exactly one applies and the other gets `INVALID_TRANSITION`.
-pub(crate) async fn apply_transition(
-    work: &mut UnitOfWork,
-    actor: &str,
-    id: &str,
-    transition: Transition<'_>,
-) -> Result<Moved> {
-    let tenant = work.tenant().clone();
-    let current = intents::get(work, tenant.as_str(), id)
-        .await?
-        .ok_or(Error::NotFound { what: "intent" })?;
-    let from: IntentStatus = current.status.parse()?;
-    from.check(transition.to, transition.action)?;
-    let now = now_ms();
-    let applied = intents::change_status(
-        work,
-        tenant.as_str(),
-        id,
-        from.as_str(),
-        transition.to.as_str(),
-        now,
-        &transition.change,
-    )
-    .await?;
-    if !applied {
-        return Err(Error::InvalidTransition {
-            action: transition.action,
-            from: "no longer ".to_string() + from.as_str(),
-        });
-    }
-    let mut data = transition.data;
-    if from == IntentStatus::PendingApproval {
-        // However the intent leaves the queue (a decision, a cancellation, an expiry), no
-        // approval of it may stay pending: the queue, the stats and the gauge count them.
-        let (status, reason) = approval_closure(transition.to);
-        let closed =
-            approvals::resolve_pending_of_intent(work, tenant.as_str(), id, status, reason, now)
-                .await?;
-        if closed > 0 {
-            data["closedApprovals"] = json!(closed);
-        }
-    }
-    let mut notice = intent_notice(
-        id,
-        &current.intent_type,
-        &current.domain,
-        &current.agent_id,
-        transition.to,
-    );
-    notice["previousStatus"] = json!(from.as_str());
-    if transition.to == IntentStatus::Approved {
-        // The seed's shape of `intent.approved`.
-        notice["approvedBy"] = json!(actor);
-    }
-    if let Value::Object(details) = &data {
-        for (key, value) in details {
-            notice[key.as_str()] = value.clone();
-        }
-    }
-    data["from"] = json!(from.as_str());
-    data["to"] = json!(transition.to.as_str());
-    let event = AuditEvent {
-        event_type: transition.event_type,
-        actor,
-        subject: id,
-        data,
-    };
-    work.audit(event).await?;
-    work.emit(transition.event_type, id, &notice).await?;
-    let updated = intents::get(work, tenant.as_str(), id)
-        .await?
-        .ok_or(Error::NotFound { what: "intent" })?;
-    Ok(Moved {
-        intent: Intent::from_row(updated)?,
-        entered_previous_at: current.updated_at,
-    })
-}
-
-/// The status and reason an approval still pending gets when its intent moves to `to` (the
-/// state machine lets `pending_approval` become only these four).
-fn approval_closure(to: IntentStatus) -> (&'static str, &'static str) {
-    match to {
-        IntentStatus::Approved => ("approved", "approved"),
-        IntentStatus::Expired => ("expired", "expired"),
-        IntentStatus::Cancelled => ("cancelled", "intent cancelled"),
-        _ => ("rejected", "rejected"),
-    }
-}
-
-/// The common part of an intent's webhook `data`.
-fn intent_notice(
-    id: &str,
-    intent_type: &str,
-    domain: &str,
-    agent_id: &str,
-    status: IntentStatus,
-) -> Value {
-    json!({
-        "intentId": id,
-        "type": intent_type,
-        "domain": domain,
-        "agentId": agent_id,
-        "status": status.as_str(),
-    })
-}
-
-/// An intent after a status change.
-pub(crate) struct Moved {
-    pub intent: Intent,
-    /// When the intent had entered the status it just left.
-    pub entered_previous_at: Millis,
-}
-
-/// One status change: where to, what to record.
-pub(crate) struct Transition<'a> {
-    pub to: IntentStatus,
-    pub action: &'static str,
-    pub event_type: &'static str,
-    pub change: StatusChange<'a>,
-    pub data: Value,
 }

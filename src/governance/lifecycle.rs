@@ -1,6 +1,8 @@
-//! The intent state machine. Every status change goes through [`IntentStatus::check`], so a
-//! transition outside the machine is refused the same way everywhere (409
-//! `INVALID_TRANSITION`).
+//! A governed intent's lifecycle: the intent as stored, its state machine, and the one
+//! transition engine ([`apply_transition`]) every status change after submission goes
+//! through (cancel, complete, fail, approve, reject, expire). Every change is checked by
+//! [`IntentStatus::check`], so a transition outside the machine is refused the same way
+//! everywhere (409 `INVALID_TRANSITION`).
 //!
 //! ```text
 //! pending ──▶ pending_approval ──▶ approved ──▶ completed
@@ -12,7 +14,18 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::error::Error;
+use serde_json::{json, Value};
+
+use crate::{
+    audit::AuditEvent,
+    error::{Error, Result},
+    store::{
+        approvals, intents,
+        intents::{IntentRow, StatusChange},
+    },
+    time::{now_ms, Millis},
+    work::UnitOfWork,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IntentStatus {
@@ -101,6 +114,185 @@ impl FromStr for IntentStatus {
                 )
             })
     }
+}
+
+/// An intent as stored.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub intent_type: String,
+    pub domain: String,
+    pub agent_id: String,
+    pub status: IntentStatus,
+    pub params: Value,
+    pub description: Option<String>,
+    pub justification: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The policy decision: outcome, rule, reason, policy version (set by the policy engine).
+    pub decision: Option<Value>,
+    pub result: Option<Value>,
+    pub value_cents: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub completed_at: Option<Millis>,
+}
+
+impl Intent {
+    /// Whether policy sent this intent to the approval queue (so it has approvals to show).
+    pub fn asked_for_approval(&self) -> bool {
+        self.decision
+            .as_ref()
+            .and_then(|decision| decision.get("outcome"))
+            .and_then(Value::as_str)
+            == Some("require_approval")
+    }
+
+    pub(crate) fn from_row(row: IntentRow) -> Result<Self> {
+        let json_column = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        Ok(Intent {
+            status: row.status.parse()?,
+            params: serde_json::from_str(&row.params).unwrap_or_default(),
+            decision: json_column(row.decision),
+            result: json_column(row.result),
+            id: row.id,
+            intent_type: row.intent_type,
+            domain: row.domain,
+            agent_id: row.agent_id,
+            description: row.description,
+            justification: row.justification,
+            idempotency_key: row.idempotency_key,
+            value_cents: row.value_cents,
+            error: row.error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            completed_at: row.completed_at,
+        })
+    }
+}
+
+/// Applies a status change allowed by the state machine, with its audit record and event,
+/// inside the caller's change. The update is conditional on the status read, so of two racing
+/// changes exactly one applies and the other gets `INVALID_TRANSITION`.
+pub(crate) async fn apply_transition(
+    work: &mut UnitOfWork,
+    actor: &str,
+    id: &str,
+    transition: Transition<'_>,
+) -> Result<Moved> {
+    let tenant = work.tenant().clone();
+    let current = intents::get(work, tenant.as_str(), id)
+        .await?
+        .ok_or(Error::NotFound { what: "intent" })?;
+    let from: IntentStatus = current.status.parse()?;
+    from.check(transition.to, transition.action)?;
+    let now = now_ms();
+    let applied = intents::change_status(
+        work,
+        tenant.as_str(),
+        id,
+        from.as_str(),
+        transition.to.as_str(),
+        now,
+        &transition.change,
+    )
+    .await?;
+    if !applied {
+        return Err(Error::InvalidTransition {
+            action: transition.action,
+            from: "no longer ".to_string() + from.as_str(),
+        });
+    }
+    let mut data = transition.data;
+    if from == IntentStatus::PendingApproval {
+        // However the intent leaves the queue (a decision, a cancellation, an expiry), no
+        // approval of it may stay pending: the queue, the stats and the gauge count them.
+        let (status, reason) = approval_closure(transition.to);
+        let closed =
+            approvals::resolve_pending_of_intent(work, tenant.as_str(), id, status, reason, now)
+                .await?;
+        if closed > 0 {
+            data["closedApprovals"] = json!(closed);
+        }
+    }
+    let mut notice = intent_notice(
+        id,
+        &current.intent_type,
+        &current.domain,
+        &current.agent_id,
+        transition.to,
+    );
+    notice["previousStatus"] = json!(from.as_str());
+    if transition.to == IntentStatus::Approved {
+        // The seed's shape of `intent.approved`.
+        notice["approvedBy"] = json!(actor);
+    }
+    if let Value::Object(details) = &data {
+        for (key, value) in details {
+            notice[key.as_str()] = value.clone();
+        }
+    }
+    data["from"] = json!(from.as_str());
+    data["to"] = json!(transition.to.as_str());
+    let event = AuditEvent {
+        event_type: transition.event_type,
+        actor,
+        subject: id,
+        data,
+    };
+    work.audit(event).await?;
+    work.emit(transition.event_type, id, &notice).await?;
+    let updated = intents::get(work, tenant.as_str(), id)
+        .await?
+        .ok_or(Error::NotFound { what: "intent" })?;
+    Ok(Moved {
+        intent: Intent::from_row(updated)?,
+        entered_previous_at: current.updated_at,
+    })
+}
+
+/// The status and reason an approval still pending gets when its intent moves to `to` (the
+/// state machine lets `pending_approval` become only these four).
+fn approval_closure(to: IntentStatus) -> (&'static str, &'static str) {
+    match to {
+        IntentStatus::Approved => ("approved", "approved"),
+        IntentStatus::Expired => ("expired", "expired"),
+        IntentStatus::Cancelled => ("cancelled", "intent cancelled"),
+        _ => ("rejected", "rejected"),
+    }
+}
+
+/// The common part of an intent's webhook `data`.
+pub(crate) fn intent_notice(
+    id: &str,
+    intent_type: &str,
+    domain: &str,
+    agent_id: &str,
+    status: IntentStatus,
+) -> Value {
+    json!({
+        "intentId": id,
+        "type": intent_type,
+        "domain": domain,
+        "agentId": agent_id,
+        "status": status.as_str(),
+    })
+}
+
+/// An intent after a status change.
+pub(crate) struct Moved {
+    pub intent: Intent,
+    /// When the intent had entered the status it just left.
+    pub entered_previous_at: Millis,
+}
+
+/// One status change: where to, what to record.
+pub(crate) struct Transition<'a> {
+    pub to: IntentStatus,
+    pub action: &'static str,
+    pub event_type: &'static str,
+    pub change: StatusChange<'a>,
+    pub data: Value,
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::{
     audit::{canonical, AuditEvent},
     auth::TenantId,
     error::{Error, FieldError, Result},
-    store::{self, policies, Store},
+    store::{self, policies},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -54,7 +54,6 @@ struct Cached {
 }
 
 pub struct PolicyService {
-    store: Store,
     writer: Writer,
     catalog: Arc<Catalog>,
     shipped: Arc<PolicyVersion>,
@@ -74,7 +73,6 @@ impl PolicyService {
         })?;
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Ok(Self {
-            store: writer.store().clone(),
             writer,
             catalog,
             shipped: Arc::new(PolicyVersion {
@@ -95,7 +93,7 @@ impl PolicyService {
             if now - cached.confirmed_at.load(Ordering::Relaxed) < recheck_ms {
                 return Ok(cached.version.clone());
             }
-            let newest = policies::current_version(&self.store, key).await?;
+            let newest = policies::current_version(self.writer.store(), key).await?;
             if newest == cached.version.policy.version {
                 cached.confirmed_at.store(now, Ordering::Relaxed);
                 return Ok(cached.version.clone());
@@ -112,7 +110,7 @@ impl PolicyService {
 
     async fn load(&self, tenant: &TenantId) -> anyhow::Result<Arc<Cached>> {
         let confirmed_at = AtomicI64::new(now_ms());
-        let Some(row) = policies::current(&self.store, tenant.as_str()).await? else {
+        let Some(row) = policies::current(self.writer.store(), tenant.as_str()).await? else {
             return Ok(Arc::new(Cached {
                 version: self.shipped.clone(),
                 confirmed_at,

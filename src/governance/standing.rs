@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{
     agents::events,
-    intents::Intent,
+    lifecycle::Intent,
     trust::{Credit, CreditRule, CreditWindow, Standing, TrustEvent, TrustTier},
 };
 use crate::{

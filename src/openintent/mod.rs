@@ -68,7 +68,6 @@ pub struct Version(pub i64);
 /// The protocol core, cheap to clone.
 #[derive(Clone)]
 pub struct OpenIntent {
-    store: Store,
     writer: Writer,
     /// Endpoints of RFC-0006 subscriptions with a `webhook_url`.
     webhooks: Arc<WebhookService>,
@@ -76,15 +75,11 @@ pub struct OpenIntent {
 
 impl OpenIntent {
     pub fn new(writer: Writer, webhooks: Arc<WebhookService>) -> Self {
-        OpenIntent {
-            store: writer.store().clone(),
-            writer,
-            webhooks,
-        }
+        OpenIntent { writer, webhooks }
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        self.writer.store()
     }
 
     pub fn bus(&self) -> &Arc<dyn EventBus> {
@@ -104,8 +99,13 @@ impl OpenIntent {
     async fn attributed(&self, caller: &Caller, named: Option<String>) -> Result<String> {
         match named {
             Some(named) if named != caller.agent_id => {
-                identity::check_acting_as(&self.store, &caller.principal, &named, "attribute")
-                    .await?;
+                identity::check_acting_as(
+                    self.writer.store(),
+                    &caller.principal,
+                    &named,
+                    "attribute",
+                )
+                .await?;
                 Ok(named)
             }
             _ => Ok(caller.agent_id.clone()),
@@ -114,10 +114,10 @@ impl OpenIntent {
 
     /// An intent of the caller's tenant that the caller may read, or 404 / 403.
     async fn intent(&self, caller: &Caller, id: &str) -> Result<IntentRow> {
-        let intent = intent_rows::get(&self.store, caller.tenant.as_str(), id)
+        let intent = intent_rows::get(self.writer.store(), caller.tenant.as_str(), id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
-        access::check_access(&self.store, caller, &intent, false).await?;
+        access::check_access(self.writer.store(), caller, &intent, false).await?;
         Ok(intent)
     }
 }

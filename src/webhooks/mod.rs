@@ -21,10 +21,7 @@ use crate::{
     ids,
     pagination::{Page, PageRequest},
     secrets::SecretBox,
-    store::{
-        webhooks::{self, AttemptRow, DeliveryRow, EndpointRow, SecretColumns},
-        Store,
-    },
+    store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow, SecretColumns},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -138,7 +135,6 @@ pub struct PingResult {
 }
 
 pub struct WebhookService {
-    store: Store,
     writer: Writer,
     targets: TargetPolicy,
     sender: Arc<Sender>,
@@ -153,7 +149,6 @@ impl WebhookService {
         secrets: Arc<SecretBox>,
     ) -> Self {
         Self {
-            store: writer.store().clone(),
             writer,
             targets,
             sender,
@@ -165,21 +160,26 @@ impl WebhookService {
     /// wrong key is a start-up error), and secrets stored in clear before sealing existed are
     /// sealed now. Returns how many endpoints were sealed.
     pub async fn secure_stored_secrets(&self) -> Result<usize> {
-        sealing::check_keys(&self.store, &self.secrets).await?;
-        sealing::reseal(&self.store, &self.secrets, Reseal::InClear).await
+        sealing::check_keys(self.writer.store(), &self.secrets).await?;
+        sealing::reseal(self.writer.store(), &self.secrets, Reseal::InClear).await
     }
 
     /// Re-seals every stored signing secret under the current key (`intendedops secrets
     /// rotate`); returns how many endpoints changed.
     pub async fn reseal_under_current_key(&self) -> Result<usize> {
-        sealing::reseal(&self.store, &self.secrets, Reseal::NotUnderCurrentKey).await
+        sealing::reseal(
+            self.writer.store(),
+            &self.secrets,
+            Reseal::NotUnderCurrentKey,
+        )
+        .await
     }
 
     /// Sends the endpoint a signed `ping` now, as a delivery would be sent (same headers,
     /// secrets and address checks), and reports what came back. Nothing is queued or retried,
     /// and a disabled endpoint can be pinged too: that is how to check it before re-enabling.
     pub async fn ping(&self, tenant: &TenantId, id: &str) -> Result<PingResult> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
         drop(conn);
         let event_id = ids::new_id(EVENT_ID_PREFIX);
@@ -373,15 +373,19 @@ impl WebhookService {
     }
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Endpoint> {
-        let mut conn = self.store.reader().acquire().await?;
+        let mut conn = self.writer.store().reader().acquire().await?;
         let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
         Ok(Endpoint::from(&row))
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Endpoint>> {
-        let (rows, total) =
-            webhooks::list_endpoints(&self.store, tenant.as_str(), page.limit(), page.offset())
-                .await?;
+        let (rows, total) = webhooks::list_endpoints(
+            self.writer.store(),
+            tenant.as_str(),
+            page.limit(),
+            page.offset(),
+        )
+        .await?;
         Ok(Page {
             items: rows.iter().map(Endpoint::from).collect(),
             total,
@@ -398,7 +402,7 @@ impl WebhookService {
     ) -> Result<Page<Delivery>> {
         self.get(tenant, endpoint_id).await?;
         let (rows, total) = webhooks::list_deliveries(
-            &self.store,
+            self.writer.store(),
             tenant.as_str(),
             endpoint_id,
             page.limit(),
@@ -407,7 +411,7 @@ impl WebhookService {
         .await?;
         let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
         let mut attempts: HashMap<String, Vec<AttemptRow>> = HashMap::new();
-        for attempt in webhooks::attempts_of(&self.store, &ids).await? {
+        for attempt in webhooks::attempts_of(self.writer.store(), &ids).await? {
             attempts
                 .entry(attempt.delivery_id.clone())
                 .or_default()
@@ -451,7 +455,7 @@ impl WebhookService {
         work.commit().await?.publish();
         row.status = "pending".into();
         row.next_attempt_at = now;
-        let attempts = webhooks::attempts_of(&self.store, &[delivery_id]).await?;
+        let attempts = webhooks::attempts_of(self.writer.store(), &[delivery_id]).await?;
         Ok(Delivery { row, attempts })
     }
 

@@ -24,7 +24,8 @@ use crate::{
     error::Error,
     governance::{
         approvals::ApprovalService,
-        intents::{Completion, Intent, IntentQuery, IntentService, Submitted},
+        intents::{Completion, IntentQuery, IntentService, Submitted},
+        lifecycle::Intent,
     },
     pagination::PageRequest,
     time::{rfc3339, TimeRange},
