@@ -198,7 +198,7 @@ impl FeedStream {
             });
         }
         // Too large for the bus: read it back from the log.
-        match rows::get_event(&self.store, self.tenant.as_str(), &event.id).await {
+        match rows::get_event(&self.store, &self.tenant, &event.id).await {
             Ok(row) => row.map(FeedItem::from),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read a large event back");
@@ -209,8 +209,7 @@ impl FeedStream {
 
     /// Queues the next page of the log after `last_id`; the catch-up ends with a short page.
     async fn read_page(&mut self) -> Result<()> {
-        let rows =
-            rows::events_after(&self.store, self.tenant.as_str(), &self.last_id, PAGE).await?;
+        let rows = rows::events_after(&self.store, &self.tenant, &self.last_id, PAGE).await?;
         self.catching_up = rows.len() as i64 == PAGE;
         if self.replayed.len() > REMEMBERED {
             self.replayed.clear();

@@ -5,6 +5,8 @@
 
 use std::sync::Mutex;
 
+use crate::error::Error;
+
 static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
 /// The prefix of API key ids.
@@ -22,6 +24,128 @@ pub fn new_id(prefix: &str) -> String {
         None => ulid::Ulid::new(),
     };
     format!("{prefix}_{ulid}")
+}
+
+/// Declares string ids that are parsed once, where they enter (a path, a body, a CLI
+/// argument), and carried typed from there through the core into the store: each gets
+/// `as_str`, `Display`, serde, sqlx (`Any`) and poem-openapi (a string parameter) support.
+/// Its `parse(raw) -> Result<Self, Error>` is written beside the declaration, since what
+/// makes an id valid differs (a tenant's name, a prefixed ULID).
+macro_rules! string_ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(std::sync::Arc<str>);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+
+        impl<'q> sqlx::Encode<'q, sqlx::Any> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, sqlx::Any>>::encode(self.0.to_string(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let raw = <String as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+                Ok($name(raw.into()))
+            }
+        }
+
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                "string".into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+                    poem_openapi::registry::MetaSchema::new("string"),
+                ))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl poem_openapi::types::ParseFromParameter for $name {
+            fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+                $name::parse(value).map_err(|err| poem_openapi::types::ParseError::custom(err.to_string()))
+            }
+        }
+
+        impl poem_openapi::types::ToJSON for $name {
+            fn to_json(&self) -> Option<serde_json::Value> {
+                Some(serde_json::Value::String(self.0.to_string()))
+            }
+        }
+    )*};
+}
+
+string_ids! {
+    /// A validated tenant id: `[A-Za-z0-9-]{1,64}`.
+    TenantId;
+}
+
+impl TenantId {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let valid = (1..=64).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if valid {
+            Ok(TenantId(raw.into()))
+        } else {
+            Err(Error::invalid(
+                &["tenantId"],
+                "must be 1-64 characters of letters, digits and '-' (no '_': in an API key it \
+                 separates the tenant id from the secret)",
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

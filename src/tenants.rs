@@ -42,8 +42,7 @@ impl TenantService {
     pub async fn set_rate_limit(&self, id: &TenantId, per_minute: Option<u32>) -> Result<()> {
         let mut work = self.writer.begin(id).await?;
         let found =
-            store::tenants::set_rate_limit(&mut work, id.as_str(), per_minute.map(i64::from))
-                .await?;
+            store::tenants::set_rate_limit(&mut work, id, per_minute.map(i64::from)).await?;
         let data = serde_json::json!({ "requestsPerMinute": per_minute });
         record_setting(work, found, events::TENANT_RATE_LIMIT_CHANGED, data).await
     }
@@ -53,7 +52,7 @@ impl TenantService {
     /// [`crate::governance::registry::CACHE_TTL`].
     pub async fn set_auto_register_agents(&self, id: &TenantId, on: Option<bool>) -> Result<()> {
         let mut work = self.writer.begin(id).await?;
-        let found = store::tenants::set_auto_register_agents(&mut work, id.as_str(), on).await?;
+        let found = store::tenants::set_auto_register_agents(&mut work, id, on).await?;
         let data = serde_json::json!({ "autoRegisterAgents": on });
         record_setting(work, found, events::TENANT_AGENT_REGISTRATION_CHANGED, data).await
     }

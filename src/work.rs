@@ -108,7 +108,7 @@ impl UnitOfWork {
     pub async fn emit(&mut self, event: &str, subject: &str, data: &Value) -> Result<()> {
         let row = outbox::render(&self.tenant, event, data);
         let announced = || BusEvent {
-            tenant_id: row.tenant_id.clone(),
+            tenant_id: row.tenant_id.to_string(),
             face: Face::Governance,
             id: row.id.clone(),
             subject: subject.to_string(),

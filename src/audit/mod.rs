@@ -174,8 +174,7 @@ pub async fn append(
         data: &data,
         created_at,
     };
-    let (sequence, previous_hash, hash) =
-        audit::append(conn, tenant.as_str(), &record, &template).await?;
+    let (sequence, previous_hash, hash) = audit::append(conn, tenant, &record, &template).await?;
     Ok(AuditRecord {
         sequence,
         event_type: event.event_type.to_string(),
@@ -229,14 +228,8 @@ impl AuditLog {
             from: query.created.from,
             to: query.created.to,
         };
-        let (rows, total) = audit::list(
-            &self.store,
-            tenant.as_str(),
-            &filter,
-            page.limit(),
-            page.offset(),
-        )
-        .await?;
+        let (rows, total) =
+            audit::list(&self.store, tenant, &filter, page.limit(), page.offset()).await?;
         Ok(Page {
             items: rows.into_iter().map(AuditRecord::from_row).collect(),
             total,
@@ -247,7 +240,7 @@ impl AuditLog {
     /// Walks the tenant's chain in batches and checks it against the stored head.
     pub async fn verify(&self, tenant: &TenantId) -> Result<Verification> {
         // Read the head first: records appended during the walk only extend the chain.
-        let head = audit::head(&self.store, tenant.as_str()).await?;
+        let head = audit::head(&self.store, tenant).await?;
         let mut check = ChainCheck::default();
         self.walk(
             tenant,
@@ -264,7 +257,7 @@ impl AuditLog {
         );
         // The walk reads 1..head only; a record stored outside it (0, negative, or past the
         // head) was not appended by the chain and is a finding too.
-        if let Some(stray) = audit::first_outside_chain(&self.store, tenant.as_str()).await? {
+        if let Some(stray) = audit::first_outside_chain(&self.store, tenant).await? {
             verification.break_at(stray);
         }
         Ok(verification)
@@ -279,8 +272,7 @@ impl AuditLog {
     ) -> Result<()> {
         let mut after = 0;
         loop {
-            let rows =
-                audit::batch_after(&self.store, tenant.as_str(), after, VERIFY_BATCH).await?;
+            let rows = audit::batch_after(&self.store, tenant, after, VERIFY_BATCH).await?;
             let Some(last) = rows.last() else { break };
             after = last.sequence;
             let done = rows.len() < VERIFY_BATCH as usize;

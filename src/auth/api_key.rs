@@ -35,7 +35,7 @@ pub const DEV_KEYS: [(&str, super::Scope, Option<&str>); 3] = [
 pub struct PresentedKey<'a> {
     /// The whole key: what the stored hash was computed from.
     pub raw: &'a str,
-    pub tenant: &'a str,
+    pub tenant: TenantId,
     /// Non-secret handle to find the stored hash.
     pub lookup_prefix: &'a str,
 }
@@ -49,13 +49,13 @@ pub fn parse(raw: &str, dev_mode: bool) -> Result<PresentedKey<'_>, MalformedKey
     if dev_mode && DEV_KEYS.iter().any(|(name, ..)| *name == raw) {
         return Ok(PresentedKey {
             raw,
-            tenant: DEV_TENANT,
+            tenant: TenantId::parse(DEV_TENANT).map_err(|_| MalformedKey)?,
             lookup_prefix: raw,
         });
     }
     let rest = raw.strip_prefix(KEY_PREFIX).ok_or(MalformedKey)?;
     let (tenant, secret) = rest.split_once('_').ok_or(MalformedKey)?;
-    TenantId::parse(tenant).map_err(|_| MalformedKey)?;
+    let tenant = TenantId::parse(tenant).map_err(|_| MalformedKey)?;
     let secret_ok = (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&secret.len())
         && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     if !secret_ok {
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn parses_the_seed_example() {
         let key = parse("intendedops_tenant123_xK9mN2pQ7rS4tU6v", false).unwrap();
-        assert_eq!(key.tenant, "tenant123");
+        assert_eq!(key.tenant.as_str(), "tenant123");
         assert_eq!(key.lookup_prefix, "xK9mN2pQ");
     }
 
@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn dev_keys_only_in_dev_mode() {
         let key = parse("agent-synth-key", true).unwrap();
-        assert_eq!((key.tenant, key.lookup_prefix), ("dev", "agent-synth-key"));
+        assert_eq!(
+            (key.tenant.as_str(), key.lookup_prefix),
+            ("dev", "agent-synth-key")
+        );
         assert!(parse("agent-synth-key", false).is_err());
     }
 
@@ -146,7 +149,7 @@ mod tests {
         let tenant = TenantId::parse("acme-1").unwrap();
         let generated = generate(&tenant);
         let parsed = parse(&generated.key, false).unwrap();
-        assert_eq!(parsed.tenant, "acme-1");
+        assert_eq!(parsed.tenant.as_str(), "acme-1");
         assert_eq!(parsed.lookup_prefix, generated.lookup_prefix);
         assert_ne!(generate(&tenant).key, generated.key);
     }

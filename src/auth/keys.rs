@@ -43,12 +43,12 @@ pub struct KeyInfo {
 impl From<ApiKeyRow> for KeyInfo {
     fn from(row: ApiKeyRow) -> Self {
         KeyInfo {
-            prefix: api_key::display_prefix(&row.tenant_id, &row.prefix),
+            prefix: api_key::display_prefix(row.tenant_id.as_str(), &row.prefix),
             scopes: scopes_from_column(&row.scopes),
             agents: agents_from_column(row.agents.as_deref()),
             owner_user_id: row.owner_user_id,
             id: row.id,
-            tenant_id: row.tenant_id,
+            tenant_id: row.tenant_id.to_string(),
             name: row.name,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
@@ -119,7 +119,7 @@ impl KeyService {
         let generated = api_key::generate(tenant);
         let row = ApiKeyRow {
             id: ids::new_id(ids::API_KEY),
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             name,
             prefix: generated.lookup_prefix,
             secret_hash: password::hash_blocking(generated.key.clone()).await?,
@@ -131,7 +131,7 @@ impl KeyService {
             revoked_at: None,
         };
         let mut work = self.writer.begin(tenant).await?;
-        if !tenants::exists(&mut work, tenant.as_str()).await? {
+        if !tenants::exists(&mut work, tenant).await? {
             return Err(Error::NotFound { what: "tenant" });
         }
         insert_audited(&mut work, actor, &row).await?;
@@ -143,13 +143,8 @@ impl KeyService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<KeyInfo>> {
-        let (rows, total) = api_keys::list(
-            self.writer.store(),
-            tenant.as_str(),
-            page.limit(),
-            page.offset(),
-        )
-        .await?;
+        let (rows, total) =
+            api_keys::list(self.writer.store(), tenant, page.limit(), page.offset()).await?;
         Ok(Page {
             items: rows.into_iter().map(KeyInfo::from).collect(),
             total,
@@ -159,7 +154,7 @@ impl KeyService {
 
     pub async fn get(&self, tenant: &TenantId, key_id: &str) -> Result<KeyInfo> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        api_keys::get(&mut conn, tenant.as_str(), key_id)
+        api_keys::get(&mut conn, tenant, key_id)
             .await?
             .map(KeyInfo::from)
             .ok_or(Error::NotFound { what: "API key" })
@@ -169,8 +164,8 @@ impl KeyService {
     /// returns the key as it is (and records nothing the second time).
     pub async fn revoke(&self, tenant: &TenantId, actor: &str, key_id: &str) -> Result<KeyInfo> {
         let mut work = self.writer.begin(tenant).await?;
-        let revoked_now = api_keys::revoke(&mut work, tenant.as_str(), key_id, now_ms()).await?;
-        let row = api_keys::get(&mut work, tenant.as_str(), key_id)
+        let revoked_now = api_keys::revoke(&mut work, tenant, key_id, now_ms()).await?;
+        let row = api_keys::get(&mut work, tenant, key_id)
             .await?
             .ok_or(Error::NotFound { what: "API key" })?;
         // Revoked before: nothing written, nothing to commit.
@@ -204,13 +199,13 @@ impl KeyService {
         for (key, scope, agent) in DEV_KEYS {
             let mut conn = self.writer.store().reader().acquire().await?;
             let id = format!("{}_dev_{}", ids::API_KEY, key.replace('-', "_"));
-            if api_keys::get(&mut conn, DEV_TENANT, &id).await?.is_some() {
+            if api_keys::get(&mut conn, &dev, &id).await?.is_some() {
                 continue;
             }
             drop(conn);
             let row = ApiKeyRow {
                 id,
-                tenant_id: DEV_TENANT.to_string(),
+                tenant_id: dev.clone(),
                 name: key.to_string(),
                 prefix: key.to_string(),
                 secret_hash: password::hash_blocking(key.to_string()).await?,

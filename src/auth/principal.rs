@@ -1,38 +1,9 @@
 //! Who is calling: the tenant, the key, and what the key's scopes allow.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc};
 
 use crate::error::Error;
-
-/// A validated tenant id: `[A-Za-z0-9-]{1,64}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TenantId(Arc<str>);
-
-impl TenantId {
-    pub fn parse(raw: &str) -> Result<Self, Error> {
-        let valid = (1..=64).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if valid {
-            Ok(TenantId(raw.into()))
-        } else {
-            Err(Error::invalid(
-                &["tenantId"],
-                "must be 1-64 characters of letters, digits and '-' (no '_': in an API key it \
-                 separates the tenant id from the secret)",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::ids::TenantId;
 
 /// What a key may do. `admin` includes every other scope; every scope includes `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum, serde::Serialize)]

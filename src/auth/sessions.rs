@@ -130,7 +130,7 @@ impl SessionService {
         }
         let tenant = TenantId::parse(attempt.tenant).ok();
         let row = match &tenant {
-            Some(tenant) => users::by_email(self.writer.store(), tenant.as_str(), &email).await?,
+            Some(tenant) => users::by_email(self.writer.store(), tenant, &email).await?,
             None => None,
         };
         let stored = row
@@ -154,7 +154,7 @@ impl SessionService {
         let token = random_secret(TOKEN_LEN);
         let session = SessionRow {
             token_hash: token_hash(&token),
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             user_id: row.id.clone(),
             csrf_token: random_secret(TOKEN_LEN),
             created_at: now,
@@ -204,7 +204,7 @@ impl SessionService {
             users::touch_session(&mut tx, &session.tenant_id, &hash, now).await?;
             tx.commit().await?;
         }
-        let tenant = TenantId::parse(&session.tenant_id)?;
+        let tenant = session.tenant_id.clone();
         let role: super::users::Role = user.role.parse()?;
         let principal = Principal {
             person: Some(user.id.as_str().into()),
@@ -222,7 +222,7 @@ impl SessionService {
         let mut work = self.writer.begin(&principal.tenant_id).await?;
         let hash = token_hash(token);
         // Signed out before: nothing written, nothing to commit.
-        if users::revoke_session(&mut work, principal.tenant_id.as_str(), &hash, now_ms()).await? {
+        if users::revoke_session(&mut work, &principal.tenant_id, &hash, now_ms()).await? {
             let event = AuditEvent {
                 event_type: events::USER_SIGNED_OUT,
                 actor: &principal.key_id,

@@ -135,7 +135,7 @@ impl UserService {
         let now = now_ms();
         let row = UserRow {
             id: ids::new_id(USER_ID_PREFIX),
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             email,
             role: role.as_str().into(),
             password_hash: password::hash_blocking(password).await?,
@@ -144,7 +144,7 @@ impl UserService {
             updated_at: now,
         };
         let mut work = self.writer.begin(tenant).await?;
-        if !tenants::exists(&mut work, tenant.as_str()).await? {
+        if !tenants::exists(&mut work, tenant).await? {
             return Err(Error::NotFound { what: "tenant" });
         }
         match users::insert(&mut work, &row).await {
@@ -168,13 +168,8 @@ impl UserService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<User>> {
-        let (rows, total) = users::list(
-            self.writer.store(),
-            tenant.as_str(),
-            page.limit(),
-            page.offset(),
-        )
-        .await?;
+        let (rows, total) =
+            users::list(self.writer.store(), tenant, page.limit(), page.offset()).await?;
         Ok(Page {
             items: rows
                 .into_iter()
@@ -187,7 +182,7 @@ impl UserService {
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<User> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        users::get(&mut conn, tenant.as_str(), id)
+        users::get(&mut conn, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "user" })
             .and_then(User::try_from)
@@ -197,14 +192,9 @@ impl UserService {
     pub async fn find_enabled(&self, tenant: &TenantId, reference: &str) -> Result<User> {
         let row = if reference.starts_with(USER_ID_PREFIX) && !reference.contains('@') {
             let mut conn = self.writer.store().reader().acquire().await?;
-            users::get(&mut conn, tenant.as_str(), reference).await?
+            users::get(&mut conn, tenant, reference).await?
         } else {
-            users::by_email(
-                self.writer.store(),
-                tenant.as_str(),
-                &normalize_email(reference),
-            )
-            .await?
+            users::by_email(self.writer.store(), tenant, &normalize_email(reference)).await?
         };
         match row {
             Some(row) if row.disabled_at.is_none() => User::try_from(row),
@@ -226,7 +216,7 @@ impl UserService {
     ) -> Result<User> {
         let now = now_ms();
         let mut work = self.writer.begin(tenant).await?;
-        let current = users::get(&mut work, tenant.as_str(), id)
+        let current = users::get(&mut work, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "user" })?;
         let role = update
@@ -240,8 +230,8 @@ impl UserService {
         if role == current.role && disabled_at == current.disabled_at {
             return User::try_from(current);
         }
-        users::update(&mut work, tenant.as_str(), id, &role, disabled_at, now).await?;
-        let revoked = users::revoke_sessions_of(&mut work, tenant.as_str(), id, now).await?;
+        users::update(&mut work, tenant, id, &role, disabled_at, now).await?;
+        let revoked = users::revoke_sessions_of(&mut work, tenant, id, now).await?;
         let event = AuditEvent {
             event_type: events::USER_UPDATED,
             actor,

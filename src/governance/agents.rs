@@ -221,7 +221,7 @@ impl AgentService {
             updated_at: now,
         };
         let mut work = self.writer.begin(tenant).await?;
-        match agents::insert(&mut work, tenant.as_str(), &row).await {
+        match agents::insert(&mut work, tenant, &row).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(format!(
                     "an agent with id '{}' already exists",
@@ -250,7 +250,7 @@ impl AgentService {
     /// The agent without its intent counts (the submission path needs only scope and status).
     pub async fn get_registration(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        agents::get(&mut conn, tenant.as_str(), id)
+        agents::get(&mut conn, tenant, id)
             .await?
             .map(|row| Agent::from_row(row, BTreeMap::new()))
             .ok_or(Error::NotFound { what: "agent" })
@@ -259,7 +259,7 @@ impl AgentService {
     /// The agent with its intent counts.
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Agent> {
         let mut agent = self.get_registration(tenant, id).await?;
-        agent.intent_counts = agents::intent_counts(self.writer.store(), tenant.as_str(), id)
+        agent.intent_counts = agents::intent_counts(self.writer.store(), tenant, id)
             .await?
             .into_iter()
             .collect();
@@ -275,17 +275,12 @@ impl AgentService {
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Agent>> {
-        let (rows, total) = agents::list(
-            self.writer.store(),
-            tenant.as_str(),
-            page.limit(),
-            page.offset(),
-        )
-        .await?;
+        let (rows, total) =
+            agents::list(self.writer.store(), tenant, page.limit(), page.offset()).await?;
         let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         let page_counts = agents::intent_counts_for_page(
             self.writer.store(),
-            tenant.as_str(),
+            tenant,
             page.limit(),
             page.offset(),
         );
@@ -315,7 +310,7 @@ impl AgentService {
     ) -> Result<Agent> {
         let mut errors = Vec::new();
         let mut work = self.writer.begin(tenant).await?;
-        let mut row = agents::get(&mut work, tenant.as_str(), id)
+        let mut row = agents::get(&mut work, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "agent" })?;
         let mut changed = serde_json::Map::new();
@@ -360,7 +355,7 @@ impl AgentService {
             return self.get(tenant, id).await;
         }
         row.updated_at = now_ms();
-        agents::update(&mut work, tenant.as_str(), &row).await?;
+        agents::update(&mut work, tenant, &row).await?;
         let event = AuditEvent {
             event_type: events::AGENT_UPDATED,
             actor,

@@ -202,7 +202,7 @@ impl ApprovalService {
         }
         let (rows, total) = approvals::list(
             self.writer.store(),
-            tenant.as_str(),
+            tenant,
             status,
             page.limit(),
             page.offset(),
@@ -211,7 +211,7 @@ impl ApprovalService {
         let ids: Vec<&str> = rows.iter().map(|row| row.approval.id.as_str()).collect();
         let mut decisions: HashMap<String, Vec<DecisionRow>> = HashMap::new();
         for (approval_id, decision) in
-            approvals::decisions_of(self.writer.store(), tenant.as_str(), &ids).await?
+            approvals::decisions_of(self.writer.store(), tenant, &ids).await?
         {
             decisions.entry(approval_id).or_default().push(decision);
         }
@@ -231,17 +231,17 @@ impl ApprovalService {
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Approval> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        let row = approvals::get(&mut conn, tenant.as_str(), id)
+        let row = approvals::get(&mut conn, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
-        let decisions = approvals::decisions(&mut conn, tenant.as_str(), id).await?;
+        let decisions = approvals::decisions(&mut conn, tenant, id).await?;
         Ok(Approval::from_rows(row, decisions))
     }
 
     /// The approvals of one intent, oldest first, with their decisions.
     pub async fn for_intent(&self, tenant: &TenantId, intent_id: &str) -> Result<Vec<Approval>> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        let joined = approvals::for_intent(&mut conn, tenant.as_str(), intent_id).await?;
+        let joined = approvals::for_intent(&mut conn, tenant, intent_id).await?;
         let mut found: Vec<Approval> = Vec::new();
         for row in joined {
             let decision = match (row.approver, row.decision, row.decided_at) {
@@ -314,13 +314,13 @@ impl ApprovalService {
         }
         let now = self.clock.now_ms();
         let mut work = self.writer.begin(tenant).await?;
-        if !approvals::lock_pending(&mut work, tenant.as_str(), id, now).await? {
-            let row = approvals::get(&mut work, tenant.as_str(), id)
+        if !approvals::lock_pending(&mut work, tenant, id, now).await? {
+            let row = approvals::get(&mut work, tenant, id)
                 .await?
                 .ok_or(Error::NotFound { what: "approval" })?;
             return Err(Error::AlreadyResolved(row.status));
         }
-        let row = approvals::get(&mut work, tenant.as_str(), id)
+        let row = approvals::get(&mut work, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
         if row.expires_at.is_some_and(|at| at <= now) {
@@ -347,7 +347,7 @@ impl ApprovalService {
             comment: note.clone(),
             created_at: now,
         };
-        match approvals::insert_decision(&mut work, tenant.as_str(), id, &decision).await {
+        match approvals::insert_decision(&mut work, tenant, id, &decision).await {
             Err(err) if store::is_unique_violation(&err) => {
                 return Err(Error::Conflict(
                     "you have already decided this approval".into(),
@@ -355,7 +355,7 @@ impl ApprovalService {
             }
             other => other?,
         }
-        let decisions = approvals::decisions(&mut work, tenant.as_str(), id).await?;
+        let decisions = approvals::decisions(&mut work, tenant, id).await?;
         let approvals_given = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
         let settled = match quorum(choice, approvals_given, row.required_approvals) {
             Quorum::Rejected => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
@@ -366,15 +366,8 @@ impl ApprovalService {
         let mut tier_move = None;
         match settled {
             Some((intent_status, approval_status, event_type)) => {
-                approvals::resolve(
-                    &mut work,
-                    tenant.as_str(),
-                    id,
-                    approval_status,
-                    note.as_deref(),
-                    now,
-                )
-                .await?;
+                approvals::resolve(&mut work, tenant, id, approval_status, note.as_deref(), now)
+                    .await?;
                 let data = json!({
                     "approvalId": id,
                     "decidedBy": approver,
@@ -429,7 +422,7 @@ impl ApprovalService {
         row: &ApprovalRow,
         choice: Choice,
     ) -> Result<Option<String>> {
-        let tenant = principal.tenant_id.as_str();
+        let tenant = &principal.tenant_id;
         let has_people = users::any_enabled(&mut *tx, tenant).await?;
         if let Some(refusal) = duties::unaccountable(principal, has_people) {
             return Ok(Some(refusal));
@@ -483,10 +476,10 @@ impl ApprovalService {
         let tenant = TenantId::parse(tenant)?;
         let mut work = self.writer.begin(&tenant).await?;
         // Another instance may have resolved it meanwhile: the lock says.
-        if !approvals::lock_pending(&mut work, tenant.as_str(), id, now).await? {
+        if !approvals::lock_pending(&mut work, &tenant, id, now).await? {
             return Ok(false);
         }
-        let Some(row) = approvals::get(&mut work, tenant.as_str(), id).await? else {
+        let Some(row) = approvals::get(&mut work, &tenant, id).await? else {
             return Ok(false);
         };
         let intent = expire(&mut work, &row, now).await?;
@@ -520,15 +513,7 @@ impl ApprovalService {
 /// with reason `expired`).
 async fn expire(work: &mut UnitOfWork, row: &ApprovalRow, now: Millis) -> Result<Intent> {
     let tenant = work.tenant().clone();
-    approvals::resolve(
-        work,
-        tenant.as_str(),
-        &row.id,
-        "expired",
-        Some("expired"),
-        now,
-    )
-    .await?;
+    approvals::resolve(work, &tenant, &row.id, "expired", Some("expired"), now).await?;
     let data = json!({"approvalId": row.id, "reason": "expired"});
     move_intent(
         work,

@@ -205,7 +205,7 @@ impl IntentService {
             submitted_by_user: principal.person.as_deref().map(str::to_string),
         };
         let mut work = self.writer.begin(tenant).await?;
-        if let Err(err) = intents::insert(&mut work, tenant.as_str(), &row).await {
+        if let Err(err) = intents::insert(&mut work, tenant, &row).await {
             drop(work);
             return match (
                 &submission.idempotency_key,
@@ -238,7 +238,7 @@ impl IntentService {
                 updated_at: now,
                 resolved_at: None,
             };
-            store::approvals::insert(&mut work, tenant.as_str(), &approval).await?;
+            store::approvals::insert(&mut work, tenant, &approval).await?;
         }
         let mut tier_move = None;
         if let Outcome::Block { .. } = &decision.outcome {
@@ -306,7 +306,7 @@ impl IntentService {
         request_hash: &str,
     ) -> Result<Option<Intent>> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        match intents::find_by_idempotency_key(&mut conn, tenant.as_str(), key).await? {
+        match intents::find_by_idempotency_key(&mut conn, tenant, key).await? {
             Some(existing) if existing.request_hash == request_hash => {
                 Ok(Some(Intent::from_row(existing)?))
             }
@@ -317,7 +317,7 @@ impl IntentService {
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Intent> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        let row = intents::get(&mut conn, tenant.as_str(), id)
+        let row = intents::get(&mut conn, tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
         Intent::from_row(row)
@@ -340,7 +340,7 @@ impl IntentService {
         };
         let (rows, total) = intents::list(
             self.writer.store(),
-            tenant.as_str(),
+            tenant,
             &filter,
             page.limit(),
             page.offset(),

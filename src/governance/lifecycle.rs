@@ -181,7 +181,7 @@ pub(crate) async fn apply_transition(
     transition: Transition<'_>,
 ) -> Result<Moved> {
     let tenant = work.tenant().clone();
-    let current = intents::get(work, tenant.as_str(), id)
+    let current = intents::get(work, &tenant, id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
     let from: IntentStatus = current.status.parse()?;
@@ -189,7 +189,7 @@ pub(crate) async fn apply_transition(
     let now = now_ms();
     let applied = intents::change_status(
         work,
-        tenant.as_str(),
+        &tenant,
         id,
         from.as_str(),
         transition.to.as_str(),
@@ -209,8 +209,7 @@ pub(crate) async fn apply_transition(
         // approval of it may stay pending: the queue, the stats and the gauge count them.
         let (status, reason) = approval_closure(transition.to);
         let closed =
-            approvals::resolve_pending_of_intent(work, tenant.as_str(), id, status, reason, now)
-                .await?;
+            approvals::resolve_pending_of_intent(work, &tenant, id, status, reason, now).await?;
         if closed > 0 {
             data["closedApprovals"] = json!(closed);
         }
@@ -242,7 +241,7 @@ pub(crate) async fn apply_transition(
     };
     work.audit(event).await?;
     work.emit(transition.event_type, id, &notice).await?;
-    let updated = intents::get(work, tenant.as_str(), id)
+    let updated = intents::get(work, &tenant, id)
         .await?
         .ok_or(Error::NotFound { what: "intent" })?;
     Ok(Moved {

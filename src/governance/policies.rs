@@ -93,7 +93,7 @@ impl PolicyService {
             if now - cached.confirmed_at.load(Ordering::Relaxed) < recheck_ms {
                 return Ok(cached.version.clone());
             }
-            let newest = policies::current_version(self.writer.store(), key).await?;
+            let newest = policies::current_version(self.writer.store(), tenant).await?;
             if newest == cached.version.policy.version {
                 cached.confirmed_at.store(now, Ordering::Relaxed);
                 return Ok(cached.version.clone());
@@ -110,7 +110,7 @@ impl PolicyService {
 
     async fn load(&self, tenant: &TenantId) -> anyhow::Result<Arc<Cached>> {
         let confirmed_at = AtomicI64::new(now_ms());
-        let Some(row) = policies::current(self.writer.store(), tenant.as_str()).await? else {
+        let Some(row) = policies::current(self.writer.store(), tenant).await? else {
             return Ok(Arc::new(Cached {
                 version: self.shipped.clone(),
                 confirmed_at,
@@ -177,15 +177,14 @@ impl PolicyService {
         let text = canonical::to_canonical(&document);
         let now = now_ms();
         let mut work = self.writer.begin(tenant).await?;
-        let version =
-            match policies::insert_next(&mut work, tenant.as_str(), &text, actor, now).await {
-                Err(err) if store::is_unique_violation(&err) => {
-                    return Err(Error::Conflict(
-                        "another policy version was stored at the same time; retry".into(),
-                    ))
-                }
-                other => other?,
-            };
+        let version = match policies::insert_next(&mut work, tenant, &text, actor, now).await {
+            Err(err) if store::is_unique_violation(&err) => {
+                return Err(Error::Conflict(
+                    "another policy version was stored at the same time; retry".into(),
+                ))
+            }
+            other => other?,
+        };
         let event = AuditEvent {
             event_type: POLICY_UPDATED,
             actor,

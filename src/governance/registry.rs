@@ -117,7 +117,7 @@ impl AgentRegistry {
         self.registers_on_first_use
             .try_get_with_by_ref(tenant, async move {
                 let mut conn = store.reader().acquire().await?;
-                let setting = tenants::auto_register_agents(&mut conn, tenant.as_str()).await?;
+                let setting = tenants::auto_register_agents(&mut conn, tenant).await?;
                 Ok::<_, Error>(setting.flatten().unwrap_or(default))
             })
             .await

@@ -41,7 +41,7 @@ pub async fn record_trust_event(
     intent_id: &str,
 ) -> Result<Option<TierMove>> {
     let tenant = work.tenant().clone();
-    let Some(row) = agents::get(work, tenant.as_str(), agent_id).await? else {
+    let Some(row) = agents::get(work, &tenant, agent_id).await? else {
         return Ok(None);
     };
     let before = Standing {
@@ -55,7 +55,7 @@ pub async fn record_trust_event(
     }
     agents::update_trust(
         work,
-        tenant.as_str(),
+        &tenant,
         agent_id,
         after.tier.as_str(),
         after.score,
@@ -99,7 +99,7 @@ pub async fn credit_completion(
     rule: CreditRule,
 ) -> Result<Option<TierMove>> {
     let tenant = work.tenant().clone();
-    let Some(row) = agents::get(work, tenant.as_str(), &intent.agent_id).await? else {
+    let Some(row) = agents::get(work, &tenant, &intent.agent_id).await? else {
         return Ok(None);
     };
     let seen = CreditWindow {
@@ -110,7 +110,7 @@ pub async fn credit_completion(
         Credit::Granted(next) => {
             let moved = agents::advance_credit_window(
                 work,
-                tenant.as_str(),
+                &tenant,
                 &intent.agent_id,
                 (seen.start, seen.count),
                 (next.start, next.count),

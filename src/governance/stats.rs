@@ -51,7 +51,7 @@ impl StatsService {
     pub async fn tenant(&self, tenant: &TenantId) -> Result<TenantStats> {
         let start_of_day = now_ms() / MS_PER_DAY * MS_PER_DAY;
         let (intents_today, pending_approvals, active_agents, cents) =
-            stats::tenant_totals(&self.store, tenant.as_str(), start_of_day).await?;
+            stats::tenant_totals(&self.store, tenant, start_of_day).await?;
         Ok(TenantStats {
             intents_today,
             pending_approvals,
@@ -71,10 +71,10 @@ impl StatsService {
         let approved = count(&["approved", "completed", "failed"]);
         let refused = count(&["rejected", "blocked", "expired"]);
         let (completed, failed) = (count(&["completed"]), count(&["failed"]));
-        let cents = stats::agent_value_cents(&self.store, tenant.as_str(), agent_id).await?;
+        let cents = stats::agent_value_cents(&self.store, tenant, agent_id).await?;
         let history = stats::audit_history(
             &self.store,
-            tenant.as_str(),
+            tenant,
             AGENT_TRUST_CHANGED,
             agent_id,
             TRUST_HISTORY_LIMIT,

@@ -167,7 +167,7 @@ pub(crate) async fn check_access(
     }
     let rows = record_rows::list(
         store,
-        caller.tenant.as_str(),
+        &caller.tenant,
         RecordKind::AclEntry.name(),
         Some(&intent.id),
     )
@@ -211,7 +211,7 @@ impl OpenIntent {
         let mut intent = change.intent(self.store(), intent_id).await?;
         intent.acl_policy = input.default_policy.clone();
         intent_rows::update(change.tx(), &intent).await?;
-        let tenant = caller.tenant.to_string();
+        let tenant = caller.tenant.clone();
         record_rows::delete_for_intent(
             change.tx(),
             &tenant,
@@ -268,7 +268,7 @@ impl OpenIntent {
         check_permission(&input.requested_permission, "requested_permission")?;
         let mut change = self.change(caller).await?;
         // Asking needs no access to the intent (that is the point), only that it exists.
-        if !intent_rows::exists(change.tx(), caller.tenant.as_str(), intent_id).await? {
+        if !intent_rows::exists(change.tx(), &caller.tenant, intent_id).await? {
             return Err(Error::NotFound { what: "intent" });
         }
         let fields = AccessRequest {
@@ -304,7 +304,7 @@ impl OpenIntent {
         approve: bool,
         input: AccessDecisionIn,
     ) -> Result<Record<AccessRequest>> {
-        let tenant = caller.tenant.to_string();
+        let tenant = caller.tenant.clone();
         let kind = RecordKind::AccessRequest.name();
         let mut change = self.change(caller).await?;
         change.intent(self.store(), intent_id).await?;
@@ -366,7 +366,7 @@ impl OpenIntent {
         intent_id: &str,
         entry_id: &str,
     ) -> Result<()> {
-        let tenant = caller.tenant.to_string();
+        let tenant = caller.tenant.clone();
         let kind = RecordKind::AclEntry.name();
         let mut change = self.change(caller).await?;
         change.intent(self.store(), intent_id).await?;

@@ -101,21 +101,20 @@ impl OpenIntent {
 
     pub async fn children(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
-        let rows = intent_rows::children(self.store(), caller.tenant.as_str(), id).await?;
+        let rows = intent_rows::children(self.store(), &caller.tenant, id).await?;
         self.readable(caller, &rows).await
     }
 
     pub async fn descendants(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
-        let rows = intent_rows::descendants(self.store(), caller.tenant.as_str(), id).await?;
+        let rows = intent_rows::descendants(self.store(), &caller.tenant, id).await?;
         self.readable(caller, &rows).await
     }
 
     /// The parent chain, nearest first.
     pub async fn ancestors(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         let start = self.intent(caller, id).await?;
-        let above =
-            intent_rows::ancestors(self.store(), caller.tenant.as_str(), id, MAX_DEPTH).await?;
+        let above = intent_rows::ancestors(self.store(), &caller.tenant, id, MAX_DEPTH).await?;
         let mut by_id: HashMap<String, IntentRow> =
             above.into_iter().map(|row| (row.id.clone(), row)).collect();
         let mut chain = Vec::new();
@@ -128,12 +127,12 @@ impl OpenIntent {
     }
 
     async fn intents_by_id(&self, caller: &Caller, ids: &[String]) -> Result<Vec<IntentRow>> {
-        Ok(intent_rows::get_many(self.store(), caller.tenant.as_str(), ids).await?)
+        Ok(intent_rows::get_many(self.store(), &caller.tenant, ids).await?)
     }
 
     pub async fn dependencies(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
-        let ids = graph_rows::dependencies_of(self.store(), caller.tenant.as_str(), id).await?;
+        let ids = graph_rows::dependencies_of(self.store(), &caller.tenant, id).await?;
         let rows = self.intents_by_id(caller, &ids).await?;
         self.readable(caller, &rows).await
     }
@@ -141,7 +140,7 @@ impl OpenIntent {
     pub async fn dependents(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {
         self.intent(caller, id).await?;
         let mut conn = self.store().reader().acquire().await?;
-        let ids = graph_rows::dependents_of(&mut conn, caller.tenant.as_str(), id).await?;
+        let ids = graph_rows::dependents_of(&mut conn, &caller.tenant, id).await?;
         let rows = self.intents_by_id(caller, &ids).await?;
         self.readable(caller, &rows).await
     }
@@ -154,7 +153,7 @@ impl OpenIntent {
         target: &str,
         version: Version,
     ) -> Result<Intent> {
-        let tenant = caller.tenant.as_str();
+        let tenant = &caller.tenant;
         let mut change = self.change(caller).await?;
         graph_rows::lock_for_new_edges(change.tx(), self.store(), tenant).await?;
         let mut row = change.intent(self.store(), id).await?;
@@ -200,7 +199,7 @@ impl OpenIntent {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
-        if !graph_rows::remove_dependency(change.tx(), caller.tenant.as_str(), id, target).await? {
+        if !graph_rows::remove_dependency(change.tx(), &caller.tenant, id, target).await? {
             return Err(Error::NotFound { what: "dependency" });
         }
         let depends_on: Vec<String> = model::depends_on(&row)
@@ -228,7 +227,7 @@ impl OpenIntent {
         id: &str,
     ) -> Result<(Vec<IntentRow>, Vec<IntentRow>)> {
         self.intent(caller, id).await?;
-        let tenant = caller.tenant.as_str();
+        let tenant = &caller.tenant;
         let children = intent_rows::children(self.store(), tenant, id).await?;
         let child_ids: Vec<String> = children.iter().map(|c| c.id.clone()).collect();
         let edges = graph_rows::dependencies_of_many(self.store(), tenant, &child_ids).await?;
@@ -269,7 +268,7 @@ impl OpenIntent {
     pub async fn graph(&self, caller: &Caller, id: &str) -> Result<Graph> {
         let root = self.intent(caller, id).await?;
         let mut rows = vec![root];
-        rows.extend(intent_rows::descendants(self.store(), caller.tenant.as_str(), id).await?);
+        rows.extend(intent_rows::descendants(self.store(), &caller.tenant, id).await?);
         let nodes = self.readable(caller, &rows).await?;
         let mut edges = Vec::new();
         for node in &nodes {

@@ -150,7 +150,7 @@ impl OpenIntent {
         depends_on.dedup();
         let now = now_ms();
         let row = IntentRow {
-            tenant_id: caller.tenant.to_string(),
+            tenant_id: caller.tenant.clone(),
             id: ids::new_id(prefixes::INTENT),
             title: input.title.trim().to_string(),
             description: input.description.unwrap_or_default(),
@@ -173,7 +173,7 @@ impl OpenIntent {
         };
         let mut change = self.change(caller).await?;
         if let Some(parent) = &row.parent_id {
-            if !intent_rows::exists(change.tx(), caller.tenant.as_str(), parent).await? {
+            if !intent_rows::exists(change.tx(), &caller.tenant, parent).await? {
                 return Err(Error::NotFound {
                     what: "parent intent",
                 });
@@ -181,13 +181,12 @@ impl OpenIntent {
         }
         intent_rows::insert(change.tx(), &row).await?;
         for target in &depends_on {
-            if !intent_rows::exists(change.tx(), caller.tenant.as_str(), target).await? {
+            if !intent_rows::exists(change.tx(), &caller.tenant, target).await? {
                 return Err(Error::NotFound {
                     what: "dependency intent",
                 });
             }
-            graph_rows::add_dependency(change.tx(), caller.tenant.as_str(), &row.id, target, now)
-                .await?;
+            graph_rows::add_dependency(change.tx(), &caller.tenant, &row.id, target, now).await?;
         }
         change
             .record(NewEvent::new(
@@ -213,7 +212,7 @@ impl OpenIntent {
     ) -> Result<Vec<Intent>> {
         let rows = intent_rows::list(
             self.store(),
-            caller.tenant.as_str(),
+            &caller.tenant,
             status.map(IntentStatus::as_str),
             (!caller.admin).then_some(intent_rows::Reader {
                 agent_id: &caller.agent_id,
@@ -230,7 +229,7 @@ impl OpenIntent {
     pub async fn delete_intent(&self, caller: &Caller, id: &str) -> Result<()> {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), id).await?;
-        let tenant = caller.tenant.to_string();
+        let tenant = caller.tenant.clone();
         // Intents that depended on this one drop it from their lists (the edges go below).
         for dependent in graph_rows::dependents_of(change.tx(), &tenant, id).await? {
             let store = self.store();
@@ -245,7 +244,7 @@ impl OpenIntent {
                 intent_rows::update(change.tx(), &row).await?;
             }
         }
-        if !intent_rows::delete_cascade(change.tx(), caller.tenant.as_str(), id).await? {
+        if !intent_rows::delete_cascade(change.tx(), &caller.tenant, id).await? {
             return Err(Error::NotFound { what: "intent" });
         }
         change.audit("intent_deleted", id, json!({})).await?;
@@ -267,7 +266,7 @@ impl OpenIntent {
             .iter()
             .filter_map(|p| top_level_key(&p.path))
             .collect();
-        lease_rows::expire_lapsed(change.tx(), caller.tenant.as_str(), id, now_ms()).await?;
+        lease_rows::expire_lapsed(change.tx(), &caller.tenant, id, now_ms()).await?;
         super::leases::ensure_scopes_free(&mut change, id, &scopes).await?;
         let mut state = model::parse_json(&row.state);
         if !state.is_object() {
@@ -368,7 +367,7 @@ impl OpenIntent {
         self.intent(caller, id).await?;
         let rows = event_rows::list(
             self.store(),
-            caller.tenant.as_str(),
+            &caller.tenant,
             id,
             &EventFilter {
                 event_type: query.event_type.as_deref(),
@@ -398,7 +397,7 @@ impl OpenIntent {
             role: role.to_string(),
             assigned_at: now_ms(),
         };
-        if graph_rows::assign(change.tx(), caller.tenant.as_str(), &row).await? {
+        if graph_rows::assign(change.tx(), &caller.tenant, &row).await? {
             change
                 .record(NewEvent::new(
                     id,
@@ -414,7 +413,7 @@ impl OpenIntent {
     pub async fn unassign_agent(&self, caller: &Caller, id: &str, agent_id: &str) -> Result<()> {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), id).await?;
-        if !graph_rows::unassign(change.tx(), caller.tenant.as_str(), id, agent_id).await? {
+        if !graph_rows::unassign(change.tx(), &caller.tenant, id, agent_id).await? {
             return Err(Error::NotFound { what: "assignment" });
         }
         change
@@ -429,7 +428,7 @@ impl OpenIntent {
 
     pub async fn list_agents(&self, caller: &Caller, id: &str) -> Result<Vec<Assignment>> {
         self.intent(caller, id).await?;
-        Ok(graph_rows::assignments(self.store(), caller.tenant.as_str(), id).await?)
+        Ok(graph_rows::assignments(self.store(), &caller.tenant, id).await?)
     }
 }
 

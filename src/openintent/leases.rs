@@ -37,7 +37,7 @@ pub(crate) async fn ensure_scopes_free(
     intent_id: &str,
     scopes: &[String],
 ) -> Result<()> {
-    let tenant = change.tenant().to_string();
+    let tenant = change.tenant().clone();
     for scope in scopes {
         if let Some(holder) =
             lease_rows::active_on_scope(change.tx(), &tenant, intent_id, scope).await?
@@ -69,8 +69,8 @@ impl OpenIntent {
         // Locks the intent row (PostgreSQL): acquisitions on one intent run one at a time.
         change.intent(self.store(), intent_id).await?;
         let now = now_ms();
-        lease_rows::expire_lapsed(change.tx(), caller.tenant.as_str(), intent_id, now).await?;
-        let tenant = caller.tenant.as_str();
+        lease_rows::expire_lapsed(change.tx(), &caller.tenant, intent_id, now).await?;
+        let tenant = &caller.tenant;
         if let Some(holder) =
             lease_rows::active_on_scope(change.tx(), tenant, intent_id, scope).await?
         {
@@ -83,7 +83,7 @@ impl OpenIntent {
             ));
         }
         let row = LeaseRow {
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             id: ids::new_id(prefixes::LEASE),
             intent_id: intent_id.to_string(),
             agent_id: caller.agent_id.clone(),
@@ -111,7 +111,7 @@ impl OpenIntent {
         intent_id: &str,
         lease_id: &str,
     ) -> Result<LeaseRow> {
-        let tenant = change.tenant().to_string();
+        let tenant = change.tenant().clone();
         let lease = lease_rows::get(change.tx(), &tenant, intent_id, lease_id)
             .await?
             .ok_or(Error::NotFound { what: "lease" })?;
@@ -181,7 +181,7 @@ impl OpenIntent {
 
     pub async fn list_leases(&self, caller: &Caller, intent_id: &str) -> Result<Vec<Lease>> {
         self.intent(caller, intent_id).await?;
-        let rows = lease_rows::list(self.store(), caller.tenant.as_str(), intent_id).await?;
+        let rows = lease_rows::list(self.store(), &caller.tenant, intent_id).await?;
         Ok(rows.iter().map(Lease::from).collect())
     }
 }

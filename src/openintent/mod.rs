@@ -114,7 +114,7 @@ impl OpenIntent {
 
     /// An intent of the caller's tenant that the caller may read, or 404 / 403.
     async fn intent(&self, caller: &Caller, id: &str) -> Result<IntentRow> {
-        let intent = intent_rows::get(self.writer.store(), caller.tenant.as_str(), id)
+        let intent = intent_rows::get(self.writer.store(), &caller.tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
         access::check_access(self.writer.store(), caller, &intent, false).await?;
@@ -150,7 +150,7 @@ const SDK_EVENT_TYPES: [&str; 20] = [
 /// The bus form of an event; `body` is its published form.
 fn bus_event(row: &EventRow, event: &model::Event) -> BusEvent {
     BusEvent {
-        tenant_id: row.tenant_id.clone(),
+        tenant_id: row.tenant_id.to_string(),
         face: Face::Protocol,
         id: row.id.clone(),
         subject: row.intent_id.clone(),
@@ -194,14 +194,14 @@ impl Change<'_> {
         &mut self.work
     }
 
-    fn tenant(&self) -> &str {
-        self.caller.tenant.as_str()
+    fn tenant(&self) -> &TenantId {
+        &self.caller.tenant
     }
 
     /// An intent of the caller's tenant that the caller may change, read for update; or
     /// 404 / 403.
     async fn intent(&mut self, store: &Store, id: &str) -> Result<IntentRow> {
-        let tenant = self.caller.tenant.to_string();
+        let tenant = self.caller.tenant.clone();
         let intent = intent_rows::get_for_update(&mut self.work, store, &tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
@@ -251,7 +251,7 @@ impl Change<'_> {
     /// never parsed back).
     fn event_row(&self, event: NewEvent<'_>) -> (EventRow, model::Event) {
         let row = EventRow {
-            tenant_id: self.tenant().to_string(),
+            tenant_id: self.tenant().clone(),
             id: ids::new_id(prefixes::EVENT),
             intent_id: event.intent_id.to_string(),
             event_type: event.event_type.to_string(),

@@ -53,7 +53,7 @@ fn object_or_empty(value: Value, field: &str) -> Result<Value> {
 
 impl OpenIntent {
     async fn portfolio(&self, caller: &Caller, id: &str) -> Result<PortfolioRow> {
-        portfolio_rows::get(self.store(), caller.tenant.as_str(), id)
+        portfolio_rows::get(self.store(), &caller.tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "portfolio" })
     }
@@ -69,7 +69,7 @@ impl OpenIntent {
         }
         let now = now_ms();
         let row = PortfolioRow {
-            tenant_id: caller.tenant.to_string(),
+            tenant_id: caller.tenant.clone(),
             id: ids::new_id(prefixes::PORTFOLIO),
             name: name.to_string(),
             description: input.description,
@@ -105,7 +105,7 @@ impl OpenIntent {
         caller: &Caller,
         created_by: Option<&str>,
     ) -> Result<Vec<Portfolio>> {
-        let rows = portfolio_rows::list(self.store(), caller.tenant.as_str(), created_by).await?;
+        let rows = portfolio_rows::list(self.store(), &caller.tenant, created_by).await?;
         Ok(rows.iter().map(Portfolio::from).collect())
     }
 
@@ -117,9 +117,7 @@ impl OpenIntent {
     ) -> Result<PortfolioDetail> {
         one_of(status, &STATUSES, "status")?;
         let mut change = self.change(caller).await?;
-        if !portfolio_rows::set_status(change.tx(), caller.tenant.as_str(), id, status, now_ms())
-            .await?
-        {
+        if !portfolio_rows::set_status(change.tx(), &caller.tenant, id, status, now_ms()).await? {
             return Err(Error::NotFound { what: "portfolio" });
         }
         change
@@ -138,7 +136,7 @@ impl OpenIntent {
         priority: i64,
     ) -> Result<Membership> {
         one_of(role, &ROLES, "role")?;
-        let tenant = caller.tenant.as_str();
+        let tenant = &caller.tenant;
         let mut change = self.change(caller).await?;
         if !portfolio_rows::exists(change.tx(), tenant, portfolio_id).await? {
             return Err(Error::NotFound { what: "portfolio" });
@@ -173,13 +171,8 @@ impl OpenIntent {
     ) -> Result<()> {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), intent_id).await?;
-        if !portfolio_rows::remove_member(
-            change.tx(),
-            caller.tenant.as_str(),
-            portfolio_id,
-            intent_id,
-        )
-        .await?
+        if !portfolio_rows::remove_member(change.tx(), &caller.tenant, portfolio_id, intent_id)
+            .await?
         {
             return Err(Error::NotFound {
                 what: "portfolio membership",
@@ -198,9 +191,9 @@ impl OpenIntent {
     /// Member intents (highest priority first) and their aggregate status.
     pub async fn portfolio_intents(&self, caller: &Caller, id: &str) -> Result<Members> {
         self.portfolio(caller, id).await?;
-        let members = portfolio_rows::members(self.store(), caller.tenant.as_str(), id).await?;
+        let members = portfolio_rows::members(self.store(), &caller.tenant, id).await?;
         let ids: Vec<String> = members.iter().map(|m| m.intent_id.clone()).collect();
-        let mut rows = intent_rows::get_many(self.store(), caller.tenant.as_str(), &ids).await?;
+        let mut rows = intent_rows::get_many(self.store(), &caller.tenant, &ids).await?;
         rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
         let intents = self.readable(caller, &rows).await?;
         Ok(Members {
@@ -212,7 +205,7 @@ impl OpenIntent {
     /// The ids of a portfolio's member intents (for portfolio streams).
     pub async fn portfolio_member_ids(&self, caller: &Caller, id: &str) -> Result<Vec<String>> {
         self.portfolio(caller, id).await?;
-        let members = portfolio_rows::members(self.store(), caller.tenant.as_str(), id).await?;
+        let members = portfolio_rows::members(self.store(), &caller.tenant, id).await?;
         Ok(members.into_iter().map(|m| m.intent_id).collect())
     }
 
@@ -222,8 +215,7 @@ impl OpenIntent {
         intent_id: &str,
     ) -> Result<Vec<Portfolio>> {
         self.intent(caller, intent_id).await?;
-        let rows =
-            portfolio_rows::of_intent(self.store(), caller.tenant.as_str(), intent_id).await?;
+        let rows = portfolio_rows::of_intent(self.store(), &caller.tenant, intent_id).await?;
         Ok(rows.iter().map(Portfolio::from).collect())
     }
 }

@@ -87,8 +87,8 @@ impl OpenIntent {
         event_types: Option<Vec<String>>,
     ) -> Result<Subscription> {
         // Subscribe before reading anything, so no event is missed in between.
-        let tenant = caller.tenant.as_str();
-        let receiver = self.bus().subscribe(tenant);
+        let tenant = &caller.tenant;
+        let receiver = self.bus().subscribe(tenant.as_str());
         let intents: HashSet<String> = match &target {
             StreamTarget::Intent(id) => {
                 self.intent(caller, id).await?;
@@ -185,7 +185,7 @@ impl Subscription {
     /// A logged event as the API shows it; events that are announced but not logged are
     /// shown without their (too large) payload.
     async fn stored(&self, event: &BusEvent) -> Option<String> {
-        let tenant = self.caller.tenant.as_str();
+        let tenant = &self.caller.tenant;
         match event_rows::get(self.core.store(), tenant, &event.id).await {
             Ok(Some(row)) => Some(Event::from_row(&row).to_json()),
             Ok(None) => Some(
@@ -236,7 +236,7 @@ impl Subscription {
     /// Queues the stored events after `last_id` of the followed intents.
     async fn replay(&mut self) -> Result<()> {
         let store = self.core.store();
-        let tenant = self.caller.tenant.as_str();
+        let tenant = &self.caller.tenant;
         let rows: Vec<EventRow> = match &self.target {
             StreamTarget::Intent(id) => {
                 let filter = EventFilter {

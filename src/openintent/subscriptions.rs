@@ -80,7 +80,7 @@ impl OpenIntent {
         caller: &Caller,
         input: SubscriptionIn,
     ) -> Result<NewSubscription> {
-        let tenant = caller.tenant.as_str();
+        let tenant = &caller.tenant;
         if let Some(intent_id) = &input.intent_id {
             // 404 for unknown ids, 403 for a closed intent the caller may not read.
             self.intent(caller, intent_id).await?;
@@ -173,8 +173,7 @@ impl Change<'_> {
         event: &Event,
     ) -> Result<()> {
         let tenant = self.caller.tenant.clone();
-        let targets =
-            webhook_targets::following(self.tx(), tenant.as_str(), intent_id, now_ms()).await?;
+        let targets = webhook_targets::following(self.tx(), &tenant, intent_id, now_ms()).await?;
         for target in targets.iter().filter(|t| t.wants(event_type)) {
             let body = json!({ "subscription_id": target.subscription_id, "event": event });
             let row = outbox::render_body(&tenant, &delivery_event(event_type), &body);
@@ -186,7 +185,7 @@ impl Change<'_> {
     /// A deleted subscription's webhook stops: its target goes and its endpoint is disabled
     /// (kept, with its delivery log).
     pub(super) async fn forget_webhook(&mut self, subscription_id: &str) -> Result<()> {
-        let tenant = self.caller.tenant.to_string();
+        let tenant = self.caller.tenant.clone();
         if let Some(endpoint) = webhook_targets::delete(self.tx(), &tenant, subscription_id).await?
         {
             let reason = "its OpenIntent subscription was deleted";

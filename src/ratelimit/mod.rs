@@ -206,7 +206,7 @@ impl RateLimiter {
         self.tenant_limits
             .try_get_with_by_ref(tenant, async move {
                 let mut conn = store.reader().acquire().await?;
-                let stored = store::tenants::rate_limit(&mut conn, tenant.as_str()).await?;
+                let stored = store::tenants::rate_limit(&mut conn, tenant).await?;
                 let limit = stored
                     .flatten()
                     .and_then(|limit| u32::try_from(limit).ok())

@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{tenant_page, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,7 +34,7 @@ const COLUMNS: &str = "id, name, description, domains, intent_types, trust_tier,
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     agent: &AgentRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -60,7 +61,7 @@ pub async fn insert(
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<AgentRow>> {
     sqlx::query_as(&format!(
@@ -75,7 +76,7 @@ pub async fn get(
 /// One page of agents, oldest first (registration order), and the total.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
@@ -94,7 +95,7 @@ pub async fn list(
 /// Writes the mutable registration fields.
 pub async fn update(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     agent: &AgentRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -118,7 +119,7 @@ pub async fn update(
 /// Writes the agent's earned standing.
 pub async fn update_trust(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     tier: &str,
     score: f64,
@@ -144,7 +145,7 @@ pub async fn update_trust(
 /// intents table, so submitting an intent never writes (and locks) the agent's row.
 pub async fn intent_counts(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     agent_id: &str,
 ) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
@@ -159,7 +160,7 @@ pub async fn intent_counts(
 /// Intents per agent and status for the agents of one listing page: `(agent, status, count)`.
 pub async fn intent_counts_for_page(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<(String, String, i64)>> {
@@ -179,7 +180,7 @@ pub async fn intent_counts_for_page(
 /// it first (that completion then goes uncredited rather than over the cap).
 pub async fn advance_credit_window(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     seen: (Millis, i64),
     next: (Millis, i64),

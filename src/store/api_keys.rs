@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{tenant_page, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, scopes, agents, owner_user_id, \
@@ -11,7 +12,7 @@ const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, scopes, agents,
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub name: String,
     pub prefix: String,
     pub secret_hash: String,
@@ -46,7 +47,7 @@ pub async fn insert(conn: &mut AnyConnection, key: &ApiKeyRow) -> sqlx::Result<(
 /// The keys of `tenant_id` whose prefix is `prefix` (normally one; collisions are possible).
 pub async fn find_by_prefix(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     prefix: &str,
 ) -> sqlx::Result<Vec<ApiKeyRow>> {
     sqlx::query_as(&format!(
@@ -60,7 +61,7 @@ pub async fn find_by_prefix(
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key_id: &str,
 ) -> sqlx::Result<Option<ApiKeyRow>> {
     sqlx::query_as(&format!(
@@ -84,7 +85,7 @@ pub async fn tenant_of(store: &Store, key_id: &str) -> sqlx::Result<Option<Strin
 /// One page of a tenant's keys, newest first, and the tenant's total.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<ApiKeyRow>, i64)> {
@@ -103,7 +104,7 @@ pub async fn list(
 /// Marks the key revoked; true when this call revoked it (false: unknown or already revoked).
 pub async fn revoke(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key_id: &str,
     at: Millis,
 ) -> sqlx::Result<bool> {

@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{page_total, split_counted, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -51,7 +52,7 @@ const COLUMNS: &str = "id, subject_kind, intent_id, status, required_approvals, 
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     approval: &ApprovalRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -76,7 +77,7 @@ pub async fn insert(
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<ApprovalRow>> {
     sqlx::query_as(&format!(
@@ -104,7 +105,7 @@ pub struct ApprovalWithDecision {
 /// The approvals of an intent with their decisions, in one query; oldest first.
 pub async fn for_intent(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
 ) -> sqlx::Result<Vec<ApprovalWithDecision>> {
     sqlx::query_as(
@@ -129,7 +130,7 @@ pub async fn for_intent(
 /// intent's facts, and the total.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     status: &str,
     limit: i64,
     offset: i64,
@@ -160,7 +161,7 @@ pub async fn list(
 /// The decisions of several approvals, in one query: `(approval id, decision)`, oldest first.
 pub async fn decisions_of(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     approval_ids: &[&str],
 ) -> sqlx::Result<Vec<(String, DecisionRow)>> {
     #[derive(sqlx::FromRow)]
@@ -197,7 +198,7 @@ const DECISION_NAMES: &str =
 
 pub async fn decisions(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     approval_id: &str,
 ) -> sqlx::Result<Vec<DecisionRow>> {
     sqlx::query_as(&format!(
@@ -214,7 +215,7 @@ pub async fn decisions(
 /// are serialized, on PostgreSQL across processes too; false when it is decided or unknown.
 pub async fn lock_pending(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     at: Millis,
 ) -> sqlx::Result<bool> {
@@ -232,7 +233,7 @@ pub async fn lock_pending(
 /// Records an approver's decision; deciding twice is a unique violation.
 pub async fn insert_decision(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     approval_id: &str,
     decision: &DecisionRow,
 ) -> sqlx::Result<()> {
@@ -255,7 +256,7 @@ pub async fn insert_decision(
 /// Resolves a pending approval; false when it was not pending any more.
 pub async fn resolve(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     status: &str,
     reason: Option<&str>,
@@ -269,7 +270,7 @@ pub async fn resolve(
 /// another way than a decision); returns how many.
 pub async fn resolve_pending_of_intent(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     status: &str,
     reason: &str,
@@ -291,7 +292,7 @@ pub async fn resolve_pending_of_intent(
 /// is `value`.
 async fn resolve_pending(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     column: &'static str,
     value: &str,
     status: &str,

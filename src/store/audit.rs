@@ -4,6 +4,7 @@ use sqlx::AnyConnection;
 
 use super::{page_total, split_counted, AnyQueryAs, Store};
 use crate::audit::canonical::{HashTemplate, GENESIS_HASH};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -40,7 +41,7 @@ pub struct NewRecord<'a> {
 /// process anyway, does it step by step with the same template.
 pub async fn append(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     record: &NewRecord<'_>,
     template: &HashTemplate,
 ) -> sqlx::Result<(i64, String, String)> {
@@ -53,7 +54,7 @@ pub async fn append(
 
 async fn append_in_one_statement(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     record: &NewRecord<'_>,
     template: &HashTemplate,
 ) -> sqlx::Result<(i64, String, String)> {
@@ -88,7 +89,7 @@ async fn append_in_one_statement(
 
 async fn append_step_by_step(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     record: &NewRecord<'_>,
     template: &HashTemplate,
 ) -> sqlx::Result<(i64, String, String)> {
@@ -124,7 +125,7 @@ async fn append_step_by_step(
 }
 
 /// The chain head `(sequence, hash)`, if the tenant has any record.
-pub async fn head(store: &Store, tenant_id: &str) -> sqlx::Result<Option<(i64, String)>> {
+pub async fn head(store: &Store, tenant_id: &TenantId) -> sqlx::Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT sequence, hash FROM audit_heads WHERE tenant_id = $1")
         .bind(tenant_id)
         .fetch_optional(store.reader())
@@ -135,7 +136,7 @@ pub async fn head(store: &Store, tenant_id: &str) -> sqlx::Result<Option<(i64, S
 /// walking a long chain stays cheap and memory stays bounded).
 pub async fn batch_after(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
@@ -153,7 +154,7 @@ pub async fn batch_after(
 /// The lowest sequence of the tenant's records outside `1..=head` (every record when there is
 /// no head), if any. One statement, so it reads the head and the records at one moment: an
 /// append committing meanwhile moves both together and is never mistaken for a stray.
-pub async fn first_outside_chain(store: &Store, tenant_id: &str) -> sqlx::Result<Option<i64>> {
+pub async fn first_outside_chain(store: &Store, tenant_id: &TenantId) -> sqlx::Result<Option<i64>> {
     let (first,): (Option<i64>,) = sqlx::query_as(
         "SELECT MIN(r.sequence) FROM audit_records r \
          LEFT JOIN audit_heads h ON h.tenant_id = r.tenant_id \
@@ -176,7 +177,7 @@ pub struct AuditFilter {
 /// One page of records matching `filter`, oldest first, and the number matching.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     filter: &AuditFilter,
     limit: i64,
     offset: i64,
@@ -203,7 +204,7 @@ pub async fn list(
 /// Binds `$1`–`$4` of the listing's WHERE clause.
 fn bind_filter<'q, O>(
     query: AnyQueryAs<'q, O>,
-    tenant_id: &'q str,
+    tenant_id: &'q TenantId,
     filter: &'q AuditFilter,
 ) -> AnyQueryAs<'q, O> {
     query

@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{page_total, split_counted, AnyQueryAs, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,7 +38,7 @@ const COLUMNS: &str = "id, type, domain, agent_id, status, params, description, 
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent: &IntentRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -69,7 +70,7 @@ pub async fn insert(
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<IntentRow>> {
     sqlx::query_as(&format!(
@@ -83,7 +84,7 @@ pub async fn get(
 
 pub async fn find_by_idempotency_key(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &str,
 ) -> sqlx::Result<Option<IntentRow>> {
     sqlx::query_as(&format!(
@@ -109,7 +110,7 @@ pub struct IntentFilter {
 /// One page of intents matching `filter`, newest first, and the number matching.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     filter: &IntentFilter,
     limit: i64,
     offset: i64,
@@ -138,7 +139,7 @@ pub async fn list(
 /// Binds `$1`–`$7` of the listing's WHERE clause.
 fn bind_filter<'q, O>(
     query: AnyQueryAs<'q, O>,
-    tenant_id: &'q str,
+    tenant_id: &'q TenantId,
     filter: &'q IntentFilter,
 ) -> AnyQueryAs<'q, O> {
     query
@@ -164,7 +165,7 @@ pub struct StatusChange<'a> {
 /// concurrent change won), so two racing changes cannot both apply.
 pub async fn change_status(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     from: &str,
     to: &str,

@@ -35,6 +35,7 @@ pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 
+use crate::ids::TenantId;
 use anyhow::Context;
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -299,7 +300,7 @@ pub(crate) async fn tenant_page<T>(
     table: &str,
     columns: &str,
     order_by: &str,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<T>, i64)>

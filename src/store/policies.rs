@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::Store;
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -14,7 +15,7 @@ pub struct PolicyRow {
 }
 
 /// The version in force, if the tenant stored any.
-pub async fn current(store: &Store, tenant_id: &str) -> sqlx::Result<Option<PolicyRow>> {
+pub async fn current(store: &Store, tenant_id: &TenantId) -> sqlx::Result<Option<PolicyRow>> {
     sqlx::query_as(
         "SELECT version, document, created_by, created_at FROM policies \
          WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
@@ -26,7 +27,7 @@ pub async fn current(store: &Store, tenant_id: &str) -> sqlx::Result<Option<Poli
 
 /// The number of the version in force (0 when the tenant stored none): what a cached
 /// compiled policy is checked against, without reading the document.
-pub async fn current_version(store: &Store, tenant_id: &str) -> sqlx::Result<i64> {
+pub async fn current_version(store: &Store, tenant_id: &TenantId) -> sqlx::Result<i64> {
     let (version,): (i64,) =
         sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM policies WHERE tenant_id = $1")
             .bind(tenant_id)
@@ -38,7 +39,7 @@ pub async fn current_version(store: &Store, tenant_id: &str) -> sqlx::Result<i64
 /// Stores the next version; a concurrent store of the same version is a unique violation.
 pub async fn insert_next(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     document: &str,
     created_by: &str,
     at: Millis,

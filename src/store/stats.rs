@@ -1,12 +1,13 @@
 //! Aggregates for the dashboard and agent metrics: counted from the source tables on demand.
 
 use super::Store;
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 /// `(intents created since `since`, pending approvals, active agents, value in cents)`.
 pub async fn tenant_totals(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     since: Millis,
 ) -> sqlx::Result<(i64, i64, i64, i64)> {
     sqlx::query_as(
@@ -26,7 +27,7 @@ pub async fn tenant_totals(
 /// Value reported by one agent's completed intents, in cents.
 pub async fn agent_value_cents(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     agent_id: &str,
 ) -> sqlx::Result<i64> {
     let (cents,): (i64,) = sqlx::query_as(
@@ -43,7 +44,7 @@ pub async fn agent_value_cents(
 /// The `data` and time of the latest `limit` records of `event_type` about `subject`, oldest first.
 pub async fn audit_history(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     event_type: &str,
     subject: &str,
     limit: i64,

@@ -2,6 +2,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,7 +36,7 @@ pub async fn insert_if_absent(conn: &mut AnyConnection, tenant: &TenantRow) -> s
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn exists(conn: &mut AnyConnection, tenant_id: &str) -> sqlx::Result<bool> {
+pub async fn exists(conn: &mut AnyConnection, tenant_id: &TenantId) -> sqlx::Result<bool> {
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = $1")
         .bind(tenant_id)
         .fetch_optional(conn)
@@ -47,7 +48,7 @@ pub async fn exists(conn: &mut AnyConnection, tenant_id: &str) -> sqlx::Result<b
 /// it uses the default.
 pub async fn rate_limit(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> sqlx::Result<Option<Option<i64>>> {
     let row: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT rate_limit_per_minute FROM tenants WHERE id = $1")
@@ -60,7 +61,7 @@ pub async fn rate_limit(
 /// Sets (or clears, with `None`) the override; false when the tenant does not exist.
 pub async fn set_rate_limit(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     per_minute: Option<i64>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE tenants SET rate_limit_per_minute = $2 WHERE id = $1")
@@ -75,7 +76,7 @@ pub async fn set_rate_limit(
 /// unknown, `Some(None)` when it follows the server's default.
 pub async fn auto_register_agents(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> sqlx::Result<Option<Option<bool>>> {
     let row: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT auto_register_agents FROM tenants WHERE id = $1")
@@ -88,7 +89,7 @@ pub async fn auto_register_agents(
 /// Sets (or clears, with `None`) the switch; false when the tenant does not exist.
 pub async fn set_auto_register_agents(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     on: Option<bool>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE tenants SET auto_register_agents = $2 WHERE id = $1")

@@ -3,12 +3,13 @@
 use sqlx::AnyConnection;
 
 use super::{tenant_page, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub email: String,
     pub role: String,
     pub password_hash: String,
@@ -39,7 +40,7 @@ pub async fn insert(conn: &mut AnyConnection, user: &UserRow) -> sqlx::Result<()
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!(
@@ -53,7 +54,7 @@ pub async fn get(
 
 pub async fn by_email(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     email: &str,
 ) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!(
@@ -66,7 +67,7 @@ pub async fn by_email(
 }
 
 /// Whether the tenant has any enabled console user: then quorums count people only.
-pub async fn any_enabled(conn: &mut AnyConnection, tenant_id: &str) -> sqlx::Result<bool> {
+pub async fn any_enabled(conn: &mut AnyConnection, tenant_id: &TenantId) -> sqlx::Result<bool> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1 AND disabled_at IS NULL LIMIT 1")
             .bind(tenant_id)
@@ -78,7 +79,7 @@ pub async fn any_enabled(conn: &mut AnyConnection, tenant_id: &str) -> sqlx::Res
 /// One page of a tenant's users, oldest first, and the tenant's total.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<UserRow>, i64)> {
@@ -97,7 +98,7 @@ pub async fn list(
 /// Sets role and disabled time; false when the user does not exist.
 pub async fn update(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     role: &str,
     disabled_at: Option<Millis>,
@@ -120,7 +121,7 @@ pub async fn update(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub token_hash: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub user_id: String,
     pub csrf_token: String,
     pub created_at: Millis,
@@ -190,7 +191,7 @@ pub async fn session(
 /// Moves a live session's idle clock forward.
 pub async fn touch_session(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     token_hash: &str,
     at: Millis,
 ) -> sqlx::Result<()> {
@@ -209,7 +210,7 @@ pub async fn touch_session(
 /// Revokes one session; true when it was live.
 pub async fn revoke_session(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     token_hash: &str,
     at: Millis,
 ) -> sqlx::Result<bool> {
@@ -228,7 +229,7 @@ pub async fn revoke_session(
 /// Revokes every live session of a user; how many.
 pub async fn revoke_sessions_of(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     user_id: &str,
     at: Millis,
 ) -> sqlx::Result<u64> {

@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{placeholders, tenant_page, Backend, Store};
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, events, description, secret, secret_key_id, \
@@ -36,7 +37,7 @@ impl std::fmt::Debug for SecretColumns {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     pub url: String,
     /// JSON array of event names.
@@ -106,7 +107,7 @@ pub async fn update_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sql
 
 pub async fn get_endpoint(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<EndpointRow>> {
     sqlx::query_as(&format!(
@@ -121,7 +122,7 @@ pub async fn get_endpoint(
 /// One page of a tenant's endpoints, newest first, and the tenant's total.
 pub async fn list_endpoints(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<EndpointRow>, i64)> {
@@ -140,7 +141,7 @@ pub async fn list_endpoints(
 /// Deletes an endpoint and gives up its pending deliveries; false when there was none.
 pub async fn delete_endpoint(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     now: Millis,
 ) -> sqlx::Result<bool> {
@@ -164,7 +165,7 @@ pub async fn delete_endpoint(
 /// An endpoint's stored secrets with its key.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointSecrets {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     #[sqlx(flatten)]
     pub secrets: SecretColumns,
@@ -231,7 +232,7 @@ pub async fn one_sealed_under(
 /// changed meanwhile (a rotation through the API wins over a re-seal of what it replaced).
 pub async fn replace_secrets(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     old: &SecretColumns,
     new: &SecretColumns,
@@ -258,7 +259,7 @@ pub async fn replace_secrets(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub event: String,
     pub body: String,
     pub created_at: Millis,
@@ -299,7 +300,7 @@ pub async fn insert_event(
 /// OpenIntent subscription deliveries, `openintent.*`, are not among them).
 pub async fn events_after(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     after_id: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<EventRow>> {
@@ -316,7 +317,11 @@ pub async fn events_after(
 }
 
 /// One logged event of the tenant.
-pub async fn get_event(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<EventRow>> {
+pub async fn get_event(
+    store: &Store,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<Option<EventRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, event, body, created_at FROM webhook_events \
          WHERE tenant_id = $1 AND id = $2",
@@ -343,7 +348,7 @@ pub async fn work_waiting(store: &Store, now: Millis) -> sqlx::Result<bool> {
 /// of strings, so the quoted name appears in it exactly when it is subscribed).
 pub async fn subscribers(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     event: &str,
 ) -> sqlx::Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -362,7 +367,7 @@ const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_id, event, sta
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub endpoint_id: String,
     pub event_id: String,
     pub event: String,
@@ -402,7 +407,7 @@ pub async fn insert_delivery(conn: &mut AnyConnection, row: &DeliveryRow) -> sql
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueDelivery {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub endpoint_id: String,
     pub event_id: String,
     pub event: String,
@@ -554,7 +559,7 @@ pub async fn mark_failed(
 /// A success clears the endpoint's failing run.
 pub async fn endpoint_succeeded(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -571,7 +576,7 @@ pub async fn endpoint_succeeded(
 /// A failure starts (or continues) the endpoint's failing run; returns when it started.
 pub async fn endpoint_failed(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     now: Millis,
 ) -> sqlx::Result<Option<Millis>> {
@@ -589,7 +594,7 @@ pub async fn endpoint_failed(
 
 pub async fn disable_endpoint(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     reason: &str,
     now: Millis,
@@ -610,7 +615,7 @@ pub async fn disable_endpoint(
 /// One page of an endpoint's deliveries, newest first, and their total.
 pub async fn list_deliveries(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     endpoint_id: &str,
     limit: i64,
     offset: i64,
@@ -655,7 +660,7 @@ pub async fn attempts_of(store: &Store, delivery_ids: &[&str]) -> sqlx::Result<V
 
 pub async fn get_delivery(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     endpoint_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<DeliveryRow>> {

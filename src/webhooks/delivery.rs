@@ -185,7 +185,7 @@ impl Deliverer {
         for (delivery, settled) in due.iter().zip(&settled) {
             if delivery.attempts == 0 {
                 self.metrics
-                    .webhook_received(&delivery.tenant_id, &delivery.event);
+                    .webhook_received(delivery.tenant_id.as_str(), &delivery.event);
             }
             self.metrics.webhook_attempted(settled.status);
         }
@@ -195,8 +195,13 @@ impl Deliverer {
     async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
         let (tenant, endpoint) = (&delivery.tenant_id, &delivery.endpoint_id);
         let stored = &delivery.secrets;
-        let signing = match SigningSecrets::open(&self.secrets, tenant, endpoint, stored, now_ms())
-        {
+        let signing = match SigningSecrets::open(
+            &self.secrets,
+            tenant.as_str(),
+            endpoint,
+            stored,
+            now_ms(),
+        ) {
             Ok(signing) => signing,
             // Retried like any failure: the operator may restore the key meanwhile.
             Err(err) => return Outcome::not_sent(err),
@@ -270,7 +275,7 @@ impl Deliverer {
                 attempt.error.as_deref().unwrap_or("error")
             );
             webhooks::disable_endpoint(&mut *tx, tenant, endpoint, &reason, now).await?;
-            tracing::warn!(tenant, endpoint, "{reason}");
+            tracing::warn!(tenant = tenant.as_str(), endpoint, "{reason}");
         }
         Ok(())
     }

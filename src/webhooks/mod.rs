@@ -180,7 +180,7 @@ impl WebhookService {
     /// and a disabled endpoint can be pinged too: that is how to check it before re-enabling.
     pub async fn ping(&self, tenant: &TenantId, id: &str) -> Result<PingResult> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
+        let row = found(webhooks::get_endpoint(&mut conn, tenant, id).await?)?;
         drop(conn);
         let event_id = ids::new_id(EVENT_ID_PREFIX);
         let now = now_ms();
@@ -272,7 +272,7 @@ impl WebhookService {
         let secret = new_secret();
         let sealed = sealing::seal(&self.secrets, tenant.as_str(), &id, &secret)?;
         let row = EndpointRow {
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant.clone(),
             id,
             url,
             events: json!(events).to_string(),
@@ -307,7 +307,7 @@ impl WebhookService {
         let events = input.events.as_deref().map(checked_events).transpose()?;
         let description = input.description.map(checked_description).transpose()?;
         let mut work = self.writer.begin(tenant).await?;
-        let mut row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
+        let mut row = found(webhooks::get_endpoint(&mut work, tenant, id).await?)?;
         if let Some(url) = url {
             row.url = url;
         }
@@ -341,7 +341,7 @@ impl WebhookService {
     /// for [`ROTATION_GRACE_MS`], so consumers can switch without dropping events.
     pub async fn rotate(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<WithSecret> {
         let mut work = self.writer.begin(tenant).await?;
-        let mut row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
+        let mut row = found(webhooks::get_endpoint(&mut work, tenant, id).await?)?;
         let now = now_ms();
         let secret = new_secret();
         let sealed = sealing::seal(&self.secrets, tenant.as_str(), id, &secret)?;
@@ -364,8 +364,8 @@ impl WebhookService {
     /// Deletes the endpoint; its undelivered events are given up.
     pub async fn delete(&self, tenant: &TenantId, actor: &str, id: &str) -> Result<Endpoint> {
         let mut work = self.writer.begin(tenant).await?;
-        let row = found(webhooks::get_endpoint(&mut work, tenant.as_str(), id).await?)?;
-        webhooks::delete_endpoint(&mut work, tenant.as_str(), id, now_ms()).await?;
+        let row = found(webhooks::get_endpoint(&mut work, tenant, id).await?)?;
+        webhooks::delete_endpoint(&mut work, tenant, id, now_ms()).await?;
         work.audit(change_event(audit_events::DELETED, actor, &row))
             .await?;
         work.commit().await?.publish();
@@ -374,18 +374,14 @@ impl WebhookService {
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Endpoint> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        let row = found(webhooks::get_endpoint(&mut conn, tenant.as_str(), id).await?)?;
+        let row = found(webhooks::get_endpoint(&mut conn, tenant, id).await?)?;
         Ok(Endpoint::from(&row))
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Endpoint>> {
-        let (rows, total) = webhooks::list_endpoints(
-            self.writer.store(),
-            tenant.as_str(),
-            page.limit(),
-            page.offset(),
-        )
-        .await?;
+        let (rows, total) =
+            webhooks::list_endpoints(self.writer.store(), tenant, page.limit(), page.offset())
+                .await?;
         Ok(Page {
             items: rows.iter().map(Endpoint::from).collect(),
             total,
@@ -403,7 +399,7 @@ impl WebhookService {
         self.get(tenant, endpoint_id).await?;
         let (rows, total) = webhooks::list_deliveries(
             self.writer.store(),
-            tenant.as_str(),
+            tenant,
             endpoint_id,
             page.limit(),
             page.offset(),
@@ -440,7 +436,7 @@ impl WebhookService {
         delivery_id: &str,
     ) -> Result<Delivery> {
         let mut work = self.writer.begin(tenant).await?;
-        let mut row = webhooks::get_delivery(&mut work, tenant.as_str(), endpoint_id, delivery_id)
+        let mut row = webhooks::get_delivery(&mut work, tenant, endpoint_id, delivery_id)
             .await?
             .ok_or(Error::NotFound { what: "delivery" })?;
         let now = now_ms();

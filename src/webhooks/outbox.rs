@@ -27,7 +27,7 @@ pub fn render(tenant: &TenantId, event: &str, data: &Value) -> EventRow {
     EventRow {
         body: envelope(&id, now, tenant, event, data),
         id,
-        tenant_id: tenant.to_string(),
+        tenant_id: tenant.clone(),
         event: event.to_string(),
         created_at: now,
     }
@@ -38,7 +38,7 @@ pub fn render(tenant: &TenantId, event: &str, data: &Value) -> EventRow {
 pub fn render_body(tenant: &TenantId, event: &str, body: &Value) -> EventRow {
     EventRow {
         id: ids::new_id(EVENT_ID_PREFIX),
-        tenant_id: tenant.to_string(),
+        tenant_id: tenant.clone(),
         event: event.to_string(),
         body: to_js_json(body),
         created_at: now_ms(),

@@ -140,7 +140,7 @@ fn open_stored(
     secrets: &SecretBox,
     endpoint: &EndpointSecrets,
 ) -> Result<(Opened, Option<Opened>)> {
-    let context = context(&endpoint.tenant_id, &endpoint.id);
+    let context = context(endpoint.tenant_id.as_str(), &endpoint.id);
     let stored = &endpoint.secrets;
     let open = |value: &str, key_id: &Option<String>| {
         open_one(secrets, &context, value, key_id).map_err(|err| {
@@ -161,7 +161,7 @@ fn open_stored(
 
 /// `endpoint`'s secrets sealed under the current key.
 fn resealed(secrets: &SecretBox, endpoint: &EndpointSecrets) -> Result<SecretColumns> {
-    let context = context(&endpoint.tenant_id, &endpoint.id);
+    let context = context(endpoint.tenant_id.as_str(), &endpoint.id);
     let (current, previous) = open_stored(secrets, endpoint)?;
     let seal = |opened: Opened| secrets.seal(&context, opened.as_bytes()).map_err(internal);
     let current = seal(current)?;

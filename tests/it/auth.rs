@@ -260,9 +260,14 @@ async fn last_used_is_recorded_without_a_write_per_request() {
     let store = intendedops::store::Store::connect(&app.db.url)
         .await
         .unwrap();
-    let (rows, total) = intendedops::store::api_keys::list(&store, "tenant-a", 100, 0)
-        .await
-        .unwrap();
+    let (rows, total) = intendedops::store::api_keys::list(
+        &store,
+        &intendedops::ids::TenantId::parse("tenant-a").unwrap(),
+        100,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(total, 2);
     let read_key = rows.iter().find(|r| r.scopes == "read").unwrap();
     assert!(read_key.last_used_at.is_some());

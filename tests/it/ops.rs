@@ -141,8 +141,14 @@ async fn shutdown_lets_in_flight_requests_finish() {
         .await
         .unwrap();
     let filter = intendedops::store::intents::IntentFilter::default();
-    let (_, total) = intendedops::store::intents::list(&store, "tenant-a", &filter, 10, 0)
-        .await
-        .unwrap();
+    let (_, total) = intendedops::store::intents::list(
+        &store,
+        &intendedops::ids::TenantId::parse("tenant-a").unwrap(),
+        &filter,
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(total, 1);
 }

@@ -151,7 +151,7 @@ pub(crate) async fn store_record<T: RecordFields>(
         body: serde_json::to_string(&record).map_err(|err| Error::Internal(err.into()))?,
         created_at: now,
     };
-    let tenant = change.tenant().to_string();
+    let tenant = change.tenant().clone();
     record_rows::insert(change.tx(), &tenant, T::KIND.name(), &row).await?;
     Ok(record)
 }
@@ -178,13 +178,8 @@ impl OpenIntent {
         let mut change = self.change(caller).await?;
         change.intent(self.store(), &intent_id).await?;
         if announced.replaces {
-            record_rows::delete_for_intent(
-                change.tx(),
-                caller.tenant.as_str(),
-                T::KIND.name(),
-                &intent_id,
-            )
-            .await?;
+            record_rows::delete_for_intent(change.tx(), &caller.tenant, T::KIND.name(), &intent_id)
+                .await?;
         }
         let record = store_record(&mut change, fields).await?;
         let payload = json!({ format!("{}_id", T::KIND.name()): record.id, "record": record });
@@ -211,13 +206,8 @@ impl OpenIntent {
         caller: &Caller,
         intent_id: Option<&str>,
     ) -> Result<Vec<Record<T>>> {
-        let rows = record_rows::list(
-            self.store(),
-            caller.tenant.as_str(),
-            T::KIND.name(),
-            intent_id,
-        )
-        .await?;
+        let rows =
+            record_rows::list(self.store(), &caller.tenant, T::KIND.name(), intent_id).await?;
         rows.iter().map(decode).collect()
     }
 
@@ -230,7 +220,7 @@ impl OpenIntent {
         id: &str,
         event: &str,
     ) -> Result<()> {
-        let tenant = caller.tenant.as_str();
+        let tenant = &caller.tenant;
         let mut change = self.change(caller).await?;
         if let Some(intent_id) = intent_id {
             change.intent(self.store(), intent_id).await?;

@@ -3,6 +3,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{store::Store, time::Millis};
 
 const COLUMNS: &str =
@@ -10,7 +11,7 @@ const COLUMNS: &str =
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     pub intent_id: String,
     pub event_type: String,
@@ -63,7 +64,7 @@ pub struct EventFilter<'a> {
 /// An intent's events, oldest first.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     filter: &EventFilter<'_>,
 ) -> sqlx::Result<Vec<EventRow>> {
@@ -86,7 +87,7 @@ pub async fn list(
 /// agent stream.
 pub async fn list_for_intents(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_ids: &[String],
     after_id: &str,
     limit: i64,
@@ -107,7 +108,7 @@ pub async fn list_for_intents(
     .await
 }
 
-pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<EventRow>> {
+pub async fn get(store: &Store, tenant_id: &TenantId, id: &str) -> sqlx::Result<Option<EventRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND id = $2"
     ))

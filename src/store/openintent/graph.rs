@@ -2,11 +2,12 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{store::Store, time::Millis};
 
 pub async fn add_dependency(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     depends_on: &str,
     now: Millis,
@@ -26,7 +27,7 @@ pub async fn add_dependency(
 
 pub async fn remove_dependency(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     depends_on: &str,
 ) -> sqlx::Result<bool> {
@@ -47,7 +48,7 @@ pub async fn remove_dependency(
 pub async fn lock_for_new_edges(
     conn: &mut AnyConnection,
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> sqlx::Result<()> {
     if store.backend() == crate::store::Backend::Postgres {
         sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
@@ -62,7 +63,7 @@ pub async fn lock_for_new_edges(
 /// writing transaction, so a cycle check sees every committed edge.
 pub async fn depends_transitively(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     from: &str,
     to: &str,
 ) -> sqlx::Result<bool> {
@@ -85,7 +86,7 @@ pub async fn depends_transitively(
 /// What `intent_id` depends on.
 pub async fn dependencies_of(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
 ) -> sqlx::Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -101,7 +102,7 @@ pub async fn dependencies_of(
 /// What depends on `intent_id` (read on `conn`: a transaction's, or a reader's).
 pub async fn dependents_of(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
 ) -> sqlx::Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -124,7 +125,7 @@ pub struct AssignmentRow {
 
 pub async fn assign(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     row: &AssignmentRow,
 ) -> sqlx::Result<bool> {
     let inserted = sqlx::query(
@@ -143,7 +144,7 @@ pub async fn assign(
 
 pub async fn unassign(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     agent_id: &str,
 ) -> sqlx::Result<bool> {
@@ -160,7 +161,7 @@ pub async fn unassign(
 
 pub async fn assignments(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
 ) -> sqlx::Result<Vec<AssignmentRow>> {
     sqlx::query_as(
@@ -176,7 +177,7 @@ pub async fn assignments(
 /// The intents an agent is assigned to.
 pub async fn intents_of_agent(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     agent_id: &str,
 ) -> sqlx::Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -192,7 +193,7 @@ pub async fn intents_of_agent(
 /// The dependency edges (intent, depends_on) leaving any of `intent_ids`.
 pub async fn dependencies_of_many(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_ids: &[String],
 ) -> sqlx::Result<Vec<(String, String)>> {
     if intent_ids.is_empty() {

@@ -2,6 +2,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{
     store::{Backend, Store},
     time::Millis,
@@ -13,7 +14,7 @@ const COLUMNS: &str = "tenant_id, id, title, description, created_by, status, st
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntentRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     pub title: String,
     pub description: String,
@@ -65,7 +66,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<(
 pub async fn get_for_update(
     conn: &mut AnyConnection,
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<IntentRow>> {
     let lock = match store.backend() {
@@ -81,7 +82,7 @@ pub async fn get_for_update(
     .await
 }
 
-pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<IntentRow>> {
+pub async fn get(store: &Store, tenant_id: &TenantId, id: &str) -> sqlx::Result<Option<IntentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 AND id = $2"
     ))
@@ -92,7 +93,11 @@ pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Optio
 }
 
 /// Whether the intent exists, inside a transaction.
-pub async fn exists(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> sqlx::Result<bool> {
+pub async fn exists(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
     let found: Option<(i64,)> =
         sqlx::query_as("SELECT version FROM oi_intents WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
@@ -115,7 +120,7 @@ pub struct Reader<'a> {
 /// each entry's expiry). Without one (an admin), every intent.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     status: Option<&str>,
     reader: Option<Reader<'_>>,
     limit: i64,
@@ -145,7 +150,7 @@ pub async fn list(
 /// Intents by id (in id order); unknown ids are left out.
 pub async fn get_many(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     ids: &[String],
 ) -> sqlx::Result<Vec<IntentRow>> {
     if ids.is_empty() {
@@ -162,7 +167,11 @@ pub async fn get_many(
         .await
 }
 
-pub async fn children(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Vec<IntentRow>> {
+pub async fn children(
+    store: &Store,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<Vec<IntentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id"
     ))
@@ -200,7 +209,7 @@ pub async fn update(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<(
 /// Deletes an intent and everything that hangs off it; children keep existing, detached.
 pub async fn delete_cascade(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<bool> {
     for sql in [
@@ -227,7 +236,11 @@ pub async fn delete_cascade(
 }
 
 /// Every intent below `id` in the parent/child tree, in id order.
-pub async fn descendants(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Vec<IntentRow>> {
+pub async fn descendants(
+    store: &Store,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<Vec<IntentRow>> {
     sqlx::query_as(&format!(
         "WITH RECURSIVE below(id) AS ( \
            SELECT id FROM oi_intents WHERE tenant_id = $1 AND parent_id = $2 \
@@ -245,7 +258,7 @@ pub async fn descendants(store: &Store, tenant_id: &str, id: &str) -> sqlx::Resu
 /// The intents above `id` in the parent/child tree (at most `max_depth` levels), in id order.
 pub async fn ancestors(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     max_depth: i64,
 ) -> sqlx::Result<Vec<IntentRow>> {

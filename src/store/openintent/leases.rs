@@ -3,6 +3,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{store::Store, time::Millis};
 
 const COLUMNS: &str =
@@ -10,7 +11,7 @@ const COLUMNS: &str =
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeaseRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     pub intent_id: String,
     pub agent_id: String,
@@ -24,7 +25,7 @@ pub struct LeaseRow {
 /// Marks the intent's active leases that ran out as `expired` (so the scope is free again).
 pub async fn expire_lapsed(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     now: Millis,
 ) -> sqlx::Result<()> {
@@ -43,7 +44,7 @@ pub async fn expire_lapsed(
 /// The active lease on a scope, if any.
 pub async fn active_on_scope(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     scope: &str,
 ) -> sqlx::Result<Option<LeaseRow>> {
@@ -78,7 +79,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &LeaseRow) -> sqlx::Result<()
 
 pub async fn get(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     id: &str,
 ) -> sqlx::Result<Option<LeaseRow>> {
@@ -108,7 +109,11 @@ pub async fn update(conn: &mut AnyConnection, row: &LeaseRow) -> sqlx::Result<()
 }
 
 /// An intent's leases, newest first.
-pub async fn list(store: &Store, tenant_id: &str, intent_id: &str) -> sqlx::Result<Vec<LeaseRow>> {
+pub async fn list(
+    store: &Store,
+    tenant_id: &TenantId,
+    intent_id: &str,
+) -> sqlx::Result<Vec<LeaseRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_leases WHERE tenant_id = $1 AND intent_id = $2 ORDER BY id DESC"
     ))
@@ -121,7 +126,7 @@ pub async fn list(store: &Store, tenant_id: &str, intent_id: &str) -> sqlx::Resu
 /// Revokes the agent's active leases on the intent (its access was withdrawn); answers how many.
 pub async fn revoke_held_by(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     agent_id: &str,
     now: Millis,

@@ -2,6 +2,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{store::Store, time::Millis};
 
 const COLUMNS: &str = "tenant_id, id, name, description, created_by, status, metadata, \
@@ -9,7 +10,7 @@ const COLUMNS: &str = "tenant_id, id, name, description, created_by, status, met
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PortfolioRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
     pub name: String,
     pub description: Option<String>,
@@ -42,7 +43,11 @@ pub async fn insert(conn: &mut AnyConnection, row: &PortfolioRow) -> sqlx::Resul
     .map(|_| ())
 }
 
-pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Option<PortfolioRow>> {
+pub async fn get(
+    store: &Store,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<Option<PortfolioRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_portfolios WHERE tenant_id = $1 AND id = $2"
     ))
@@ -53,7 +58,11 @@ pub async fn get(store: &Store, tenant_id: &str, id: &str) -> sqlx::Result<Optio
 }
 
 /// Whether the portfolio exists, inside a transaction.
-pub async fn exists(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> sqlx::Result<bool> {
+pub async fn exists(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
     let found: Option<(String,)> =
         sqlx::query_as("SELECT id FROM oi_portfolios WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
@@ -65,7 +74,7 @@ pub async fn exists(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> sqlx
 
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     created_by: Option<&str>,
 ) -> sqlx::Result<Vec<PortfolioRow>> {
     sqlx::query_as(&format!(
@@ -81,7 +90,7 @@ pub async fn list(
 /// Portfolios containing the intent.
 pub async fn of_intent(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
 ) -> sqlx::Result<Vec<PortfolioRow>> {
     sqlx::query_as(&format!(
@@ -97,7 +106,7 @@ pub async fn of_intent(
 
 pub async fn set_status(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     status: &str,
     now: Millis,
@@ -127,7 +136,7 @@ pub struct MemberRow {
 /// Adds or updates (role, priority) a membership.
 pub async fn upsert_member(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     row: &MemberRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -149,7 +158,7 @@ pub async fn upsert_member(
 
 pub async fn remove_member(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     portfolio_id: &str,
     intent_id: &str,
 ) -> sqlx::Result<bool> {
@@ -167,7 +176,7 @@ pub async fn remove_member(
 /// A portfolio's members, highest priority first.
 pub async fn members(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     portfolio_id: &str,
 ) -> sqlx::Result<Vec<MemberRow>> {
     sqlx::query_as(

@@ -4,6 +4,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::{store::Store, time::Millis};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,7 +18,7 @@ pub struct RecordRow {
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     row: &RecordRow,
 ) -> sqlx::Result<()> {
@@ -38,7 +39,7 @@ pub async fn insert(
 
 pub async fn replace_body(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     id: &str,
     body: &str,
@@ -56,7 +57,7 @@ pub async fn replace_body(
 /// One record, inside a transaction (for read-modify-write).
 pub async fn get_in(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     id: &str,
 ) -> sqlx::Result<Option<RecordRow>> {
@@ -74,7 +75,7 @@ pub async fn get_in(
 /// Records of one kind owned by `intent_id` (or, with `None`, all of the tenant's), oldest first.
 pub async fn list(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     intent_id: Option<&str>,
 ) -> sqlx::Result<Vec<RecordRow>> {
@@ -91,7 +92,7 @@ pub async fn list(
 
 pub async fn delete(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     id: &str,
 ) -> sqlx::Result<bool> {
@@ -108,7 +109,7 @@ pub async fn delete(
 /// Deletes every record of `kind` owned by the intent (a replaced retry policy or ACL).
 pub async fn delete_for_intent(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: &str,
     intent_id: &str,
 ) -> sqlx::Result<()> {

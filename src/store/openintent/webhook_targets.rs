@@ -2,6 +2,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::ids::TenantId;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,7 +26,7 @@ impl TargetRow {
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     row: &TargetRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -47,7 +48,7 @@ pub async fn insert(
 /// Removes a subscription's target; answers its endpoint, if it had one.
 pub async fn delete(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     subscription_id: &str,
 ) -> sqlx::Result<Option<String>> {
     let endpoint: Option<(String,)> = sqlx::query_as(
@@ -65,7 +66,7 @@ pub async fn delete(
 /// every intent of the tenant. (Types are matched by the caller.)
 pub async fn following(
     conn: &mut AnyConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     intent_id: &str,
     now: Millis,
 ) -> sqlx::Result<Vec<TargetRow>> {
