@@ -19,8 +19,9 @@ use crate::{
     auth::TenantId,
     bus::{BusEvent, EventBus, Face},
     error::{Error, FieldError, Result},
+    outbox::EVENT_ID_PREFIX,
     store::{webhooks as rows, webhooks::EventRow, Store},
-    webhooks::{EVENTS, EVENT_ID_PREFIX},
+    webhooks::EVENTS,
     work::Writer,
 };
 

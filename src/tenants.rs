@@ -1,9 +1,9 @@
 //! Tenant administration (used by the CLI): creating the unit of isolation.
 
 use crate::{
-    audit::{actors, events, AuditEvent},
-    auth::TenantId,
+    audit::{actors, event_types, AuditEvent},
     error::{Error, Result},
+    ids::TenantId,
     store::{self, tenants::TenantRow},
     time::now_ms,
     work::{UnitOfWork, Writer},
@@ -44,7 +44,7 @@ impl TenantService {
         let found =
             store::tenants::set_rate_limit(&mut work, id, per_minute.map(i64::from)).await?;
         let data = serde_json::json!({ "requestsPerMinute": per_minute });
-        record_setting(work, found, events::TENANT_RATE_LIMIT_CHANGED, data).await
+        record_setting(work, found, event_types::TENANT_RATE_LIMIT_CHANGED, data).await
     }
 
     /// Sets whether unknown OpenIntent agents are registered on first use (`None`: the
@@ -54,7 +54,13 @@ impl TenantService {
         let mut work = self.writer.begin(id).await?;
         let found = store::tenants::set_auto_register_agents(&mut work, id, on).await?;
         let data = serde_json::json!({ "autoRegisterAgents": on });
-        record_setting(work, found, events::TENANT_AGENT_REGISTRATION_CHANGED, data).await
+        record_setting(
+            work,
+            found,
+            event_types::TENANT_AGENT_REGISTRATION_CHANGED,
+            data,
+        )
+        .await
     }
 
     /// Creates the tenant unless it exists (development tenant at start-up).
@@ -98,7 +104,7 @@ async fn record_setting(
 
 fn created_event<'a>(row: &'a TenantRow, actor: &'a str) -> AuditEvent<'a> {
     AuditEvent {
-        event_type: events::TENANT_CREATED,
+        event_type: event_types::TENANT_CREATED,
         actor,
         subject: &row.id,
         data: serde_json::json!({ "name": row.name }),

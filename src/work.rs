@@ -21,11 +21,11 @@ use serde_json::Value;
 
 use crate::{
     audit::{self, AuditEvent, AuditRecord},
-    auth::TenantId,
     bus::{BusEvent, EventBus, Face},
     error::{Error, Result},
+    ids::TenantId,
+    outbox,
     store::{Store, Tx},
-    webhooks::outbox,
 };
 
 /// Opens units of work: the store and the bus their events go to. Cheap to clone.

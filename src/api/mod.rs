@@ -13,7 +13,7 @@ pub mod v1;
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::app::Services;
+use crate::services::Services;
 
 #[derive(Tags)]
 pub enum Tag {

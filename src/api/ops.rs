@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::scrape::ScrapeAccess,
-    metrics::Metrics,
+    metrics::{Metrics, StoredState},
     ratelimit::{Backend, RateLimiter},
     redis::RedisHandle,
     store::{self, Store},
@@ -133,9 +133,14 @@ pub async fn metrics(
     if !access.permits(peer, req.header("authorization")) {
         return Err(ApiError::unauthorized(access.refusal().to_string()));
     }
-    let state = store::stats::gauge_state(&store)
+    let counts = store::stats::gauge_counts(&store)
         .await
         .map_err(|err| ApiError::from(crate::error::Error::from(err)))?;
+    let state = StoredState {
+        pending_approvals: counts.pending_approvals,
+        agents_by_tier: counts.agents_by_tier,
+        trust_scores: counts.trust_scores,
+    };
     Ok(metrics
         .render(&state)
         .with_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

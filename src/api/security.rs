@@ -8,12 +8,9 @@ use poem::{http::Method, Request};
 use poem_openapi::{auth::ApiKey, SecurityScheme};
 
 use super::error::ApiError;
-use crate::{
-    auth::{
-        sessions::{ActiveSession, SessionService, COOKIE_NAME},
-        KeyVerifier, Principal, Scope,
-    },
-    http::VerifiedKey,
+use crate::auth::{
+    sessions::{ActiveSession, SessionService, COOKIE_NAME},
+    KeyVerifier, Principal, Scope, VerifiedKey,
 };
 
 /// The caller, authenticated by `x-api-key` (`intendedops_<tenant>_<secret>`).

@@ -6,7 +6,6 @@
 //! definition). Verification walks the chain in batches and names the first record that
 //! does not fit; an export (JSON Lines) can be verified offline with the same code.
 
-pub mod canonical;
 pub mod depth;
 pub mod verify;
 
@@ -17,15 +16,16 @@ use sqlx::AnyConnection;
 pub use verify::{ChainCheck, Verification};
 
 use crate::{
-    auth::TenantId,
+    canonical,
     error::{Error, Result},
+    ids::TenantId,
     pagination::{Page, PageRequest},
     store::{audit, audit::AuditFilter, audit::AuditRow, Store},
     time::{now_ms, rfc3339, TimeRange},
 };
 
 /// Event types recorded in the trail.
-pub mod events {
+pub mod event_types {
     pub const TENANT_CREATED: &str = "tenant.created";
     pub const TENANT_RATE_LIMIT_CHANGED: &str = "tenant.rate_limit.changed";
     pub const TENANT_AGENT_REGISTRATION_CHANGED: &str = "tenant.agent_registration.changed";

@@ -2,7 +2,8 @@
 //! (`/v1/audit/verify`, `audit verify`) and the offline check of an export (`audit verify-file`).
 //! Records are fed one at a time, so memory does not grow with the chain.
 
-use super::{canonical, AuditRecord};
+use super::AuditRecord;
+use crate::canonical;
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Principal;
 use crate::{
-    audit::{self, events, AuditEvent},
+    audit::{self, event_types, AuditEvent},
     error::{Error, Result},
     store::Store,
 };
@@ -34,7 +34,7 @@ pub async fn check_acting_as(
         return Ok(());
     }
     let event = AuditEvent {
-        event_type: events::IDENTITY_REFUSED,
+        event_type: event_types::IDENTITY_REFUSED,
         actor: &principal.key_id,
         subject: agent_id,
         data: json!({ "action": action, "boundAgents": &*principal.agents }),

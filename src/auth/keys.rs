@@ -11,7 +11,7 @@ use super::{
     KeyVerifier, Scope, TenantId,
 };
 use crate::{
-    audit::{actors, events, AuditEvent},
+    audit::{actors, event_types, AuditEvent},
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
@@ -171,7 +171,7 @@ impl KeyService {
         // Revoked before: nothing written, nothing to commit.
         if revoked_now {
             let event = AuditEvent {
-                event_type: events::KEY_REVOKED,
+                event_type: event_types::KEY_REVOKED,
                 actor,
                 subject: key_id,
                 data: serde_json::json!({ "name": row.name }),
@@ -240,7 +240,7 @@ async fn insert_audited(work: &mut UnitOfWork, actor: &str, row: &ApiKeyRow) -> 
         other => other?,
     }
     let event = AuditEvent {
-        event_type: events::KEY_CREATED,
+        event_type: event_types::KEY_CREATED,
         actor,
         subject: &row.id,
         data: serde_json::json!({

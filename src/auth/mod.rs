@@ -14,5 +14,6 @@ pub mod verifier;
 
 pub use principal::{
     agents_from_column, scopes_from_column, scopes_to_column, Principal, Scope, TenantId,
+    VerifiedKey,
 };
 pub use verifier::{AuthError, KeyVerifier, Rejection, VerifyError};

@@ -128,6 +128,11 @@ impl Principal {
     }
 }
 
+/// The principal of a request whose key was verified at the edge (by the rate limiter, which
+/// needs the key's tenant anyway), handed to the faces through the request's extensions.
+#[derive(Clone)]
+pub struct VerifiedKey(pub Arc<Principal>);
+
 #[cfg(test)]
 mod tests {
     use super::*;

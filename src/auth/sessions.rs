@@ -19,7 +19,7 @@ use super::{
     Principal, TenantId,
 };
 use crate::{
-    audit::{events, AuditEvent},
+    audit::{event_types, AuditEvent},
     error::{Error, Result},
     ratelimit::RateLimiter,
     store::{users, users::SessionRow},
@@ -165,7 +165,7 @@ impl SessionService {
         let mut work = self.writer.begin(&tenant).await?;
         users::insert_session(&mut work, &session).await?;
         let event = AuditEvent {
-            event_type: events::USER_SIGNED_IN,
+            event_type: event_types::USER_SIGNED_IN,
             actor: &row.id,
             subject: &row.id,
             data: json!({ "email": row.email, "address": attempt.address.map(|a| a.to_string()) }),
@@ -224,7 +224,7 @@ impl SessionService {
         // Signed out before: nothing written, nothing to commit.
         if users::revoke_session(&mut work, &principal.tenant_id, &hash, now_ms()).await? {
             let event = AuditEvent {
-                event_type: events::USER_SIGNED_OUT,
+                event_type: event_types::USER_SIGNED_OUT,
                 actor: &principal.key_id,
                 subject: &principal.key_id,
                 data: json!({}),

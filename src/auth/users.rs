@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{password, Scope, TenantId};
 use crate::{
-    audit::{events, AuditEvent},
+    audit::{event_types, AuditEvent},
     error::{Error, FieldError, Result},
     ids,
     pagination::{Page, PageRequest},
@@ -157,7 +157,7 @@ impl UserService {
             other => other?,
         }
         let event = AuditEvent {
-            event_type: events::USER_CREATED,
+            event_type: event_types::USER_CREATED,
             actor,
             subject: &row.id,
             data: json!({ "email": row.email, "role": row.role }),
@@ -233,7 +233,7 @@ impl UserService {
         users::update(&mut work, tenant, id, &role, disabled_at, now).await?;
         let revoked = users::revoke_sessions_of(&mut work, tenant, id, now).await?;
         let event = AuditEvent {
-            event_type: events::USER_UPDATED,
+            event_type: event_types::USER_UPDATED,
             actor,
             subject: id,
             data: json!({

@@ -15,12 +15,13 @@ use clap::{Parser, Subcommand};
 
 use self::accounts::{KeyCommand, TenantCommand, UserCommand};
 use crate::{
-    app::{shutdown_signal, App, Services},
+    app::{shutdown_signal, App},
     audit::{AuditRecord, ChainCheck, Verification},
     auth::TenantId,
     config::{AppConfig, GlobalArgs, ServeArgs},
     error::Error,
     secrets::{keys, KeySource},
+    services::Services,
     store::{describe_url, sqlite_file},
 };
 

@@ -15,7 +15,7 @@ use crate::{
     work::Writer,
 };
 
-pub mod events {
+pub mod event_types {
     pub const AGENT_REGISTERED: &str = "agent.registered";
     pub const AGENT_UPDATED: &str = "agent.updated";
     pub const AGENT_TRUST_CHANGED: &str = "agent.trust.changed";
@@ -235,13 +235,13 @@ impl AgentService {
         notice["agentId"] = json!(row.id);
         notice["description"] = json!(row.description);
         let event = AuditEvent {
-            event_type: events::AGENT_REGISTERED,
+            event_type: event_types::AGENT_REGISTERED,
             actor,
             subject: &row.id,
             data,
         };
         work.audit(event).await?;
-        work.emit(events::AGENT_REGISTERED, &row.id, &notice)
+        work.emit(event_types::AGENT_REGISTERED, &row.id, &notice)
             .await?;
         work.commit().await?.publish();
         Ok(Agent::from_row(row, BTreeMap::new()))
@@ -357,7 +357,7 @@ impl AgentService {
         row.updated_at = now_ms();
         agents::update(&mut work, tenant, &row).await?;
         let event = AuditEvent {
-            event_type: events::AGENT_UPDATED,
+            event_type: event_types::AGENT_UPDATED,
             actor,
             subject: id,
             data: serde_json::Value::Object(changed),

@@ -34,7 +34,7 @@ use crate::{
     work::{UnitOfWork, Writer},
 };
 
-pub mod events {
+pub mod event_types {
     pub const INTENT_APPROVED: &str = "intent.approved";
     pub const INTENT_REJECTED: &str = "intent.rejected";
     pub const APPROVAL_RECORDED: &str = "approval.recorded";
@@ -358,8 +358,16 @@ impl ApprovalService {
         let decisions = approvals::decisions(&mut work, tenant, id).await?;
         let approvals_given = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
         let settled = match quorum(choice, approvals_given, row.required_approvals) {
-            Quorum::Rejected => Some((IntentStatus::Rejected, "rejected", events::INTENT_REJECTED)),
-            Quorum::Met => Some((IntentStatus::Approved, "approved", events::INTENT_APPROVED)),
+            Quorum::Rejected => Some((
+                IntentStatus::Rejected,
+                "rejected",
+                event_types::INTENT_REJECTED,
+            )),
+            Quorum::Met => Some((
+                IntentStatus::Approved,
+                "approved",
+                event_types::INTENT_APPROVED,
+            )),
             Quorum::Waiting => None,
         };
         let mut settled_intent = None;
@@ -395,7 +403,7 @@ impl ApprovalService {
             }
             None => {
                 let event = crate::audit::AuditEvent {
-                    event_type: events::APPROVAL_RECORDED,
+                    event_type: event_types::APPROVAL_RECORDED,
                     actor: approver,
                     subject: id,
                     data: json!({"intentId": row.intent_id, "approvals": approvals_given,
@@ -440,7 +448,7 @@ impl ApprovalService {
     /// Audits a refused decision (`approval.refused`) and returns the error to answer with.
     async fn refuse(&self, principal: &Principal, row: &ApprovalRow, refusal: String) -> Error {
         let event = crate::audit::AuditEvent {
-            event_type: events::APPROVAL_REFUSED,
+            event_type: event_types::APPROVAL_REFUSED,
             actor: &principal.key_id,
             subject: &row.id,
             data: json!({ "intentId": row.intent_id, "person": principal.person.as_deref(),
@@ -520,7 +528,7 @@ async fn expire(work: &mut UnitOfWork, row: &ApprovalRow, now: Millis) -> Result
         crate::audit::actors::SYSTEM,
         &row.intent_id,
         IntentStatus::Expired,
-        events::INTENT_REJECTED,
+        event_types::INTENT_REJECTED,
         data,
     )
     .await

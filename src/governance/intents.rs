@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{
     agents::AgentService,
-    approvals::events as approval_events,
+    approvals::event_types as approval_events,
     catalog::{Catalog, Risk},
     lifecycle::{apply_transition, intent_notice, Intent, IntentStatus, Moved, Transition},
     policies::PolicyService,
@@ -21,8 +21,9 @@ use super::{
     trust::{CreditRule, TrustEvent},
 };
 use crate::{
-    audit::{self, AuditEvent},
+    audit::AuditEvent,
     auth::{identity, Principal, TenantId},
+    canonical,
     error::{Error, FieldError, Result},
     ids,
     metrics::{IntentFacts, Metrics},
@@ -35,7 +36,7 @@ use crate::{
     work::Writer,
 };
 
-pub mod events {
+pub mod event_types {
     pub const INTENT_SUBMITTED: &str = "intent.submitted";
     /// Webhook only: the policy blocked at submission.
     pub const INTENT_BLOCKED: &str = "intent.blocked";
@@ -189,7 +190,7 @@ impl IntentService {
             domain: submission.intent_type.domain.clone(),
             agent_id: submission.agent_id.clone(),
             status: status.as_str().to_string(),
-            params: audit::canonical::to_canonical(&submission.params),
+            params: canonical::to_canonical(&submission.params),
             description: submission.description.clone(),
             justification: submission.justification.clone(),
             idempotency_key: submission.idempotency_key.clone(),
@@ -246,7 +247,7 @@ impl IntentService {
                 record_trust_event(&mut work, &row.agent_id, TrustEvent::Blocked, &row.id).await?;
         }
         let event = AuditEvent {
-            event_type: events::INTENT_SUBMITTED,
+            event_type: event_types::INTENT_SUBMITTED,
             actor,
             subject: &row.id,
             data: json!({
@@ -269,7 +270,7 @@ impl IntentService {
         );
         notice["params"] = submission.params.clone();
         notice["decision"] = decision.to_json();
-        work.emit(events::INTENT_SUBMITTED, &row.id, &notice)
+        work.emit(event_types::INTENT_SUBMITTED, &row.id, &notice)
             .await?;
         match &decision.outcome {
             Outcome::AutoApprove => {
@@ -279,7 +280,8 @@ impl IntentService {
             }
             Outcome::Block { reason } => {
                 notice["reason"] = json!(reason);
-                work.emit(events::INTENT_BLOCKED, &row.id, &notice).await?;
+                work.emit(event_types::INTENT_BLOCKED, &row.id, &notice)
+                    .await?;
             }
             Outcome::RequireApproval { .. } => {}
         }
@@ -361,7 +363,7 @@ impl IntentService {
         let transition = Transition {
             to: IntentStatus::Cancelled,
             action: "cancel",
-            event_type: events::INTENT_CANCELLED,
+            event_type: event_types::INTENT_CANCELLED,
             change: StatusChange::default(),
             data: json!({}),
         };
@@ -384,14 +386,11 @@ impl IntentService {
                 ));
             }
         }
-        let result = completion
-            .result
-            .as_ref()
-            .map(audit::canonical::to_canonical);
+        let result = completion.result.as_ref().map(canonical::to_canonical);
         let transition = Transition {
             to: IntentStatus::Completed,
             action: "complete",
-            event_type: events::INTENT_COMPLETED,
+            event_type: event_types::INTENT_COMPLETED,
             change: StatusChange {
                 result: result.as_deref(),
                 value_cents: completion.value_cents,
@@ -425,7 +424,7 @@ impl IntentService {
         let transition = Transition {
             to: IntentStatus::Failed,
             action: "fail",
-            event_type: events::INTENT_FAILED,
+            event_type: event_types::INTENT_FAILED,
             change: StatusChange {
                 error: Some(error),
                 completed_at: Some(now_ms()),

@@ -28,8 +28,9 @@ use super::{
     trust::TrustTier,
 };
 use crate::{
-    audit::{canonical, AuditEvent},
+    audit::AuditEvent,
     auth::TenantId,
+    canonical,
     error::{Error, FieldError, Result},
     store::{self, policies},
     time::{now_ms, Millis},

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{
-    agents::events,
+    agents::event_types,
     lifecycle::Intent,
     trust::{Credit, CreditRule, CreditWindow, Standing, TrustEvent, TrustTier},
 };
@@ -64,7 +64,7 @@ pub async fn record_trust_event(
     )
     .await?;
     let audit_event = AuditEvent {
-        event_type: events::AGENT_TRUST_CHANGED,
+        event_type: event_types::AGENT_TRUST_CHANGED,
         actor: crate::audit::actors::SYSTEM,
         subject: agent_id,
         data: json!({
@@ -80,7 +80,7 @@ pub async fn record_trust_event(
     let mut notice = audit_event.data.clone();
     notice["agentId"] = json!(agent_id);
     work.audit(audit_event).await?;
-    work.emit(events::AGENT_TRUST_CHANGED, agent_id, &notice)
+    work.emit(event_types::AGENT_TRUST_CHANGED, agent_id, &notice)
         .await?;
     Ok((after.tier != before.tier).then_some(TierMove {
         tier: after.tier,
@@ -132,7 +132,7 @@ pub async fn credit_completion(
         ),
     };
     let audit_event = AuditEvent {
-        event_type: events::AGENT_TRUST_WITHHELD,
+        event_type: event_types::AGENT_TRUST_WITHHELD,
         actor: crate::audit::actors::SYSTEM,
         subject: &intent.agent_id,
         data: json!({ "intentId": intent.id, "cause": event.name(), "reason": withheld }),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::agents::{events::AGENT_TRUST_CHANGED, Agent, AgentService};
+use super::agents::{event_types::AGENT_TRUST_CHANGED, Agent, AgentService};
 use crate::{
     auth::TenantId,
     error::Result,

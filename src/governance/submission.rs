@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::catalog::{Catalog, IntentType};
 use crate::{
-    audit::canonical,
+    canonical,
     error::{Error, FieldError},
 };
 

@@ -20,7 +20,6 @@ use body_limit::BodyLimit;
 pub use deadlines::ConnectionLimits;
 use nul_guard::NulGuard;
 use rate_limit::RateLimit;
-pub(crate) use rate_limit::VerifiedKey;
 use request_context::RequestContext;
 use request_timeout::RequestTimeout;
 pub use server::serve;

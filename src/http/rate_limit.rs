@@ -20,14 +20,10 @@ use poem::{
 
 use crate::{
     api::{error::codes, error::ApiError},
-    auth::{KeyVerifier, Principal, Rejection, VerifyError},
+    auth::{KeyVerifier, Principal, Rejection, VerifiedKey, VerifyError},
     metrics::Metrics,
     ratelimit::{Quota, RateLimiter},
 };
-
-/// The principal of a request whose key the rate limiter already verified.
-#[derive(Clone)]
-pub struct VerifiedKey(pub Arc<Principal>);
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -90,7 +86,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             Ok(principal) => {
                 let quota = self
                     .limiter
-                    .admit_key(&principal)
+                    .admit_key(&principal.tenant_id, &principal.key_id)
                     .await
                     .map_err(ApiError::from)?;
                 self.metrics.rate_limit_ruled("key", quota.allowed);

@@ -14,7 +14,7 @@ use crate::{
     error::{Error, FieldError, Result},
     ids,
     store::openintent::{
-        events::{self as event_rows, EventFilter},
+        event_log::{self as event_rows, EventFilter},
         graph as graph_rows,
         intents::{self as intent_rows, IntentRow},
         leases as lease_rows,

@@ -30,7 +30,7 @@ use crate::{
     error::{Error, Result},
     ids, store,
     store::{
-        openintent::{events, events::EventRow, intents as intent_rows, intents::IntentRow},
+        openintent::{event_log, event_log::EventRow, intents as intent_rows, intents::IntentRow},
         Store,
     },
     time::now_ms,
@@ -216,9 +216,10 @@ impl Change<'_> {
         // sent before the audit append: the tenant's chain head stays locked for less time.
         match self.work.announce(|| bus_event(&row, &view)) {
             Some(note) => {
-                events::insert_notifying(&mut self.work, &row, &note.channel, &note.payload).await?
+                event_log::insert_notifying(&mut self.work, &row, &note.channel, &note.payload)
+                    .await?
             }
-            None => events::insert(&mut self.work, &row).await?,
+            None => event_log::insert(&mut self.work, &row).await?,
         }
         self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
             .await?;

@@ -11,7 +11,7 @@ use super::IntentStatus;
 use crate::{
     error::{Error, Result},
     store::openintent::{
-        events::EventRow, intents::IntentRow, leases::LeaseRow, portfolios::PortfolioRow,
+        event_log::EventRow, intents::IntentRow, leases::LeaseRow, portfolios::PortfolioRow,
     },
     time::{now_ms, rfc3339, Millis},
 };

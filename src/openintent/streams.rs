@@ -18,7 +18,7 @@ use crate::{
     bus::{BusEvent, Face},
     error::Result,
     store::openintent::{
-        events::{self as event_rows, EventFilter, EventRow},
+        event_log::{self as event_rows, EventFilter, EventRow},
         graph as graph_rows,
     },
 };

@@ -15,12 +15,12 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
+    outbox,
     store::{
         openintent::{portfolios as portfolio_rows, webhook_targets, webhook_targets::TargetRow},
         webhooks as endpoint_rows,
     },
     time::{now_ms, parse_instant, DayBound},
-    webhooks::outbox,
 };
 
 #[derive(Debug, Deserialize)]

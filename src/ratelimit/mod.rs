@@ -18,8 +18,8 @@ pub use counters::{Backend, Counters};
 pub use shared::SharedCounters;
 
 use crate::{
-    auth::{Principal, TenantId},
     error::Error,
+    ids::TenantId,
     store::{self, Store},
     time::SharedClock,
 };
@@ -129,10 +129,10 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request made with `principal`'s key.
-    pub async fn admit_key(&self, principal: &Principal) -> Result<Quota, Error> {
-        let limit = self.tenant_limit(&principal.tenant_id).await?;
-        let (count, window) = self.increment(Bucket::Key(&principal.key_id)).await;
+    /// Counts one request made with the key `key_id` of `tenant`.
+    pub async fn admit_key(&self, tenant: &TenantId, key_id: &str) -> Result<Quota, Error> {
+        let limit = self.tenant_limit(tenant).await?;
+        let (count, window) = self.increment(Bucket::Key(key_id)).await;
         Ok(Quota::new(u64::from(limit), count, window))
     }
 

@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::{page_total, split_counted, AnyQueryAs, Store};
-use crate::audit::canonical::{HashTemplate, GENESIS_HASH};
+use crate::canonical::{HashTemplate, GENESIS_HASH};
 use crate::ids::TenantId;
 use crate::time::Millis;
 

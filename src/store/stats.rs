@@ -63,8 +63,17 @@ pub async fn audit_history(
     Ok(rows)
 }
 
-/// What the stored-state gauges show, across tenants (read at every `/metrics` scrape).
-pub async fn gauge_state(store: &Store) -> sqlx::Result<crate::metrics::StoredState> {
+/// Counts across tenants, for the stored-state gauges (read at every `/metrics` scrape).
+pub struct GaugeCounts {
+    /// `(tenant, pending approvals)`.
+    pub pending_approvals: Vec<(String, i64)>,
+    /// `(tenant, tier, agents)`.
+    pub agents_by_tier: Vec<(String, String, i64)>,
+    /// `(tenant, agent, trust score)`.
+    pub trust_scores: Vec<(String, String, f64)>,
+}
+
+pub async fn gauge_counts(store: &Store) -> sqlx::Result<GaugeCounts> {
     let pending_approvals = sqlx::query_as(
         "SELECT tenant_id, COUNT(*) FROM approvals WHERE status = 'pending' GROUP BY tenant_id",
     )
@@ -80,7 +89,7 @@ pub async fn gauge_state(store: &Store) -> sqlx::Result<crate::metrics::StoredSt
     let trust_scores = sqlx::query_as("SELECT tenant_id, id, trust_score FROM agents")
         .fetch_all(store.reader())
         .await?;
-    Ok(crate::metrics::StoredState {
+    Ok(GaugeCounts {
         pending_approvals,
         agents_by_tier,
         trust_scores,

@@ -4,8 +4,6 @@
 //! may be called is [`target`]'s business.
 
 pub mod delivery;
-pub mod outbox;
-pub mod payload;
 mod sealing;
 pub mod sender;
 pub mod target;
@@ -19,6 +17,7 @@ use crate::{
     auth::{api_key::random_secret, TenantId},
     error::{Error, FieldError, Result},
     ids,
+    outbox::{self, envelope},
     pagination::{Page, PageRequest},
     secrets::SecretBox,
     store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow, SecretColumns},
@@ -29,10 +28,8 @@ use sealing::{Reseal, SigningSecrets};
 use sender::{Message, Outcome, Sender};
 use target::TargetPolicy;
 
-/// Id prefixes: endpoints, events (the body's `id`), deliveries.
+/// The id prefix of endpoints.
 pub const ENDPOINT_ID_PREFIX: &str = "whe";
-pub const EVENT_ID_PREFIX: &str = "whk";
-pub const DELIVERY_ID_PREFIX: &str = "dlv";
 
 /// The events an endpoint can subscribe to (SPEC.md §3 "Webhooks", plus `intent.blocked` and
 /// `intent.cancelled`).
@@ -182,14 +179,14 @@ impl WebhookService {
         let mut conn = self.writer.store().reader().acquire().await?;
         let row = found(webhooks::get_endpoint(&mut conn, tenant, id).await?)?;
         drop(conn);
-        let event_id = ids::new_id(EVENT_ID_PREFIX);
+        let event_id = ids::new_id(outbox::EVENT_ID_PREFIX);
         let now = now_ms();
         let data = json!({
             "endpointId": row.id,
             "message": "A test event from IntendedOps: the endpoint is reachable and can verify \
                         signatures. No action is needed.",
         });
-        let body = payload::envelope(&event_id, now, tenant, PING_EVENT, &data);
+        let body = envelope::envelope(&event_id, now, tenant, PING_EVENT, &data);
         let outcome =
             match SigningSecrets::open(&self.secrets, tenant.as_str(), id, &row.secrets, now) {
                 Ok(signing) => {

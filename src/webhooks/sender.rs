@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{payload::sign, target::TargetPolicy};
+use super::target::TargetPolicy;
+use crate::outbox::envelope::sign;
 use crate::time::{rfc3339, Millis};
 
 /// Per-attempt timeout.

@@ -5,8 +5,9 @@
 use std::process::Command;
 
 use intendedops::{
-    audit::{self, canonical, AuditEvent},
+    audit::{self, AuditEvent},
     auth::TenantId,
+    canonical,
     time::rfc3339,
 };
 use reqwest::Method;

@@ -12,10 +12,9 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::OiError;
 use crate::{
-    auth::Principal,
+    auth::{Principal, VerifiedKey},
     error::{Error, Result},
     governance::registry::AgentRegistry,
-    http::VerifiedKey,
     openintent::intents::check_agent_id,
 };
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 use sha2::Sha256;
 
 use crate::{
-    auth::TenantId,
+    ids::TenantId,
     time::{rfc3339, Millis},
 };
 

@@ -7,17 +7,21 @@
 
 use serde_json::Value;
 
-use super::{
-    payload::{envelope, to_js_json},
-    DELIVERY_ID_PREFIX, EVENT_ID_PREFIX,
-};
+pub mod envelope;
+
+use envelope::{envelope, to_js_json};
+
 use crate::{
-    auth::TenantId,
     error::Result,
     ids,
+    ids::TenantId,
     store::webhooks::{self, DeliveryRow, EventRow},
     time::now_ms,
 };
+
+/// Id prefixes: events (the body's `id`), deliveries.
+pub const EVENT_ID_PREFIX: &str = "whk";
+pub const DELIVERY_ID_PREFIX: &str = "dlv";
 
 /// A `/v1` event about to be logged, in the webhook envelope: its id and body are fixed now,
 /// once: every attempt to every endpoint and every stream sends these exact bytes.
