@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     records::{decode, instant, require_text, store_record, Record, RecordFields, RecordKind},
-    Caller, Change, NewEvent, OpenIntent,
+    Access, Caller, Change, NewEvent,
 };
 use crate::{
     error::{Error, Result},
@@ -188,7 +188,7 @@ pub(crate) async fn check_access(
     }
 }
 
-impl OpenIntent {
+impl Access {
     pub async fn acl(&self, caller: &Caller, intent_id: &str) -> Result<Acl> {
         let intent = self.intent(caller, intent_id).await?;
         let entries = self.records_of(caller, Some(intent_id)).await?;
@@ -358,7 +358,7 @@ impl OpenIntent {
     }
 }
 
-impl OpenIntent {
+impl Access {
     /// Removes an ACL entry; the principal's active leases on the intent are revoked with it.
     pub async fn revoke_access(
         &self,

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{
     intents::{bump, expect_version, NewIntent},
     model::{self, Intent},
-    Caller, IntentStatus, NewEvent, OpenIntent, Version,
+    Caller, Graphs, IntentStatus, Intents, NewEvent, Version,
 };
 use crate::{
     error::{Error, Result},
@@ -87,7 +87,7 @@ pub struct Graph {
     pub aggregate: Aggregate,
 }
 
-impl OpenIntent {
+impl Graphs {
     pub async fn create_child(
         &self,
         caller: &Caller,
@@ -96,7 +96,7 @@ impl OpenIntent {
     ) -> Result<Intent> {
         self.intent(caller, parent_id).await?;
         input.parent_intent_id = Some(parent_id.to_string());
-        self.create_intent(caller, input).await
+        Intents(self.0.clone()).create_intent(caller, input).await
     }
 
     pub async fn children(&self, caller: &Caller, id: &str) -> Result<Vec<Intent>> {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::{
     model::{self, Assignment, Event, Intent},
     patch::{self, StatePatch},
-    prefixes, Caller, IntentStatus, NewEvent, OpenIntent, Version,
+    prefixes, Caller, Context, IntentStatus, Intents, NewEvent, Version,
 };
 use crate::{
     audit::depth,
@@ -125,7 +125,7 @@ pub fn check_event_type(raw: &str) -> Result<()> {
     }
 }
 
-impl OpenIntent {
+impl Context {
     /// The intents the caller may read (closed ones it may not are left out).
     pub(crate) async fn readable(
         &self,
@@ -142,7 +142,9 @@ impl OpenIntent {
         }
         readable.into_iter().map(Intent::from_row).collect()
     }
+}
 
+impl Intents {
     pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Intent> {
         input.check()?;
         let mut depends_on = input.depends_on.clone();

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{model::Lease, prefixes, Caller, Change, NewEvent, OpenIntent};
+use super::{model::Lease, prefixes, Caller, Change, Leases, NewEvent};
 use crate::{
     error::{Error, Result},
     ids,
@@ -53,7 +53,7 @@ pub(crate) async fn ensure_scopes_free(
     Ok(())
 }
 
-impl OpenIntent {
+impl Leases {
     pub async fn acquire_lease(
         &self,
         caller: &Caller,

@@ -65,19 +65,77 @@ pub struct Caller {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version(pub i64);
 
-/// The protocol core, cheap to clone.
-#[derive(Clone)]
-pub struct OpenIntent {
+/// What every protocol service works through: the writer of units of work and the webhook
+/// endpoints of RFC-0006 subscriptions, with the checks they all make (the caller's access
+/// to an intent, who a record is attributed to).
+pub struct Context {
     writer: Writer,
     /// Endpoints of RFC-0006 subscriptions with a `webhook_url`.
     webhooks: Arc<WebhookService>,
 }
 
+/// Declares the per-RFC services, each a cheap handle on the shared [`Context`].
+macro_rules! services {
+    ($($(#[$doc:meta])* $name:ident,)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(pub(crate) Arc<Context>);
+
+        impl std::ops::Deref for $name {
+            type Target = Context;
+
+            fn deref(&self) -> &Context {
+                &self.0
+            }
+        }
+    )*};
+}
+
+services! {
+    /// RFC-0001: intents, state, status, the event log, assignments ([`intents`]).
+    Intents,
+    /// RFC-0002: graphs and dependencies ([`graph`]).
+    Graphs,
+    /// RFC-0003: scope leases ([`leases`]).
+    Leases,
+    /// RFC-0007: portfolios ([`portfolios`]).
+    Portfolios,
+    /// RFC-0011: access control ([`access`]).
+    Access,
+    /// RFC-0004, 0005, 0009, 0010: per-intent records ([`records`]).
+    Records,
+    /// RFC-0006: subscriptions and live streams ([`subscriptions`], [`streams`]).
+    Subscriptions,
+}
+
+/// The protocol core: one service per RFC over one shared context, cheap to clone.
+#[derive(Clone)]
+pub struct OpenIntent {
+    pub intents: Intents,
+    pub graphs: Graphs,
+    pub leases: Leases,
+    pub portfolios: Portfolios,
+    pub access: Access,
+    pub records: Records,
+    pub subscriptions: Subscriptions,
+}
+
 impl OpenIntent {
     pub fn new(writer: Writer, webhooks: Arc<WebhookService>) -> Self {
-        OpenIntent { writer, webhooks }
+        let context = Arc::new(Context { writer, webhooks });
+        OpenIntent {
+            intents: Intents(context.clone()),
+            graphs: Graphs(context.clone()),
+            leases: Leases(context.clone()),
+            portfolios: Portfolios(context.clone()),
+            access: Access(context.clone()),
+            records: Records(context.clone()),
+            subscriptions: Subscriptions(context),
+        }
     }
+}
 
+impl Context {
     pub fn store(&self) -> &Store {
         self.writer.store()
     }

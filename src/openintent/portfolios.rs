@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::{
     graph::aggregate,
     model::{Members, Membership, Portfolio, PortfolioDetail},
-    prefixes, Caller, NewEvent, OpenIntent,
+    prefixes, Caller, NewEvent, Portfolios,
 };
 use crate::{
     error::{Error, Result},
@@ -51,7 +51,7 @@ fn object_or_empty(value: Value, field: &str) -> Result<Value> {
     }
 }
 
-impl OpenIntent {
+impl Portfolios {
     async fn portfolio(&self, caller: &Caller, id: &str) -> Result<PortfolioRow> {
         portfolio_rows::get(self.store(), &caller.tenant, id)
             .await?

@@ -13,7 +13,7 @@ use std::{
 use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use super::{model::Event, Caller, OpenIntent};
+use super::{model::Event, Caller, Portfolios, Subscriptions};
 use crate::{
     bus::{BusEvent, Face},
     error::Result,
@@ -53,7 +53,7 @@ pub struct StreamItem {
 }
 
 pub struct Subscription {
-    core: OpenIntent,
+    core: Subscriptions,
     caller: Caller,
     target: StreamTarget,
     /// The intents followed (for portfolios and agents, kept current from membership events).
@@ -77,7 +77,7 @@ fn item(id: &str, event_type: &str, data: String) -> StreamItem {
     }
 }
 
-impl OpenIntent {
+impl Subscriptions {
     /// Opens a stream; `last_event_id` replays what came after it.
     pub async fn subscribe_stream(
         &self,
@@ -94,7 +94,7 @@ impl OpenIntent {
                 self.intent(caller, id).await?;
                 HashSet::from([id.clone()])
             }
-            StreamTarget::Portfolio(id) => self
+            StreamTarget::Portfolio(id) => Portfolios(self.0.clone())
                 .portfolio_member_ids(caller, id)
                 .await?
                 .into_iter()

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{
     model::Event,
     records::{instant, store_record, Record, RecordFields, RecordKind},
-    Caller, Change, OpenIntent,
+    Caller, Change, Subscriptions,
 };
 use crate::{
     error::{Error, Result},
@@ -72,7 +72,7 @@ fn delivery_event(event_type: &str) -> String {
     format!("openintent.{event_type}")
 }
 
-impl OpenIntent {
+impl Subscriptions {
     /// A subscription to an intent's or portfolio's events (or every intent's), listed and
     /// deletable; with a `webhook_url`, delivered there too.
     pub async fn subscribe(

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{tenant_page, Store};
+use super::{get_by_id, tenant_page, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -26,6 +26,11 @@ pub struct AgentRow {
     pub credit_window_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Keyed for AgentRow {
+    const TABLE: &'static str = "agents";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 const COLUMNS: &str = "id, name, description, domains, intent_types, trust_tier, trust_score, \
@@ -64,13 +69,7 @@ pub async fn get(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<AgentRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, id).await
 }
 
 /// One page of agents, oldest first (registration order), and the total.

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{tenant_page, Store};
+use super::{get_by_id, tenant_page, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -23,6 +23,11 @@ pub struct ApiKeyRow {
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+}
+
+impl Keyed for ApiKeyRow {
+    const TABLE: &'static str = "api_keys";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 pub async fn insert(conn: &mut AnyConnection, key: &ApiKeyRow) -> sqlx::Result<()> {
@@ -64,13 +69,7 @@ pub async fn get(
     tenant_id: &TenantId,
     key_id: &str,
 ) -> sqlx::Result<Option<ApiKeyRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(key_id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, key_id).await
 }
 
 /// The tenant of a key, for the CLI, which names keys by id alone.

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, Store};
+use super::{get_by_id, page_total, split_counted, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -20,6 +20,11 @@ pub struct ApprovalRow {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub resolved_at: Option<Millis>,
+}
+
+impl Keyed for ApprovalRow {
+    const TABLE: &'static str = "approvals";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -80,13 +85,7 @@ pub async fn get(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<ApprovalRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, id).await
 }
 
 /// An approval joined with one of its decisions (none: the decision columns are null).

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, AnyQueryAs, Store};
+use super::{get_by_id, page_total, split_counted, AnyQueryAs, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -30,6 +30,11 @@ pub struct IntentRow {
     pub submitted_by: Option<String>,
     /// The person who owns that key, when it has an owner.
     pub submitted_by_user: Option<String>,
+}
+
+impl Keyed for IntentRow {
+    const TABLE: &'static str = "intents";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 const COLUMNS: &str = "id, type, domain, agent_id, status, params, description, justification, \
@@ -73,13 +78,7 @@ pub async fn get(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<IntentRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM intents WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, id).await
 }
 
 pub async fn find_by_idempotency_key(

@@ -297,9 +297,9 @@ pub(crate) async fn page_total(
 /// the listing of aggregates that filter on nothing but the tenant.
 pub(crate) async fn tenant_page<T>(
     store: &Store,
-    table: &str,
-    columns: &str,
-    order_by: &str,
+    table: &'static str,
+    columns: &'static str,
+    order_by: &'static str,
     tenant_id: &TenantId,
     limit: i64,
     offset: i64,
@@ -323,6 +323,30 @@ where
         .bind(tenant_id)
         .fetch_one(store.reader());
     Ok((rows, page_total(total, offset, count).await?))
+}
+
+/// A row type stored one per `(tenant_id, id)`: its table and the columns its rows read.
+pub trait Keyed: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin {
+    const TABLE: &'static str;
+    const COLUMNS: &'static str;
+}
+
+/// The row of `R`'s table with this tenant and id: the one lookup every table shares.
+pub async fn get_by_id<'c, R: Keyed>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<Option<R>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
+        R::COLUMNS,
+        R::TABLE
+    );
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// A query being built, before execution (for helpers that bind shared parameters).

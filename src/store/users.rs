@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{tenant_page, Store};
+use super::{get_by_id, tenant_page, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -16,6 +16,11 @@ pub struct UserRow {
     pub disabled_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Keyed for UserRow {
+    const TABLE: &'static str = "users";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 const COLUMNS: &str =
@@ -43,13 +48,7 @@ pub async fn get(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, id).await
 }
 
 pub async fn by_email(

@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{placeholders, tenant_page, Backend, Store};
+use super::{get_by_id, placeholders, tenant_page, Backend, Keyed, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -51,6 +51,11 @@ pub struct EndpointRow {
     pub failing_since: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Keyed for EndpointRow {
+    const TABLE: &'static str = "webhook_endpoints";
+    const COLUMNS: &'static str = ENDPOINT_COLUMNS;
 }
 
 pub async fn insert_endpoint(conn: &mut AnyConnection, row: &EndpointRow) -> sqlx::Result<()> {
@@ -110,13 +115,7 @@ pub async fn get_endpoint(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<EndpointRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    get_by_id(conn, tenant_id, id).await
 }
 
 /// One page of a tenant's endpoints, newest first, and the tenant's total.

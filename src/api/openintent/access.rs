@@ -11,10 +11,10 @@ use super::{
 };
 use crate::{
     api::security::TenantKey,
-    openintent::{access, OpenIntent},
+    openintent::{access, Access},
 };
 
-pub struct AccessOi(pub OpenIntent);
+pub struct AccessOi(pub Access);
 
 #[OpenApi(tag = "OiTag::Access")]
 impl AccessOi {

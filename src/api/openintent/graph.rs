@@ -18,10 +18,10 @@ use super::{
 };
 use crate::{
     api::security::TenantKey,
-    openintent::{intents::NewIntent, OpenIntent},
+    openintent::{intents::NewIntent, Graphs},
 };
 
-pub struct GraphOi(pub OpenIntent);
+pub struct GraphOi(pub Graphs);
 
 #[derive(Deserialize)]
 struct Dependency {

@@ -18,12 +18,12 @@ use crate::{
     error::Error,
     openintent::{
         intents::{EventQuery, LoggedEvent, NewIntent},
-        patch, IntentStatus, OpenIntent,
+        patch, IntentStatus, Intents,
     },
     time::{parse_instant, DayBound},
 };
 
-pub struct IntentsOi(pub OpenIntent);
+pub struct IntentsOi(pub Intents);
 
 #[derive(Deserialize)]
 struct StatusChange {

@@ -10,9 +10,9 @@ use super::{
     resources::{Lease, LeaseList},
     writer, Answer, Body, Created, Done, OiResult, OiTag,
 };
-use crate::{api::security::TenantKey, openintent::OpenIntent};
+use crate::{api::security::TenantKey, openintent::Leases};
 
-pub struct LeasesOi(pub OpenIntent);
+pub struct LeasesOi(pub Leases);
 
 #[derive(Deserialize)]
 struct Acquire {

@@ -174,13 +174,13 @@ pub type Apis = (
 pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
-            intents::IntentsOi(core.clone()),
-            graph::GraphOi(core.clone()),
-            leases::LeasesOi(core.clone()),
-            records::RecordsOi(core.clone()),
-            portfolios::PortfoliosOi(core.clone()),
-            access::AccessOi(core.clone()),
-            streams::StreamsOi(core.clone()),
+            intents::IntentsOi(core.intents.clone()),
+            graph::GraphOi(core.graphs.clone()),
+            leases::LeasesOi(core.leases.clone()),
+            records::RecordsOi(core.records.clone()),
+            portfolios::PortfoliosOi(core.portfolios.clone()),
+            access::AccessOi(core.access.clone()),
+            streams::StreamsOi(core.subscriptions.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",

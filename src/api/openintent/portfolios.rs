@@ -15,10 +15,10 @@ use super::{
 };
 use crate::{
     api::security::TenantKey,
-    openintent::{portfolios::NewPortfolio, OpenIntent},
+    openintent::{portfolios::NewPortfolio, Portfolios},
 };
 
-pub struct PortfoliosOi(pub OpenIntent);
+pub struct PortfoliosOi(pub Portfolios);
 
 #[derive(Deserialize)]
 struct StatusChange {

@@ -17,11 +17,11 @@ use crate::{
     api::security::TenantKey,
     openintent::{
         records::{arbitration, attachments, retries, RecordKind},
-        OpenIntent,
+        Records,
     },
 };
 
-pub struct RecordsOi(pub OpenIntent);
+pub struct RecordsOi(pub Records);
 
 #[OpenApi(tag = "OiTag::Records")]
 impl RecordsOi {

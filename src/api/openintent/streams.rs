@@ -20,7 +20,7 @@ use crate::{
     openintent::{
         records::RecordKind,
         streams::{StreamItem, StreamTarget},
-        OpenIntent,
+        Subscriptions,
     },
 };
 use futures_util::stream::{self, BoxStream};
@@ -44,7 +44,7 @@ fn target(kind: &str, id: String) -> OiResult<StreamTarget> {
     }
 }
 
-pub struct StreamsOi(pub OpenIntent);
+pub struct StreamsOi(pub Subscriptions);
 
 /// One SSE message: `event:` the event type, `id:` its id (none on the first, `connected`,
 /// message), `data:` the event as JSON.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
 use crate::{
     error::Result,
-    openintent::{Caller, OpenIntent},
+    openintent::{Caller, Records},
 };
 
 #[derive(Debug, Deserialize)]
@@ -62,7 +62,7 @@ impl RecordFields for Decision {
     }
 }
 
-impl OpenIntent {
+impl Records {
     pub async fn request_arbitration(
         &self,
         caller: &Caller,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
 use crate::{
     error::Result,
-    openintent::{Caller, OpenIntent},
+    openintent::{Caller, Records},
 };
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +42,7 @@ impl RecordFields for Attachment {
     }
 }
 
-impl OpenIntent {
+impl Records {
     pub async fn add_attachment(
         &self,
         caller: &Caller,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
 use crate::{
     error::{Error, Result},
-    openintent::{Caller, OpenIntent},
+    openintent::{Caller, Records},
 };
 
 #[derive(Debug, Deserialize)]
@@ -68,7 +68,7 @@ impl CostSummary {
     }
 }
 
-impl OpenIntent {
+impl Records {
     pub async fn record_cost(
         &self,
         caller: &Caller,

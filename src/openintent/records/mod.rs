@@ -12,7 +12,7 @@ pub mod retries;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{Caller, Change, NewEvent, OpenIntent};
+use super::{Caller, Change, Context, NewEvent};
 use crate::{
     error::{Error, Result},
     ids,
@@ -164,7 +164,7 @@ pub(crate) struct Announced<'a> {
     pub replaces: bool,
 }
 
-impl OpenIntent {
+impl Context {
     /// Stores a record of an intent and the event announcing it.
     pub(crate) async fn add_record<T: RecordFields>(
         &self,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{instant, object, Announced, Record, RecordFields, RecordKind};
 use crate::{
     error::{Error, Result},
-    openintent::{Caller, OpenIntent},
+    openintent::{Caller, Records},
 };
 
 pub const STRATEGIES: [&str; 4] = ["none", "fixed", "exponential", "linear"];
@@ -100,7 +100,7 @@ impl RecordFields for Failure {
     }
 }
 
-impl OpenIntent {
+impl Records {
     /// Sets the intent's retry policy, replacing any previous one.
     pub async fn set_retry_policy(
         &self,

@@ -3,8 +3,11 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
-use crate::{store::Store, time::Millis};
+use crate::{
+    ids::TenantId,
+    store::{get_by_id, Keyed, Store},
+    time::Millis,
+};
 
 const COLUMNS: &str =
     "tenant_id, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at";
@@ -21,6 +24,11 @@ pub struct EventRow {
     pub trace_id: Option<String>,
     pub parent_event_id: Option<String>,
     pub created_at: Millis,
+}
+
+impl Keyed for EventRow {
+    const TABLE: &'static str = "oi_events";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
@@ -109,13 +117,7 @@ pub async fn list_for_intents(
 }
 
 pub async fn get(store: &Store, tenant_id: &TenantId, id: &str) -> sqlx::Result<Option<EventRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(store.reader())
-    .await
+    get_by_id(store.reader(), tenant_id, id).await
 }
 
 /// PostgreSQL only: inserts the event and queues its notification in one statement.

@@ -2,8 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
-use crate::{store::Store, time::Millis};
+use crate::{ids::TenantId, store::Store, time::Millis};
 
 pub async fn add_dependency(
     conn: &mut AnyConnection,

@@ -2,9 +2,9 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
 use crate::{
-    store::{Backend, Store},
+    ids::TenantId,
+    store::{get_by_id, Backend, Keyed, Store},
     time::Millis,
 };
 
@@ -33,6 +33,11 @@ pub struct IntentRow {
     pub acl_policy: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Keyed for IntentRow {
+    const TABLE: &'static str = "oi_intents";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &IntentRow) -> sqlx::Result<()> {
@@ -83,13 +88,7 @@ pub async fn get_for_update(
 }
 
 pub async fn get(store: &Store, tenant_id: &TenantId, id: &str) -> sqlx::Result<Option<IntentRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(store.reader())
-    .await
+    get_by_id(store.reader(), tenant_id, id).await
 }
 
 /// Whether the intent exists, inside a transaction.

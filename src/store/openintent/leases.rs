@@ -3,8 +3,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
-use crate::{store::Store, time::Millis};
+use crate::{ids::TenantId, store::Store, time::Millis};
 
 const COLUMNS: &str =
     "tenant_id, id, intent_id, agent_id, scope, status, expires_at, acquired_at, released_at";

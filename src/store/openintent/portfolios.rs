@@ -2,8 +2,11 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
-use crate::{store::Store, time::Millis};
+use crate::{
+    ids::TenantId,
+    store::{get_by_id, Keyed, Store},
+    time::Millis,
+};
 
 const COLUMNS: &str = "tenant_id, id, name, description, created_by, status, metadata, \
      governance_policy, created_at, updated_at";
@@ -22,6 +25,11 @@ pub struct PortfolioRow {
     pub governance_policy: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Keyed for PortfolioRow {
+    const TABLE: &'static str = "oi_portfolios";
+    const COLUMNS: &'static str = COLUMNS;
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &PortfolioRow) -> sqlx::Result<()> {
@@ -48,13 +56,7 @@ pub async fn get(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<PortfolioRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_portfolios WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(store.reader())
-    .await
+    get_by_id(store.reader(), tenant_id, id).await
 }
 
 /// Whether the portfolio exists, inside a transaction.

@@ -4,8 +4,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::ids::TenantId;
-use crate::{store::Store, time::Millis};
+use crate::{ids::TenantId, store::Store, time::Millis};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordRow {
