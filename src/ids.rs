@@ -49,6 +49,16 @@ macro_rules! string_ids {
             }
         }
 
+        /// An id reads as its text wherever text is wanted (SQL, logs); text becomes an id
+        /// only through `parse`.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -148,6 +158,51 @@ impl TenantId {
     }
 }
 
+/// Declares resource ids: `Name => "prefix"` gives a [`string_ids!`] type whose `generate()`
+/// makes a new id of the kind and whose `parse` admits what an id of any age could look like
+/// (up to 100 letters, digits, `_` and `-`): a well-formed id that names nothing is the
+/// lookup's 404, not the parser's 400.
+macro_rules! resource_ids {
+    ($($(#[$doc:meta])* $name:ident => $prefix:literal;)*) => {$(
+        string_ids! {
+            $(#[$doc])*
+            $name;
+        }
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                $name(new_id(Self::PREFIX).into())
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, Error> {
+                match is_resource_id(raw) {
+                    true => Ok($name(raw.into())),
+                    false => Err(Error::invalid(
+                        &["id"],
+                        concat!("must be an id (", $prefix, "_…): up to 100 letters, digits, '_' and '-'"),
+                    )),
+                }
+            }
+        }
+    )*};
+}
+
+fn is_resource_id(raw: &str) -> bool {
+    (1..=100).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+resource_ids! {
+    /// A governed intent (`/v1/intents`).
+    IntentId => "int";
+    /// An approval of the queue (`/v1/approvals`).
+    ApprovalId => "apr";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +214,16 @@ mod tests {
         let second = new_id(API_KEY);
         assert!(first.starts_with("key_") && first.len() == 30);
         assert!(first < second);
+    }
+
+    #[test]
+    fn resource_ids_are_generated_with_their_prefix_and_parsed_leniently() {
+        assert!(IntentId::generate().as_str().starts_with("int_"));
+        assert!(ApprovalId::generate().as_str().starts_with("apr_"));
+        assert!(IntentId::parse("int_none").is_ok());
+        for bad in ["", "int_\0", "int/x", "a b", &"x".repeat(101)] {
+            assert!(IntentId::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -255,7 +255,8 @@ pub fn framework_error(err: &poem::Error) -> ApiError {
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
         ApiError::validation(&[FieldError::new(&[param.name], param.reason.clone())])
     } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
-        ApiError::validation(&[FieldError::new(&[path.name], path.reason.clone())])
+        // The framework names path parameters `param0`, … internally: the field is the path.
+        ApiError::validation(&[FieldError::new(&["path"], path.reason.clone())])
     } else if err.is::<AuthorizationError>() {
         ApiError::unauthorized("API key is missing")
     } else if status == StatusCode::NOT_FOUND {

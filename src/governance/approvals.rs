@@ -22,6 +22,7 @@ use super::{
 use crate::{
     auth::{Principal, TenantId},
     error::{Error, Result},
+    ids::{ApprovalId, IntentId},
     metrics::{Decider, IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
@@ -229,7 +230,7 @@ impl ApprovalService {
         })
     }
 
-    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Approval> {
+    pub async fn get(&self, tenant: &TenantId, id: &ApprovalId) -> Result<Approval> {
         let mut conn = self.writer.store().reader().acquire().await?;
         let row = approvals::get(&mut conn, tenant, id)
             .await?
@@ -239,7 +240,11 @@ impl ApprovalService {
     }
 
     /// The approvals of one intent, oldest first, with their decisions.
-    pub async fn for_intent(&self, tenant: &TenantId, intent_id: &str) -> Result<Vec<Approval>> {
+    pub async fn for_intent(
+        &self,
+        tenant: &TenantId,
+        intent_id: &IntentId,
+    ) -> Result<Vec<Approval>> {
         let mut conn = self.writer.store().reader().acquire().await?;
         let joined = approvals::for_intent(&mut conn, tenant, intent_id).await?;
         let mut found: Vec<Approval> = Vec::new();
@@ -291,7 +296,7 @@ impl ApprovalService {
     pub async fn decide(
         &self,
         principal: &Principal,
-        id: &str,
+        id: &ApprovalId,
         choice: Choice,
         note: Option<String>,
     ) -> Result<Approval> {

@@ -25,7 +25,7 @@ use crate::{
     auth::{identity, Principal, TenantId},
     canonical,
     error::{Error, FieldError, Result},
-    ids,
+    ids::{ApprovalId, IntentId},
     metrics::{IntentFacts, Metrics},
     pagination::{Page, PageRequest},
     store::{
@@ -45,10 +45,6 @@ pub mod event_types {
     pub const INTENT_FAILED: &str = "intent.failed";
 }
 
-/// The id prefix of intents.
-pub const INTENT_ID_PREFIX: &str = "int";
-/// The id prefix of approvals.
-pub const APPROVAL_ID_PREFIX: &str = "apr";
 const MAX_ERROR_LEN: usize = 10_000;
 /// Largest `valueCents` an outcome may report (a trillion currency units).
 const MAX_VALUE_CENTS: i64 = 100_000_000_000_000;
@@ -185,7 +181,7 @@ impl IntentService {
         };
         // Persist the intent, its approval and its audit record together.
         let row = IntentRow {
-            id: ids::new_id(INTENT_ID_PREFIX),
+            id: IntentId::generate().to_string(),
             intent_type: submission.intent_type.name.clone(),
             domain: submission.intent_type.domain.clone(),
             agent_id: submission.agent_id.clone(),
@@ -227,7 +223,7 @@ impl IntentService {
         } = &decision.outcome
         {
             let approval = ApprovalRow {
-                id: ids::new_id(APPROVAL_ID_PREFIX),
+                id: ApprovalId::generate().to_string(),
                 subject_kind: "intent".into(),
                 intent_id: row.id.clone(),
                 status: "pending".into(),
@@ -317,7 +313,7 @@ impl IntentService {
         }
     }
 
-    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Intent> {
+    pub async fn get(&self, tenant: &TenantId, id: &IntentId) -> Result<Intent> {
         let mut conn = self.writer.store().reader().acquire().await?;
         let row = intents::get(&mut conn, tenant, id)
             .await?
@@ -359,7 +355,7 @@ impl IntentService {
     }
 
     /// Withdraws an intent that is still waiting (pending or pending approval).
-    pub async fn cancel(&self, principal: &Principal, id: &str) -> Result<Intent> {
+    pub async fn cancel(&self, principal: &Principal, id: &IntentId) -> Result<Intent> {
         let transition = Transition {
             to: IntentStatus::Cancelled,
             action: "cancel",
@@ -375,7 +371,7 @@ impl IntentService {
     pub async fn complete(
         &self,
         principal: &Principal,
-        id: &str,
+        id: &IntentId,
         completion: Completion,
     ) -> Result<Intent> {
         if let Some(cents) = completion.value_cents {
@@ -413,7 +409,7 @@ impl IntentService {
     }
 
     /// The agent reports that carrying out an approved intent failed.
-    pub async fn fail(&self, principal: &Principal, id: &str, error: &str) -> Result<Intent> {
+    pub async fn fail(&self, principal: &Principal, id: &IntentId, error: &str) -> Result<Intent> {
         let error = error.trim();
         if error.is_empty() || error.chars().count() > MAX_ERROR_LEN {
             return Err(Error::Validation(vec![FieldError::new(
@@ -467,7 +463,7 @@ impl IntentService {
     async fn transition(
         &self,
         principal: &Principal,
-        id: &str,
+        id: &IntentId,
         transition: Transition<'_>,
         trust: Option<fn(Risk) -> TrustEvent>,
     ) -> Result<Moved> {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{
     intents::{bump, expect_version, NewIntent},
     model::{self, Intent},
-    Caller, Graphs, IntentStatus, Intents, NewEvent, Version,
+    Caller, CoordinationStatus, Graphs, Intents, NewEvent, Version,
 };
 use crate::{
     error::{Error, Result},
@@ -39,7 +39,7 @@ pub fn aggregate<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> Aggregate
     }
     let total: i64 = by_status.values().sum();
     let completed = by_status
-        .get(IntentStatus::Completed.as_str())
+        .get(CoordinationStatus::Completed.as_str())
         .copied()
         .unwrap_or(0);
     let completion_percentage = if total == 0 {
@@ -247,7 +247,8 @@ impl Graphs {
         let (blocked, ready): (Vec<IntentRow>, Vec<IntentRow>) = children
             .iter()
             .filter(|child| {
-                !IntentStatus::parse(&child.status, "status").is_ok_and(IntentStatus::is_done)
+                !CoordinationStatus::parse(&child.status, "status")
+                    .is_ok_and(CoordinationStatus::is_done)
             })
             .cloned()
             .partition(|child| waiting.contains(child.id.as_str()));
@@ -300,7 +301,7 @@ impl Graphs {
 mod tests {
     use super::*;
 
-    fn intent(status: IntentStatus) -> Intent {
+    fn intent(status: CoordinationStatus) -> Intent {
         Intent {
             id: "oin_1".into(),
             title: "t".into(),
@@ -321,7 +322,7 @@ mod tests {
 
     #[test]
     fn aggregate_counts_statuses_and_completion() {
-        use IntentStatus::*;
+        use CoordinationStatus::*;
         let intents = [Completed, Active, Completed, Draft].map(intent);
         let summary = aggregate(&intents);
         assert_eq!(summary.total, 4);

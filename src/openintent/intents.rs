@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::{
     model::{self, Assignment, Event, Intent},
     patch::{self, StatePatch},
-    prefixes, Caller, Context, IntentStatus, Intents, NewEvent, Version,
+    prefixes, Caller, Context, CoordinationStatus, Intents, NewEvent, Version,
 };
 use crate::{
     audit::depth,
@@ -29,7 +29,7 @@ pub struct NewIntent {
     pub title: String,
     pub description: Option<String>,
     pub created_by: Option<String>,
-    pub status: Option<IntentStatus>,
+    pub status: Option<CoordinationStatus>,
     pub state: Value,
     pub constraints: Value,
     pub governance_policy: Option<Value>,
@@ -96,7 +96,10 @@ impl NewIntent {
             }
         }
         if let Some(status) = self.status {
-            if !matches!(status, IntentStatus::Draft | IntentStatus::Active) {
+            if !matches!(
+                status,
+                CoordinationStatus::Draft | CoordinationStatus::Active
+            ) {
                 errors.push(FieldError::new(
                     &["status"],
                     "a new intent is draft or active",
@@ -159,7 +162,7 @@ impl Intents {
             created_by: self.attributed(caller, input.created_by).await?,
             status: input
                 .status
-                .unwrap_or(IntentStatus::Draft)
+                .unwrap_or(CoordinationStatus::Draft)
                 .as_str()
                 .to_string(),
             state: input.state.to_string(),
@@ -208,14 +211,14 @@ impl Intents {
     pub async fn list_intents(
         &self,
         caller: &Caller,
-        status: Option<IntentStatus>,
+        status: Option<CoordinationStatus>,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Intent>> {
         let rows = intent_rows::list(
             self.store(),
             &caller.tenant,
-            status.map(IntentStatus::as_str),
+            status.map(CoordinationStatus::as_str),
             (!caller.admin).then_some(intent_rows::Reader {
                 agent_id: &caller.agent_id,
                 acl_kind: super::records::RecordKind::AclEntry.name(),
@@ -301,13 +304,13 @@ impl Intents {
         caller: &Caller,
         id: &str,
         version: Version,
-        next: IntentStatus,
+        next: CoordinationStatus,
         reason: Option<String>,
     ) -> Result<Intent> {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
-        let current = IntentStatus::parse(&row.status, "status")?;
+        let current = CoordinationStatus::parse(&row.status, "status")?;
         if !current.can_become(next) {
             return Err(Error::invalid(
                 &["status"],

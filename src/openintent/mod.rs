@@ -38,7 +38,7 @@ use crate::{
     work::{UnitOfWork, Writer},
 };
 
-pub use status::IntentStatus;
+pub use status::CoordinationStatus;
 
 /// Id prefixes of the face's resources.
 pub mod prefixes {

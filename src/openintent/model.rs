@@ -7,7 +7,7 @@
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::IntentStatus;
+use super::CoordinationStatus;
 use crate::{
     error::{Error, Result},
     store::openintent::{
@@ -33,7 +33,7 @@ pub struct Intent {
     pub title: String,
     pub description: String,
     pub created_by: String,
-    pub status: IntentStatus,
+    pub status: CoordinationStatus,
     /// A JSON object.
     pub state: Value,
     /// A list of strings or an object, kept as sent.
@@ -49,7 +49,7 @@ pub struct Intent {
 
 impl Intent {
     pub(crate) fn from_row(row: &IntentRow) -> Result<Intent> {
-        let status = IntentStatus::from_stored(&row.status).ok_or_else(|| {
+        let status = CoordinationStatus::from_stored(&row.status).ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
                 "intent {} has an unknown stored status {:?}",
                 row.id,

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum IntentStatus {
+pub enum CoordinationStatus {
     Draft,
     Active,
     Blocked,
@@ -13,37 +13,37 @@ pub enum IntentStatus {
     Abandoned,
 }
 
-impl IntentStatus {
-    pub const ALL: [IntentStatus; 6] = [
-        IntentStatus::Draft,
-        IntentStatus::Active,
-        IntentStatus::Blocked,
-        IntentStatus::SuspendedAwaitingInput,
-        IntentStatus::Completed,
-        IntentStatus::Abandoned,
+impl CoordinationStatus {
+    pub const ALL: [CoordinationStatus; 6] = [
+        CoordinationStatus::Draft,
+        CoordinationStatus::Active,
+        CoordinationStatus::Blocked,
+        CoordinationStatus::SuspendedAwaitingInput,
+        CoordinationStatus::Completed,
+        CoordinationStatus::Abandoned,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            IntentStatus::Draft => "draft",
-            IntentStatus::Active => "active",
-            IntentStatus::Blocked => "blocked",
-            IntentStatus::SuspendedAwaitingInput => "suspended_awaiting_input",
-            IntentStatus::Completed => "completed",
-            IntentStatus::Abandoned => "abandoned",
+            CoordinationStatus::Draft => "draft",
+            CoordinationStatus::Active => "active",
+            CoordinationStatus::Blocked => "blocked",
+            CoordinationStatus::SuspendedAwaitingInput => "suspended_awaiting_input",
+            CoordinationStatus::Completed => "completed",
+            CoordinationStatus::Abandoned => "abandoned",
         }
     }
 
     /// A status as stored (or sent): `None` for a word that is not one.
     pub fn from_stored(raw: &str) -> Option<Self> {
-        IntentStatus::ALL
+        CoordinationStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == raw)
     }
 
     /// Parses a status named at `field` of a request.
     pub fn parse(raw: &str, field: &str) -> Result<Self> {
-        IntentStatus::from_stored(raw).ok_or_else(|| {
+        CoordinationStatus::from_stored(raw).ok_or_else(|| {
                 Error::invalid(
                     &[field],
                     "must be one of draft, active, blocked, suspended_awaiting_input, completed, abandoned",
@@ -54,8 +54,8 @@ impl IntentStatus {
     /// The state machine: draft → active | abandoned; active → blocked | completed |
     /// abandoned | suspended_awaiting_input; blocked and suspended → active | abandoned;
     /// completed and abandoned are final.
-    pub fn can_become(self, next: IntentStatus) -> bool {
-        use IntentStatus::*;
+    pub fn can_become(self, next: CoordinationStatus) -> bool {
+        use CoordinationStatus::*;
         matches!(
             (self, next),
             (Draft, Active | Abandoned)
@@ -68,20 +68,27 @@ impl IntentStatus {
     }
 
     pub fn is_done(self) -> bool {
-        matches!(self, IntentStatus::Completed | IntentStatus::Abandoned)
+        matches!(
+            self,
+            CoordinationStatus::Completed | CoordinationStatus::Abandoned
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::IntentStatus::*;
+    use super::CoordinationStatus::*;
     use super::*;
 
     #[test]
     fn the_lifecycle_allows_exactly_the_rfc_transitions() {
-        let allowed: Vec<(IntentStatus, IntentStatus)> = IntentStatus::ALL
+        let allowed: Vec<(CoordinationStatus, CoordinationStatus)> = CoordinationStatus::ALL
             .into_iter()
-            .flat_map(|from| IntentStatus::ALL.into_iter().map(move |to| (from, to)))
+            .flat_map(|from| {
+                CoordinationStatus::ALL
+                    .into_iter()
+                    .map(move |to| (from, to))
+            })
             .filter(|(from, to)| from.can_become(*to))
             .collect();
         assert_eq!(
@@ -103,12 +110,12 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for status in IntentStatus::ALL {
+        for status in CoordinationStatus::ALL {
             assert_eq!(
-                IntentStatus::parse(status.as_str(), "status").unwrap(),
+                CoordinationStatus::parse(status.as_str(), "status").unwrap(),
                 status
             );
         }
-        assert!(IntentStatus::parse("done", "status").is_err());
+        assert!(CoordinationStatus::parse("done", "status").is_err());
     }
 }

@@ -153,3 +153,43 @@ async fn every_response_carries_a_request_id() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-42");
 }
+
+/// Ids are parsed where they enter: one that cannot be an id is refused before any lookup
+/// (400 naming the path); a well-formed one that names nothing is a 404.
+#[tokio::test]
+async fn path_ids_are_parsed_before_they_are_looked_up() {
+    let app = spawn_app().await;
+    let key = &app.a.admin_key;
+    for path in [
+        "/v1/intents/int%20x",
+        "/v1/approvals/apr.1",
+        "/v1/intents/int%3Bdrop",
+    ] {
+        let body = expect_error(
+            app.with_key(Method::GET, path, key),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(detail_paths(&body), ["path"], "{path}: {body}");
+    }
+    let too_long = format!("/v1/intents/int_{}", "x".repeat(100));
+    expect_error(
+        app.with_key(Method::GET, &too_long, key),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    expect_error(
+        app.with_key(Method::GET, "/v1/intents/int_none", key),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.with_key(Method::POST, "/v1/approvals/apr_none/approve", key),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}

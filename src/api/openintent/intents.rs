@@ -18,7 +18,7 @@ use crate::{
     error::Error,
     openintent::{
         intents::{EventQuery, LoggedEvent, NewIntent},
-        patch, IntentStatus, Intents,
+        patch, CoordinationStatus, Intents,
     },
     time::{parse_instant, DayBound},
 };
@@ -27,7 +27,7 @@ pub struct IntentsOi(pub Intents);
 
 #[derive(Deserialize)]
 struct StatusChange {
-    status: IntentStatus,
+    status: CoordinationStatus,
     #[serde(default)]
     reason: Option<String>,
 }
@@ -73,7 +73,7 @@ impl IntentsOi {
     ) -> OiResult<Answer<IntentList>> {
         let caller = reader(&key, req)?;
         let status = match status.0.as_ref().map(|s| s.value.as_str()) {
-            Some(raw) => Some(IntentStatus::parse(raw, "status").map_err(super::fail)?),
+            Some(raw) => Some(CoordinationStatus::parse(raw, "status").map_err(super::fail)?),
             None => None,
         };
         let intents = self

@@ -9,7 +9,7 @@ use crate::{
 
 vocabularies! {
     /// The intent lifecycle (RFC-0001, with RFC-0026's suspension).
-    IntentStatus => status::IntentStatus::ALL.map(status::IntentStatus::as_str);
+    IntentStatus => status::CoordinationStatus::ALL.map(status::CoordinationStatus::as_str);
     PortfolioStatus => portfolios::STATUSES;
     MembershipRole => portfolios::ROLES;
     /// `read` lets an agent read a closed intent; `write` and `admin` also change it.

@@ -24,6 +24,7 @@ use crate::{
         approvals::{Approval, ApprovalService, Choice, QueuedApproval},
         intents::IntentService,
     },
+    ids::{ApprovalId, IntentId},
     pagination::PageRequest,
     time::rfc3339,
 };
@@ -266,13 +267,13 @@ impl ApprovalsApi {
     async fn get(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<ApprovalId>,
     ) -> ApiResult<Json<Data<ApprovalDetailOut>>> {
         let caller = auth.require(Scope::Approver)?;
         let approval = self.approvals.get(&caller.tenant_id, &id).await?;
         let intent = self
             .intents
-            .get(&caller.tenant_id, &approval.intent_id)
+            .get(&caller.tenant_id, &IntentId::parse(&approval.intent_id)?)
             .await?;
         Ok(Json(Data::new(ApprovalDetailOut {
             approval: approval.into(),
@@ -289,7 +290,7 @@ impl ApprovalsApi {
     async fn approve(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<ApprovalId>,
         body: OptionalJson<ApproveIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
         let comment = body.0.and_then(|b| b.comment);
@@ -305,7 +306,7 @@ impl ApprovalsApi {
     async fn reject(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<ApprovalId>,
         body: OptionalJson<RejectIn>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {
         let reason = body.0.and_then(|b| b.reason);
@@ -319,7 +320,7 @@ impl ApprovalsApi {
     async fn decide(
         &self,
         auth: Credential,
-        id: &str,
+        id: &ApprovalId,
         choice: Choice,
         note: Option<String>,
     ) -> ApiResult<Json<Data<ApprovalOut>>> {

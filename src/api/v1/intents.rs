@@ -27,6 +27,7 @@ use crate::{
         intents::{Completion, IntentQuery, IntentService, Submitted},
         lifecycle::Intent,
     },
+    ids::IntentId,
     pagination::PageRequest,
     time::{rfc3339, TimeRange},
 };
@@ -338,7 +339,7 @@ impl IntentsApi {
     async fn get(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<IntentId>,
     ) -> ApiResult<Json<Data<IntentDetailOut>>> {
         let caller = auth.require(Scope::Read)?;
         let intent = self.intents.get(&caller.tenant_id, &id).await?;
@@ -358,7 +359,11 @@ impl IntentsApi {
         method = "post",
         operation_id = "cancel_intent"
     )]
-    async fn cancel(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<IntentOut>>> {
+    async fn cancel(
+        &self,
+        auth: Credential,
+        id: Path<IntentId>,
+    ) -> ApiResult<Json<Data<IntentOut>>> {
         let caller = auth.require(Scope::Agent)?;
         Ok(Json(Data::new(
             self.intents.cancel(caller, &id).await?.into(),
@@ -374,7 +379,7 @@ impl IntentsApi {
     async fn complete(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<IntentId>,
         body: OptionalJson<CompleteIn>,
     ) -> ApiResult<Json<Data<IntentOut>>> {
         let caller = auth.require(Scope::Agent)?;
@@ -398,7 +403,7 @@ impl IntentsApi {
     async fn fail(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<IntentId>,
         body: Json<FailIn>,
     ) -> ApiResult<Json<Data<IntentOut>>> {
         let caller = auth.require(Scope::Agent)?;
