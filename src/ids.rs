@@ -201,6 +201,14 @@ resource_ids! {
     IntentId => "int";
     /// An approval of the queue (`/v1/approvals`).
     ApprovalId => "apr";
+    /// An API key (`/v1/keys`).
+    KeyId => "key";
+    /// A console user (`/v1/users`).
+    UserId => "usr";
+    /// A webhook endpoint (`/v1/webhooks`).
+    EndpointId => "whe";
+    /// One delivery of an event to an endpoint.
+    DeliveryId => "dlv";
 }
 
 #[cfg(test)]

@@ -164,6 +164,9 @@ async fn path_ids_are_parsed_before_they_are_looked_up() {
         "/v1/intents/int%20x",
         "/v1/approvals/apr.1",
         "/v1/intents/int%3Bdrop",
+        "/v1/keys/key%20x",
+        "/v1/users/usr.1",
+        "/v1/webhooks/whe%3B1",
     ] {
         let body = expect_error(
             app.with_key(Method::GET, path, key),

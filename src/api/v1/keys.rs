@@ -17,6 +17,7 @@ use crate::{
         keys::{KeyInfo, KeyService, NewKey},
         Scope,
     },
+    ids::KeyId,
     pagination::PageRequest,
     time::rfc3339,
 };
@@ -190,7 +191,7 @@ impl KeysApi {
 
     /// One API key.
     #[oai(path = "/keys/:id", method = "get", operation_id = "get_key")]
-    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+    async fn get(&self, auth: Credential, id: Path<KeyId>) -> ApiResult<Json<Data<ApiKeyOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let key = self.keys.get(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(key.into())))
@@ -198,7 +199,7 @@ impl KeysApi {
 
     /// Revoke an API key: it stops authenticating at once, on every instance.
     #[oai(path = "/keys/:id", method = "delete", operation_id = "revoke_key")]
-    async fn revoke(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<ApiKeyOut>>> {
+    async fn revoke(&self, auth: Credential, id: Path<KeyId>) -> ApiResult<Json<Data<ApiKeyOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let key = self
             .keys

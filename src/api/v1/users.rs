@@ -20,6 +20,7 @@ use crate::{
         users::{Role, User, UserService, UserUpdate},
         Scope,
     },
+    ids::UserId,
     pagination::PageRequest,
     time::rfc3339,
 };
@@ -141,7 +142,7 @@ impl UsersApi {
 
     /// One console user.
     #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
-    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<UserOut>>> {
+    async fn get(&self, auth: Credential, id: Path<UserId>) -> ApiResult<Json<Data<UserOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let user = self.users.get(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(user.into())))
@@ -152,7 +153,7 @@ impl UsersApi {
     async fn update(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<UserId>,
         body: Json<UpdateUserIn>,
     ) -> ApiResult<Json<Data<UserOut>>> {
         let caller = auth.require(Scope::Admin)?;

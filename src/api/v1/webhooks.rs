@@ -20,6 +20,7 @@ use crate::{
         Tag,
     },
     auth::Scope,
+    ids::{DeliveryId, EndpointId},
     pagination::PageRequest,
     store::webhooks::AttemptRow,
     time::rfc3339,
@@ -363,7 +364,11 @@ impl WebhooksApi {
 
     /// One endpoint.
     #[oai(path = "/webhooks/:id", method = "get", operation_id = "get_webhook")]
-    async fn get(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<WebhookOut>>> {
+    async fn get(
+        &self,
+        auth: Credential,
+        id: Path<EndpointId>,
+    ) -> ApiResult<Json<Data<WebhookOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let endpoint = self.webhooks.get(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(endpoint.into())))
@@ -378,7 +383,7 @@ impl WebhooksApi {
     async fn update(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<EndpointId>,
         body: Json<UpdateWebhookIn>,
     ) -> ApiResult<Json<Data<WebhookOut>>> {
         let caller = auth.require(Scope::Admin)?;
@@ -405,7 +410,7 @@ impl WebhooksApi {
     async fn delete(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<EndpointId>,
     ) -> ApiResult<Json<Data<WebhookOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let endpoint = self
@@ -425,7 +430,7 @@ impl WebhooksApi {
     async fn rotate(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<EndpointId>,
     ) -> ApiResult<Json<Data<WebhookWithSecretOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let rotated = self
@@ -444,7 +449,7 @@ impl WebhooksApi {
         method = "post",
         operation_id = "test_webhook"
     )]
-    async fn test(&self, auth: Credential, id: Path<String>) -> ApiResult<Json<Data<PingOut>>> {
+    async fn test(&self, auth: Credential, id: Path<EndpointId>) -> ApiResult<Json<Data<PingOut>>> {
         let caller = auth.require(Scope::Admin)?;
         let ping = self.webhooks.ping(&caller.tenant_id, &id).await?;
         Ok(Json(Data::new(ping.into())))
@@ -459,7 +464,7 @@ impl WebhooksApi {
     async fn deliveries(
         &self,
         auth: Credential,
-        id: Path<String>,
+        id: Path<EndpointId>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<DeliveryOut>>>> {
@@ -484,8 +489,8 @@ impl WebhooksApi {
     async fn retry(
         &self,
         auth: Credential,
-        id: Path<String>,
-        delivery_id: Path<String>,
+        id: Path<EndpointId>,
+        delivery_id: Path<DeliveryId>,
     ) -> ApiResult<RetryResponse> {
         let caller = auth.require(Scope::Admin)?;
         let delivery = self
