@@ -187,11 +187,32 @@ impl From<AuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = self.body.to_json().unwrap_or_default();
-        Response::builder()
-            .status(self.status)
-            .content_type("application/json")
-            .body(body.to_string())
+        json_error(self.status, &self.body)
+    }
+}
+
+/// An error response of either face: `body`, the face's envelope, as JSON.
+pub(crate) fn json_error(status: StatusCode, body: &impl ToJSON) -> Response {
+    let body = body.to_json().unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+/// How either face documents its errors: one default response carrying `E`, its envelope.
+pub(crate) fn documented_errors<E: Type>(description: &'static str) -> MetaResponses {
+    MetaResponses {
+        responses: vec![MetaResponse {
+            description,
+            status: None,
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: E::schema_ref(),
+            }],
+            headers: vec![],
+        }],
     }
 }
 
@@ -217,18 +238,9 @@ impl ResponseError for ApiError {
 
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "Error: `{\"error\": {\"code\", \"message\", \"details\"}}`",
-                status: None,
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/json",
-                    schema: ErrorEnvelope::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
+        documented_errors::<ErrorEnvelope>(
+            "Error: `{\"error\": {\"code\", \"message\", \"details\"}}`",
+        )
     }
 
     fn register(registry: &mut Registry) {

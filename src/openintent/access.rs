@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    records::{decode, instant, require_text, store_record, Record, RecordFields, RecordKind},
+    records::{decode, instant, require_text, store_record, Record, RecordKind},
     Access, Caller, Change, NewEvent,
 };
 use crate::{
@@ -85,13 +85,6 @@ pub struct AclEntry {
     pub reason: Option<String>,
 }
 
-impl RecordFields for AclEntry {
-    const KIND: RecordKind = RecordKind::AclEntry;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
-}
-
 impl AclEntry {
     fn allows(&self, agent_id: &str, write: bool) -> bool {
         let unexpired = self
@@ -117,13 +110,6 @@ pub struct AccessRequest {
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     pub decision_reason: Option<String>,
-}
-
-impl RecordFields for AccessRequest {
-    const KIND: RecordKind = RecordKind::AccessRequest;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
 }
 
 /// An intent's access control list.
@@ -409,4 +395,9 @@ async fn add_entry(
         reason: input.reason,
     };
     store_record(change, fields).await
+}
+
+super::records::intent_records! {
+    AclEntry => AclEntry;
+    AccessRequest => AccessRequest;
 }

@@ -349,6 +349,25 @@ pub async fn get_by_id<'c, R: Keyed>(
         .await
 }
 
+/// Whether `R`'s table has a row with this tenant and id (inside a transaction: what it
+/// has written counts).
+pub async fn exists_by_id<R: Keyed>(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "SELECT id FROM {} WHERE tenant_id = $1 AND id = $2",
+        R::TABLE
+    );
+    let found: Option<(String,)> = sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// A query being built, before execution (for helpers that bind shared parameters).
 pub(crate) type AnyQueryAs<'q, O> =
     sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>;

@@ -5,15 +5,17 @@
 
 use poem::{error::ResponseError, http::StatusCode, Endpoint, IntoResponse, Request, Response};
 use poem_openapi::{
-    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
-    types::{ToJSON, Type},
+    registry::{MetaResponses, Registry},
+    types::Type,
     ApiResponse, Object,
 };
 use serde_json::Value;
 
 use crate::{
     api::{
-        error::{framework_error, ApiError, ErrorBody, FieldErrorOut},
+        error::{
+            documented_errors, framework_error, json_error, ApiError, ErrorBody, FieldErrorOut,
+        },
         schema::AnyOf,
         types::{Documented, JsonObject},
     },
@@ -101,29 +103,15 @@ impl ResponseError for OiError {
 
 impl IntoResponse for OiError {
     fn into_response(self) -> Response {
-        let body = self.body.to_json().unwrap_or_default();
-        Response::builder()
-            .status(self.status)
-            .content_type("application/json")
-            .body(body.to_string())
+        json_error(self.status, &*self.body)
     }
 }
 
 impl ApiResponse for OiError {
     fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "Error: `{\"error\": {\"code\", \"message\", \"details\"}, \
-                              \"message\", \"detail\", …}`",
-                status: None,
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/json",
-                    schema: OiErrorEnvelope::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
+        documented_errors::<OiErrorEnvelope>(
+            "Error: `{\"error\": {\"code\", \"message\", \"details\"}, \"message\", \"detail\", …}`",
+        )
     }
 
     fn register(registry: &mut Registry) {

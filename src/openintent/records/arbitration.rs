@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
+use super::{object, require_text, Announced, Record};
 use crate::{
     error::Result,
     openintent::{Caller, Records},
@@ -38,13 +38,6 @@ pub struct Arbitration {
     pub status: String,
 }
 
-impl RecordFields for Arbitration {
-    const KIND: RecordKind = RecordKind::Arbitration;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
-}
-
 /// A recorded decision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Decision {
@@ -53,13 +46,6 @@ pub struct Decision {
     pub decision_type: String,
     pub outcome: String,
     pub reasoning: String,
-}
-
-impl RecordFields for Decision {
-    const KIND: RecordKind = RecordKind::Decision;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
 }
 
 impl Records {
@@ -105,4 +91,9 @@ impl Records {
         };
         self.add_record(caller, fields, announced).await
     }
+}
+
+super::intent_records! {
+    Arbitration => Arbitration;
+    Decision => Decision;
 }

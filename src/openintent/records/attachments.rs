@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
+use super::{object, require_text, Announced, Record};
 use crate::{
     error::Result,
     openintent::{Caller, Records},
@@ -35,13 +35,6 @@ pub struct Attachment {
     pub uploaded_by: String,
 }
 
-impl RecordFields for Attachment {
-    const KIND: RecordKind = RecordKind::Attachment;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
-}
-
 impl Records {
     pub async fn add_attachment(
         &self,
@@ -67,4 +60,8 @@ impl Records {
         };
         self.add_record(caller, fields, announced).await
     }
+}
+
+super::intent_records! {
+    Attachment => Attachment;
 }

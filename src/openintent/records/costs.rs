@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{object, require_text, Announced, Record, RecordFields, RecordKind};
+use super::{object, require_text, Announced, Record};
 use crate::{
     error::{Error, Result},
     openintent::{Caller, Records},
@@ -33,13 +33,6 @@ pub struct Cost {
     pub unit: String,
     pub provider: Option<String>,
     pub metadata: Value,
-}
-
-impl RecordFields for Cost {
-    const KIND: RecordKind = RecordKind::Cost;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
 }
 
 /// An intent's costs and their sums.
@@ -101,6 +94,10 @@ impl Records {
         let summary = CostSummary::of(&costs);
         Ok(Costs { costs, summary })
     }
+}
+
+super::intent_records! {
+    Cost => Cost;
 }
 
 #[cfg(test)]

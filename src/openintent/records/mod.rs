@@ -113,6 +113,21 @@ pub trait RecordFields: Serialize + DeserializeOwned {
     fn owner(&self) -> Option<&str>;
 }
 
+/// Declares record kinds that belong to an intent (their `intent_id` field).
+macro_rules! intent_records {
+    ($($fields:ty => $kind:ident;)*) => {$(
+        impl $crate::openintent::records::RecordFields for $fields {
+            const KIND: $crate::openintent::records::RecordKind =
+                $crate::openintent::records::RecordKind::$kind;
+
+            fn owner(&self) -> Option<&str> {
+                Some(&self.intent_id)
+            }
+        }
+    )*};
+}
+pub(crate) use intent_records;
+
 /// A stored record: its id, its kind's fields, when it was made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record<T> {

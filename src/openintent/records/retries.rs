@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{instant, object, Announced, Record, RecordFields, RecordKind};
+use super::{instant, object, Announced, Record};
 use crate::{
     error::{Error, Result},
     openintent::{Caller, Records},
@@ -71,13 +71,6 @@ pub struct RetryPolicy {
     pub failure_threshold: u32,
 }
 
-impl RecordFields for RetryPolicy {
-    const KIND: RecordKind = RecordKind::RetryPolicy;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
-}
-
 /// A failed attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
@@ -91,13 +84,6 @@ pub struct Failure {
     pub retry_scheduled_at: Option<String>,
     pub resolved_at: Option<String>,
     pub metadata: Value,
-}
-
-impl RecordFields for Failure {
-    const KIND: RecordKind = RecordKind::Failure;
-    fn owner(&self) -> Option<&str> {
-        Some(&self.intent_id)
-    }
 }
 
 impl Records {
@@ -174,4 +160,9 @@ impl Records {
         };
         self.add_record(caller, fields, announced).await
     }
+}
+
+super::intent_records! {
+    RetryPolicy => RetryPolicy;
+    Failure => Failure;
 }

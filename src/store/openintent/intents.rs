@@ -97,13 +97,7 @@ pub async fn exists(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<bool> {
-    let found: Option<(i64,)> =
-        sqlx::query_as("SELECT version FROM oi_intents WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(found.is_some())
+    crate::store::exists_by_id::<IntentRow>(conn, tenant_id, id).await
 }
 
 /// The tenant's intents, oldest first, optionally of one status.

@@ -65,13 +65,7 @@ pub async fn exists(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<bool> {
-    let found: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM oi_portfolios WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(found.is_some())
+    crate::store::exists_by_id::<PortfolioRow>(conn, tenant_id, id).await
 }
 
 pub async fn list(
