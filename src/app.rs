@@ -74,6 +74,7 @@ impl App {
             .nest("/redoc/openintent", openintent_redoc)
             .nest("/redoc", api.redoc())
             .at("/metrics", api::ops::metrics)
+            .nest("/console", api::console::routes())
             .nest("/", api)
             .data(services.verifier.clone())
             .data(services.sessions.clone())

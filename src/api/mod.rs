@@ -1,6 +1,7 @@
 //! The HTTP faces: each module parses and authorizes a request, makes one call into the
 //! core, and maps the result. No SQL and no business rules here.
 
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod openintent;
@@ -51,6 +52,7 @@ pub type Apis = (
     v1::stats::StatsApi,
     v1::audit::AuditApi,
     v1::keys::KeysApi,
+    v1::usage::UsageApi,
     v1::users::UsersApi,
     v1::session::SessionApi,
     v1::webhooks::WebhooksApi,
@@ -74,6 +76,11 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
+            v1::usage::UsageApi::new(
+                services.keys.clone(),
+                services.limiter.clone(),
+                services.stats.clone(),
+            ),
             v1::users::UsersApi::new(services.users.clone()),
             v1::session::SessionApi::new(services.sessions.clone(), services.users.clone()),
             v1::webhooks::WebhooksApi::new(services.webhooks.clone()),

@@ -12,7 +12,7 @@ use std::{collections::HashMap, sync::Arc};
 use serde_json::{json, Value};
 
 use super::{
-    catalog::{Catalog, Risk},
+    catalog::{Catalog, Risk, ValueCategory},
     duties,
     lifecycle::{apply_transition, Intent, IntentStatus, Moved, Transition},
     standing::record_trust_event,
@@ -120,6 +120,8 @@ pub struct QueuedApproval {
     pub agent_id: String,
     /// The intent type's risk (none if the type left the catalog since).
     pub risk: Option<Risk>,
+    /// The intent type's value category, if it declares one.
+    pub value_category: Option<ValueCategory>,
     /// The params on one short line.
     pub params_summary: String,
     /// Why policy sent the intent to the queue (its decision's reason).
@@ -279,8 +281,10 @@ impl ApprovalService {
             .decision
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .and_then(|decision| decision.get("reason")?.as_str().map(str::to_string));
+        let known = self.catalog.intent_type(&row.intent_type);
         QueuedApproval {
-            risk: self.catalog.intent_type(&row.intent_type).map(|t| t.risk),
+            risk: known.map(|t| t.risk),
+            value_category: known.and_then(|t| t.value_category),
             params_summary: summary::one_line(&params),
             routing_reason,
             intent_type: row.intent_type,

@@ -1,6 +1,6 @@
 //! Tenant statistics and per-agent metrics.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::Value;
 
@@ -58,6 +58,25 @@ impl StatsService {
             active_agents,
             value_generated: cents as f64 / 100.0,
         })
+    }
+
+    /// Intents created on each of the last `days` days (UTC, today last), zeros included:
+    /// `(first millisecond of the day, count)`.
+    pub async fn intents_per_day(
+        &self,
+        tenant: &TenantId,
+        days: u32,
+    ) -> Result<Vec<(Millis, i64)>> {
+        let today = now_ms() / MS_PER_DAY;
+        let first = today - i64::from(days.max(1)) + 1;
+        let counted: HashMap<i64, i64> =
+            stats::intents_per_day(&self.store, tenant, first * MS_PER_DAY)
+                .await?
+                .into_iter()
+                .collect();
+        Ok((first..=today)
+            .map(|day| (day * MS_PER_DAY, counted.get(&day).copied().unwrap_or(0)))
+            .collect())
     }
 
     pub async fn agent(&self, tenant: &TenantId, agent_id: &str) -> Result<AgentMetrics> {

@@ -136,6 +136,18 @@ impl RateLimiter {
         Ok(Quota::new(u64::from(limit), count, window))
     }
 
+    /// Where the key `key_id` of `tenant` stands in this window, counting nothing: the
+    /// headroom the console's usage page shows.
+    pub async fn key_standing(&self, tenant: &TenantId, key_id: &str) -> Result<Quota, Error> {
+        let limit = self.tenant_limit(tenant).await?;
+        let window = self.window();
+        let count = self
+            .counters
+            .current(&Bucket::Key(key_id).name(), window.index)
+            .await;
+        Ok(Quota::new(u64::from(limit), count, window))
+    }
+
     /// Counts one failed authentication from `address`; not `allowed` once the address has
     /// failed more than the failure limit in this window.
     pub async fn admit_failure(&self, address: IpAddr) -> Quota {
@@ -165,6 +177,11 @@ impl RateLimiter {
         let window = self.window();
         let count = self.counters.increment(&bucket.name(), window.index).await;
         (count, window)
+    }
+
+    /// Unix time (seconds) at which the current window ends.
+    pub fn window_end(&self) -> u64 {
+        (self.window().index + 1) * WINDOW_SECS
     }
 
     fn window(&self) -> Window {

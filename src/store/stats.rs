@@ -24,6 +24,23 @@ pub async fn tenant_totals(
     .await
 }
 
+/// `(day, intents created that day)` for the days since `since` that had any, oldest first; a
+/// day is counted in whole days since the Unix epoch (UTC).
+pub async fn intents_per_day(
+    store: &Store,
+    tenant_id: &TenantId,
+    since: Millis,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT CAST(created_at / 86400000 AS BIGINT) AS day, COUNT(*) FROM intents \
+         WHERE tenant_id = $1 AND created_at >= $2 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(tenant_id)
+    .bind(since)
+    .fetch_all(store.reader())
+    .await
+}
+
 /// Value reported by one agent's completed intents, in cents.
 pub async fn agent_value_cents(
     store: &Store,

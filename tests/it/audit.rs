@@ -334,3 +334,44 @@ async fn an_export_verifies_offline_and_tampering_in_it_is_found() {
     let result: Value = serde_json::from_slice(&offline.stdout).unwrap();
     assert_eq!(result["firstInvalidSequence"], 4);
 }
+
+#[tokio::test]
+async fn the_api_export_is_the_cli_export_and_stays_in_its_tenant() {
+    let app = spawn_app().await;
+    for n in 0..3 {
+        append(&app.store, "tenant-a", n).await;
+    }
+    let response = app
+        .with_key(Method::GET, "/v1/audit/export", &app.a.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/x-ndjson; charset=utf-8"
+    );
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("audit-tenant-a.jsonl"));
+    let text = response.text().await.unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_intendedops"))
+        .args(["audit", "export", "--tenant", "tenant-a"])
+        .env("DATABASE_URL", &app.db.url)
+        .env("OPENINTENT_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(text, String::from_utf8(cli.stdout).unwrap());
+    assert_eq!(text.lines().count(), 5);
+    let theirs = app
+        .with_key(Method::GET, "/v1/audit/export", &app.b.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(theirs.lines().count() as i64, INITIAL_RECORDS);
+    assert!(!theirs.contains("test.appended"));
+}

@@ -9,6 +9,7 @@ mod approval_queue;
 mod audit;
 mod auth;
 mod cli;
+mod console;
 mod domains;
 mod errors;
 mod event_feed;

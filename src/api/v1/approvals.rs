@@ -16,7 +16,7 @@ use crate::{
         schema::Word,
         security::Credential,
         types::{Data, ListPage, OptionalJson},
-        v1::vocab::{ApprovalChoice, ApprovalStatus, Risk},
+        v1::vocab::{ApprovalChoice, ApprovalStatus, Risk, ValueCategory},
         Tag,
     },
     auth::Scope,
@@ -144,6 +144,8 @@ pub struct QueuedApprovalOut {
     agent_id: String,
     /// Null if the intent type has left the catalog since.
     risk: Option<Word<Risk>>,
+    /// What the intent type earns when it succeeds; null if it declares none.
+    value_category: Option<Word<ValueCategory>>,
     /// The params' top-level fields on one line (cut at 160 characters).
     params_summary: String,
     /// Why policy sent the intent to the queue: the rule that matched.
@@ -158,6 +160,9 @@ impl From<QueuedApproval> for QueuedApprovalOut {
             domain: queued.domain,
             agent_id: queued.agent_id,
             risk: queued.risk.map(|risk| Word::new(risk.as_str().to_string())),
+            value_category: queued
+                .value_category
+                .map(|category| Word::new(category.as_str().to_string())),
             params_summary: queued.params_summary,
             routing_reason: queued.routing_reason,
         }
@@ -173,6 +178,7 @@ impl Example for QueuedApprovalOut {
             domain: "compliance".into(),
             agent_id: "compliance-agent".into(),
             risk: Some(Word::new("critical".into())),
+            value_category: Some(Word::new("risk_mitigation".into())),
             params_summary:
                 r#"deadline: "2024-02-14", requestType: "access", subjectEmail: "jane@example.com""#
                     .into(),

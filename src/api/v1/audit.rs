@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
-use poem_openapi::{param::Query, payload::Json, types::Example, Object, OpenApi};
+use poem_openapi::{
+    param::Query,
+    payload::{Binary, Json},
+    types::Example,
+    ApiResponse, Object, OpenApi,
+};
 
 use crate::{
     api::{
@@ -115,6 +120,17 @@ examples! {
     }
 }
 
+#[derive(ApiResponse)]
+pub enum ExportResponse {
+    /// JSON Lines, one record per line, oldest first: what `intendedops audit export` writes,
+    /// so `intendedops audit verify-file` checks it offline.
+    #[oai(status = 200, content_type = "application/x-ndjson")]
+    Records(
+        Binary<Vec<u8>>,
+        #[oai(header = "content-disposition")] String,
+    ),
+}
+
 pub struct AuditApi {
     audit: Arc<AuditLog>,
 }
@@ -160,6 +176,30 @@ impl AuditApi {
         let caller = auth.require(Scope::Read)?;
         let result = self.audit.verify(&caller.tenant_id).await?;
         Ok(Json(Data::new(result.into())))
+    }
+
+    /// The tenant's whole chain as a download, for offline verification and archiving.
+    #[oai(
+        path = "/audit/export",
+        method = "get",
+        operation_id = "export_audit_chain"
+    )]
+    async fn export(&self, auth: Credential) -> ApiResult<ExportResponse> {
+        let caller = auth.require(Scope::Read)?;
+        let mut lines = Vec::new();
+        self.audit
+            .walk(&caller.tenant_id, None, |record| {
+                serde_json::to_writer(&mut lines, &record)
+                    .map_err(|e| Error::Internal(e.into()))?;
+                lines.push(b'\n');
+                Ok(())
+            })
+            .await?;
+        let file = format!(
+            "attachment; filename=\"audit-{}.jsonl\"",
+            caller.tenant_id.as_str()
+        );
+        Ok(ExportResponse::Records(Binary(lines), file))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod policies;
 pub mod session;
 pub mod stats;
+pub mod usage;
 pub mod users;
 pub mod vocab;
 pub mod webhooks;
