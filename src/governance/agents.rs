@@ -10,7 +10,7 @@ use crate::{
     auth::{identity::valid_agent_id, TenantId},
     error::{Error, FieldError, Result},
     pagination::{Page, PageRequest},
-    store::{self, agents, agents::AgentRow},
+    store::{self, agents, agents::AgentFilter, agents::AgentRow},
     time::{now_ms, Millis},
     work::Writer,
 };
@@ -48,6 +48,29 @@ impl AgentStatus {
             AgentStatus::Active
         }
     }
+}
+
+impl std::str::FromStr for AgentStatus {
+    type Err = Error;
+
+    fn from_str(raw: &str) -> Result<Self> {
+        match raw {
+            "active" => Ok(AgentStatus::Active),
+            "suspended" => Ok(AgentStatus::Suspended),
+            _ => Err(Error::invalid(
+                &["status"],
+                "must be one of active, suspended",
+            )),
+        }
+    }
+}
+
+/// What a listing of agents is narrowed to; `None` narrows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentQuery {
+    pub status: Option<AgentStatus>,
+    /// The tier in force (pinned, else earned).
+    pub trust_tier: Option<TrustTier>,
 }
 
 /// A registered agent.
@@ -274,16 +297,23 @@ impl AgentService {
         }
     }
 
-    pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> Result<Page<Agent>> {
+    /// The tenant's agents narrowed by `query`, in registration order.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        query: AgentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Agent>> {
+        let filter = &AgentFilter {
+            status: query.status.map(|status| status.as_str().to_string()),
+            trust_tier: query.trust_tier.map(|tier| tier.as_str().to_string()),
+        };
+        let store = self.writer.store();
         let (rows, total) =
-            agents::list(self.writer.store(), tenant, page.limit(), page.offset()).await?;
+            agents::list(store, tenant, filter, page.limit(), page.offset()).await?;
         let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-        let page_counts = agents::intent_counts_for_page(
-            self.writer.store(),
-            tenant,
-            page.limit(),
-            page.offset(),
-        );
+        let page_counts =
+            agents::intent_counts_for_page(store, tenant, filter, page.limit(), page.offset());
         for (agent_id, status, count) in page_counts.await? {
             counts.entry(agent_id).or_default().insert(status, count);
         }

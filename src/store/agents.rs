@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{get_by_id, tenant_page, Keyed, Store};
+use super::{filtered_page, get_by_id, AnyQueryAs, Keyed, ListFilter, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -73,20 +73,48 @@ pub async fn get(
 }
 
 /// One page of agents, oldest first (registration order), and the total.
+/// Listings show agents in registration order.
+const LIST_ORDER: &str = "created_at, id";
+
+/// What an agent listing is narrowed to; `None` narrows nothing.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    pub status: Option<String>,
+    pub trust_tier: Option<String>,
+}
+
+/// The tier filter applies to the tier in force: the pinned one, else the earned one.
+impl ListFilter for AgentFilter {
+    const WHERE: &'static str = "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR COALESCE(pinned_tier, trust_tier) = $3)";
+    const PARAMS: usize = 3;
+
+    fn bind<'q, O>(
+        &'q self,
+        tenant_id: &'q TenantId,
+        query: AnyQueryAs<'q, O>,
+    ) -> AnyQueryAs<'q, O> {
+        query
+            .bind(tenant_id)
+            .bind(self.status.as_deref())
+            .bind(self.trust_tier.as_deref())
+    }
+}
+
+/// The agents matching `filter` in registration order, and how many match.
 pub async fn list(
     store: &Store,
     tenant_id: &TenantId,
+    filter: &AgentFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
-    tenant_page(
+    filtered_page(
         store,
-        "agents",
-        COLUMNS,
-        "created_at, id",
+        ("agents", COLUMNS, LIST_ORDER),
         tenant_id,
-        limit,
-        offset,
+        filter,
+        (limit, offset),
     )
     .await
 }
@@ -160,19 +188,22 @@ pub async fn intent_counts(
 pub async fn intent_counts_for_page(
     store: &Store,
     tenant_id: &TenantId,
+    filter: &AgentFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<(String, String, i64)>> {
-    sqlx::query_as(
+    let sql = format!(
         "SELECT agent_id, status, COUNT(*) FROM intents WHERE tenant_id = $1 AND agent_id IN \
-         (SELECT id FROM agents WHERE tenant_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3) \
+         (SELECT id FROM agents {} ORDER BY {LIST_ORDER} LIMIT $4 OFFSET $5) \
          GROUP BY agent_id, status",
-    )
-    .bind(tenant_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(store.reader())
-    .await
+        AgentFilter::WHERE
+    );
+    filter
+        .bind(tenant_id, sqlx::query_as(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(store.reader())
+        .await
 }
 
 /// Moves the agent's credit window from `seen` to `next`; false when another completion moved

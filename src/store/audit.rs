@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{page_total, split_counted, AnyQueryAs, Store};
+use super::{filtered_page, AnyQueryAs, ListFilter, Store};
 use crate::canonical::{HashTemplate, GENESIS_HASH};
 use crate::ids::TenantId;
 use crate::time::Millis;
@@ -182,34 +182,31 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<AuditRow>, i64)> {
-    // Absent filters are bound as NULL so one prepared statement serves every combination.
-    const WHERE: &str = "WHERE tenant_id = $1 AND ($2 IS NULL OR event_type = $2) \
-         AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)";
-    let page_sql = format!(
-        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM audit_records {WHERE} \
-         ORDER BY sequence LIMIT $5 OFFSET $6"
-    );
-    let counted = bind_filter(sqlx::query_as(&page_sql), tenant_id, filter)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(store.reader())
-        .await?;
-    let (rows, total) = split_counted(counted);
-    let count_sql = format!("SELECT COUNT(*) FROM audit_records {WHERE}");
-    let count =
-        bind_filter(sqlx::query_as(&count_sql), tenant_id, filter).fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
+    let order = "sequence";
+    filtered_page(
+        store,
+        ("audit_records", COLUMNS, order),
+        tenant_id,
+        filter,
+        (limit, offset),
+    )
+    .await
 }
 
-/// Binds `$1`–`$4` of the listing's WHERE clause.
-fn bind_filter<'q, O>(
-    query: AnyQueryAs<'q, O>,
-    tenant_id: &'q TenantId,
-    filter: &'q AuditFilter,
-) -> AnyQueryAs<'q, O> {
-    query
-        .bind(tenant_id)
-        .bind(filter.event_type.as_deref())
-        .bind(filter.from)
-        .bind(filter.to)
+impl ListFilter for AuditFilter {
+    const WHERE: &'static str = "WHERE tenant_id = $1 AND ($2 IS NULL OR event_type = $2) \
+         AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)";
+    const PARAMS: usize = 4;
+
+    fn bind<'q, O>(
+        &'q self,
+        tenant_id: &'q TenantId,
+        query: AnyQueryAs<'q, O>,
+    ) -> AnyQueryAs<'q, O> {
+        query
+            .bind(tenant_id)
+            .bind(self.event_type.as_deref())
+            .bind(self.from)
+            .bind(self.to)
+    }
 }

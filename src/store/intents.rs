@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{get_by_id, page_total, split_counted, AnyQueryAs, Keyed, Store};
+use super::{filtered_page, get_by_id, AnyQueryAs, Keyed, ListFilter, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -114,41 +114,38 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<IntentRow>, i64)> {
-    // Absent filters are bound as NULL so one prepared statement serves every combination.
-    const WHERE: &str = "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+    let order = "created_at DESC, id DESC";
+    filtered_page(
+        store,
+        ("intents", COLUMNS, order),
+        tenant_id,
+        filter,
+        (limit, offset),
+    )
+    .await
+}
+
+impl ListFilter for IntentFilter {
+    const WHERE: &'static str = "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
          AND ($3 IS NULL OR agent_id = $3) AND ($4 IS NULL OR domain = $4) \
          AND ($5 IS NULL OR type = $5) AND ($6 IS NULL OR created_at >= $6) \
          AND ($7 IS NULL OR created_at <= $7)";
-    let page_sql = format!(
-        "SELECT {COLUMNS}, COUNT(*) OVER () AS total_count FROM intents {WHERE} \
-         ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
-    );
-    let counted = bind_filter(sqlx::query_as(&page_sql), tenant_id, filter)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(store.reader())
-        .await?;
-    let (rows, total) = split_counted(counted);
-    let count_sql = format!("SELECT COUNT(*) FROM intents {WHERE}");
-    let count =
-        bind_filter(sqlx::query_as(&count_sql), tenant_id, filter).fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
-}
+    const PARAMS: usize = 7;
 
-/// Binds `$1`–`$7` of the listing's WHERE clause.
-fn bind_filter<'q, O>(
-    query: AnyQueryAs<'q, O>,
-    tenant_id: &'q TenantId,
-    filter: &'q IntentFilter,
-) -> AnyQueryAs<'q, O> {
-    query
-        .bind(tenant_id)
-        .bind(filter.status.as_deref())
-        .bind(filter.agent_id.as_deref())
-        .bind(filter.domain.as_deref())
-        .bind(filter.intent_type.as_deref())
-        .bind(filter.from)
-        .bind(filter.to)
+    fn bind<'q, O>(
+        &'q self,
+        tenant_id: &'q TenantId,
+        query: AnyQueryAs<'q, O>,
+    ) -> AnyQueryAs<'q, O> {
+        query
+            .bind(tenant_id)
+            .bind(self.status.as_deref())
+            .bind(self.agent_id.as_deref())
+            .bind(self.domain.as_deref())
+            .bind(self.intent_type.as_deref())
+            .bind(self.from)
+            .bind(self.to)
+    }
 }
 
 /// The fields a status change writes.

@@ -293,6 +293,68 @@ pub(crate) async fn page_total(
     }
 }
 
+/// The WHERE clause of a filtered listing and how to bind it: `$1` is the tenant, the filter's
+/// own values follow. Absent values are bound as NULL (`($n IS NULL OR column = $n)`), so one
+/// prepared statement serves every combination.
+pub(crate) trait ListFilter {
+    const WHERE: &'static str;
+    /// Placeholders `WHERE` uses, the tenant's included.
+    const PARAMS: usize;
+
+    fn bind<'q, O>(
+        &'q self,
+        tenant_id: &'q TenantId,
+        query: AnyQueryAs<'q, O>,
+    ) -> AnyQueryAs<'q, O>;
+}
+
+/// No filter but the tenant.
+impl ListFilter for () {
+    const WHERE: &'static str = "WHERE tenant_id = $1";
+    const PARAMS: usize = 1;
+
+    fn bind<'q, O>(
+        &'q self,
+        tenant_id: &'q TenantId,
+        query: AnyQueryAs<'q, O>,
+    ) -> AnyQueryAs<'q, O> {
+        query.bind(tenant_id)
+    }
+}
+
+/// One page of `table`'s rows matching `filter` in `order_by` order, and the number matching:
+/// one round trip unless the page is past the end.
+pub(crate) async fn filtered_page<T, F: ListFilter>(
+    store: &Store,
+    (table, columns, order_by): (&str, &str, &str),
+    tenant_id: &TenantId,
+    filter: &F,
+    (limit, offset): (i64, i64),
+) -> sqlx::Result<(Vec<T>, i64)>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let page_sql = format!(
+        "SELECT {columns}, COUNT(*) OVER () AS total_count FROM {table} {} \
+         ORDER BY {order_by} LIMIT ${} OFFSET ${}",
+        F::WHERE,
+        F::PARAMS + 1,
+        F::PARAMS + 2
+    );
+    let counted: Vec<Counted<T>> = filter
+        .bind(tenant_id, sqlx::query_as(&page_sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(store.reader())
+        .await?;
+    let (rows, total) = split_counted(counted);
+    let count_sql = format!("SELECT COUNT(*) FROM {table} {}", F::WHERE);
+    let count = filter
+        .bind(tenant_id, sqlx::query_as(&count_sql))
+        .fetch_one(store.reader());
+    Ok((rows, page_total(total, offset, count).await?))
+}
+
 /// One page of a table's rows of `tenant_id` in `order_by` order, and the tenant's total:
 /// the listing of aggregates that filter on nothing but the tenant.
 pub(crate) async fn tenant_page<T>(
@@ -307,22 +369,14 @@ pub(crate) async fn tenant_page<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    let page_sql = format!(
-        "SELECT {columns}, COUNT(*) OVER () AS total_count FROM {table} WHERE tenant_id = $1 \
-         ORDER BY {order_by} LIMIT $2 OFFSET $3"
-    );
-    let counted: Vec<Counted<T>> = sqlx::query_as(&page_sql)
-        .bind(tenant_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(store.reader())
-        .await?;
-    let (rows, total) = split_counted(counted);
-    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
-    let count = sqlx::query_as(&count_sql)
-        .bind(tenant_id)
-        .fetch_one(store.reader());
-    Ok((rows, page_total(total, offset, count).await?))
+    filtered_page(
+        store,
+        (table, columns, order_by),
+        tenant_id,
+        &(),
+        (limit, offset),
+    )
+    .await
 }
 
 /// A row type stored one per `(tenant_id, id)`: its table and the columns its rows read.

@@ -141,3 +141,55 @@ async fn admins_update_scope_status_and_pin_tiers_with_an_audit_trail() {
         send(app.with_key(Method::GET, "/v1/audit?eventType=agent.registered", key)).await;
     assert_eq!(registered["data"]["items"][0]["subject"], "ops");
 }
+
+#[tokio::test]
+async fn the_list_filters_on_status_and_tier_with_counts_and_totals_of_the_filtered_set() {
+    let app = spawn_app().await;
+    let key = &app.a.admin_key;
+    for name in ["Alpha", "Beta", "Gamma"] {
+        let (status, _) = send(
+            app.with_key(Method::POST, "/v1/agents", key)
+                .json(&json!({"name": name})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    for (id, body) in [
+        ("beta", json!({"pinnedTier": "T2"})),
+        ("gamma", json!({"status": "suspended", "pinnedTier": "T2"})),
+    ] {
+        let path = format!("/v1/agents/{id}");
+        let (status, _) = send(app.with_key(Method::PATCH, &path, key).json(&body)).await;
+        assert_eq!(status, 200);
+    }
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let list = |query: &str| app.with_key(Method::GET, &format!("/v1/agents{query}"), key);
+    let (_, tier) = send(list("?trustTier=T2")).await;
+    assert_eq!(
+        (ids(&tier), tier["data"]["total"].as_i64()),
+        (vec!["beta".into(), "gamma".into()], Some(2))
+    );
+    let (_, both) = send(list("?trustTier=T2&status=active")).await;
+    assert_eq!(
+        (ids(&both), both["data"]["total"].as_i64()),
+        (vec!["beta".into()], Some(1))
+    );
+    let (_, paged) = send(list("?status=active&pageSize=1&page=2")).await;
+    assert_eq!(
+        (ids(&paged), paged["data"]["total"].as_i64()),
+        (vec!["beta".into()], Some(2))
+    );
+    expect_error(list("?trustTier=T9"), 400, "VALIDATION_ERROR").await;
+    expect_error(list("?status=asleep"), 400, "VALIDATION_ERROR").await;
+    // Another tenant's agents never appear.
+    let (_, theirs) =
+        send(app.with_key(Method::GET, "/v1/agents?trustTier=T2", &app.b.admin_key)).await;
+    assert_eq!(theirs["data"]["total"], 0);
+}

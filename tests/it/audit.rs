@@ -347,10 +347,7 @@ async fn the_api_export_is_the_cli_export_and_stays_in_its_tenant() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/x-ndjson; charset=utf-8"
-    );
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     assert!(response.headers()["content-disposition"]
         .to_str()
         .unwrap()

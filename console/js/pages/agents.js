@@ -1,32 +1,21 @@
 // The agents explorer and one agent's page: its record, trust history and recent intents.
 
 import { api } from "../api.js";
-import { badge, fill, filterForm, h, pager, select, table, textInput, time } from "../dom.js";
+import { badge, fill, filterForm, h, pager, select, table, time } from "../dom.js";
 
 const TIERS = ["T0", "T1", "T2", "T3", "T4"];
 const STATUSES = ["active", "suspended"];
 const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)} %`);
 
-/** The page's agents narrowed by name, tier and status (the list API pages, it does not filter). */
-function narrowed(agents, query) {
-  const name = (query.get("name") || "").toLowerCase();
-  return agents.filter(
-    (a) =>
-      (!name || a.id.toLowerCase().includes(name) || a.name.toLowerCase().includes(name)) &&
-      (!query.get("tier") || a.trustTier === query.get("tier")) &&
-      (!query.get("status") || a.status === query.get("status")),
-  );
-}
-
 export async function render(main, { query }) {
-  const page = query.get("page") || "1";
-  const list = await api(`/v1/agents?page=${encodeURIComponent(page)}&pageSize=50`);
+  const request = new URLSearchParams({ pageSize: "50" });
+  for (const name of ["status", "trustTier", "page"]) if (query.get(name)) request.set(name, query.get(name));
+  const list = await api(`/v1/agents?${request}`);
   fill(
     main,
     h("h1", {}, "Agents"),
     filterForm("Filter agents", "/agents", query, [
-      { name: "name", label: "Name", control: textInput("name", { size: 14 }) },
-      { name: "tier", label: "Tier", control: select("tier", TIERS) },
+      { name: "trustTier", label: "Tier", control: select("trustTier", TIERS) },
       { name: "status", label: "Status", control: select("status", STATUSES) },
     ]),
     table(
@@ -40,7 +29,7 @@ export async function render(main, { query }) {
         ["Intents", (a) => String(a.intentCounts.total)],
         ["Registered", (a) => time(a.createdAt)],
       ],
-      narrowed(list.items, query),
+      list.items,
     ),
     pager(list, query, "/agents"),
   );

@@ -20,7 +20,7 @@ use crate::{
     },
     auth::Scope,
     governance::{
-        agents::{Agent, AgentService, AgentUpdate, Registration},
+        agents::{Agent, AgentQuery, AgentService, AgentUpdate, Registration},
         trust,
     },
     pagination::PageRequest,
@@ -256,17 +256,23 @@ impl AgentsApi {
         ))))
     }
 
-    /// The tenant's agents in registration order.
+    /// The tenant's agents in registration order; `status` and `trustTier` narrow the list.
     #[oai(path = "/agents", method = "get", operation_id = "list_agents")]
     async fn list(
         &self,
         auth: Credential,
+        status: Query<Option<Word<AgentStatus>>>,
+        #[oai(name = "trustTier")] trust_tier: Query<Option<Word<TrustTier>>>,
         page: Query<Option<i64>>,
         #[oai(name = "pageSize")] page_size: Query<Option<i64>>,
     ) -> ApiResult<Json<Data<ListPage<AgentOut>>>> {
         let caller = auth.require(Scope::Read)?;
         let request = PageRequest::parse(page.0, page_size.0)?;
-        let agents = self.agents.list(&caller.tenant_id, request).await?;
+        let query = AgentQuery {
+            status: status.0.map(|s| s.value.parse()).transpose()?,
+            trust_tier: trust_tier.0.map(|t| t.value.parse()).transpose()?,
+        };
+        let agents = self.agents.list(&caller.tenant_id, query, request).await?;
         Ok(Json(Data::new(ListPage::from_page(agents, AgentOut::from))))
     }
 

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use poem::{IntoResponse, Response};
 use poem_openapi::{
     param::Query,
-    payload::{Binary, Json},
+    payload::{Json, Payload},
+    registry::{MetaSchema, MetaSchemaRef},
     types::Example,
     ApiResponse, Object, OpenApi,
 };
@@ -12,7 +14,7 @@ use poem_openapi::{
 use crate::{
     api::{
         error::ApiResult,
-        schema::examples,
+        schema::{example_json, examples},
         security::Credential,
         types::{Data, JsonObject, ListPage},
         Tag,
@@ -120,15 +122,36 @@ examples! {
     }
 }
 
+/// A chain as JSON Lines: one record (as `GET /v1/audit` lists them) per line, oldest first.
+pub struct JsonLines(Vec<u8>);
+
+impl Payload for JsonLines {
+    const CONTENT_TYPE: &'static str = "application/x-ndjson";
+
+    fn schema_ref() -> MetaSchemaRef {
+        let line = example_json::<AuditRecordOut>().to_string();
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("One audit record per line, oldest first"),
+            example: Some(serde_json::Value::String(format!("{line}\n"))),
+            ..MetaSchema::new("string")
+        }))
+    }
+}
+
+impl IntoResponse for JsonLines {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .body(self.0)
+    }
+}
+
 #[derive(ApiResponse)]
 pub enum ExportResponse {
-    /// JSON Lines, one record per line, oldest first: what `intendedops audit export` writes,
-    /// so `intendedops audit verify-file` checks it offline.
-    #[oai(status = 200, content_type = "application/x-ndjson")]
-    Records(
-        Binary<Vec<u8>>,
-        #[oai(header = "content-disposition")] String,
-    ),
+    /// What `intendedops audit export` writes, so `intendedops audit verify-file` checks it
+    /// offline.
+    #[oai(status = 200)]
+    Records(JsonLines, #[oai(header = "content-disposition")] String),
 }
 
 pub struct AuditApi {
@@ -199,7 +222,7 @@ impl AuditApi {
             "attachment; filename=\"audit-{}.jsonl\"",
             caller.tenant_id.as_str()
         );
-        Ok(ExportResponse::Records(Binary(lines), file))
+        Ok(ExportResponse::Records(JsonLines(lines), file))
     }
 }
 
