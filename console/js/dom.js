@@ -90,9 +90,10 @@ export function errorBox(error) {
   return h("p", { class: "error", role: "alert" }, problem(error));
 }
 
-/** A table from rows: columns are [header, cell(row)] pairs. */
+/** A table from rows: columns are [header, cell(row)] pairs. It scrolls sideways on its own
+ * when wider than the page. */
 export function table(caption, columns, rows, rowAttrs = () => ({})) {
-  return h(
+  return h("div", { class: "table-scroll" }, h(
     "table",
     {},
     h("caption", { class: "visually-hidden" }, caption),
@@ -106,7 +107,7 @@ export function table(caption, columns, rows, rowAttrs = () => ({})) {
             h("tr", rowAttrs(row), columns.map(([title, cell]) => h("td", { "data-label": title }, cell(row)))),
           ),
     ),
-  );
+  ));
 }
 
 /** Previous / next links for a `{total, page, pageSize}` list, keeping the other query values. */

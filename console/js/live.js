@@ -1,8 +1,8 @@
 // One Server-Sent Events stream of the tenant's events (GET /v1/events) for the whole page;
 // pages subscribe while they are shown.
 
-// The events of crate::webhooks::EVENTS: what /v1/events carries.
-const TYPES = [
+// crate::webhooks::EVENTS: what /v1/events carries and what webhook endpoints subscribe to.
+export const EVENTS = [
   "intent.submitted",
   "intent.approved",
   "intent.rejected",
@@ -31,7 +31,7 @@ function dispatch(message) {
 export function connect() {
   if (source) source.close();
   source = new EventSource("/v1/events");
-  for (const type of TYPES) source.addEventListener(type, dispatch);
+  for (const type of EVENTS) source.addEventListener(type, dispatch);
   source.addEventListener("open", () => document.body.classList.remove("offline"));
   source.addEventListener("error", () => {
     document.body.classList.add("offline");

@@ -130,4 +130,22 @@ mod tests {
         embedded.sort();
         assert_eq!(on_disk, embedded);
     }
+
+    /// The page listens for, and offers webhook subscriptions to, exactly the server's events.
+    #[test]
+    fn the_pages_event_list_is_the_servers() {
+        let live = ASSETS.iter().find(|a| a.path == "js/live.js").unwrap();
+        let text = std::str::from_utf8(live.body).unwrap();
+        let list = text
+            .split_once("export const EVENTS = [")
+            .and_then(|(_, rest)| rest.split_once("];"))
+            .map(|(list, _)| list)
+            .expect("live.js declares EVENTS");
+        let listed: Vec<&str> = list
+            .split(',')
+            .map(|item| item.trim().trim_matches('"'))
+            .filter(|item| !item.is_empty())
+            .collect();
+        assert_eq!(listed, crate::webhooks::EVENTS);
+    }
 }

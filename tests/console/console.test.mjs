@@ -25,7 +25,8 @@ let agentKey;
 let invoiceNumber = 0;
 
 before(async () => {
-  server = await startServer(USERS);
+  if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
+  server = await startServer(USERS, SCREENSHOTS && `${SCREENSHOTS}/server.log`);
   const agent = await call(server.base, server.adminKey, "POST", "/v1/agents", {
     id: "billing-agent", name: "Billing agent", domains: ["billing"],
   });
@@ -36,7 +37,6 @@ before(async () => {
   assert.equal(key.status, 201, JSON.stringify(key.body));
   agentKey = key.body.data.key;
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"] });
-  if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
 after(async () => {

@@ -2,7 +2,7 @@
 // SQLite file, or a fresh schema of $TEST_DATABASE_URL when that is a postgres:// URL.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,8 +41,11 @@ function database(workdir) {
   };
 }
 
-/** Starts the server with tenant `acme`, an admin key and the console `users` ({email, role, password}). */
-export async function startServer(users) {
+/**
+ * Starts the server with tenant `acme`, an admin key and the console `users` ({email, role,
+ * password}). `stop()` keeps its log as `keepLogAt` (when given) for a failure's post-mortem.
+ */
+export async function startServer(users, keepLogAt) {
   const binary = process.env.INTENDEDOPS_BIN;
   const workdir = mkdtempSync(join(tmpdir(), "intendedops-console-"));
   const db = database(workdir);
@@ -75,26 +78,34 @@ export async function startServer(users) {
     cliWithInput(user.password, "user", "create", "--tenant", "acme", "--email", user.email, "--role", user.role, "--password-stdin");
   }
   const child = spawn(binary, ["serve"], { env, cwd: workdir, stdio: ["ignore", log, log] });
+  // However the test run ends (a failure, a timeout, ^C), the server ends with it.
+  const killServer = () => child.exitCode === null && child.kill("SIGKILL");
+  process.on("exit", killServer);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + STARTUP_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited: ${readFileSync(logPath, "utf8").slice(-4000)}`);
+    if (Date.now() > deadline) {
+      killServer();
+      throw new Error("the server did not answer /health in time");
+    }
     try {
       if ((await fetch(`${base}/health`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error("the server did not answer /health in time");
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
     base,
     adminKey,
-    log: () => readFileSync(logPath, "utf8"),
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      process.off("exit", killServer);
+      if (keepLogAt) copyFileSync(logPath, keepLogAt);
       db.drop();
+      rmSync(workdir, { recursive: true, force: true });
     },
   };
 }

@@ -3,21 +3,9 @@
 
 import { all, api } from "../api.js";
 import { announce, badge, busy, confirmAction, errorBox, fill, h, pager, secretOnce, table, time } from "../dom.js";
-import { subscribe } from "../live.js";
+import { EVENTS, subscribe } from "../live.js";
 import { can } from "../session.js";
 
-// crate::webhooks::EVENTS: what an endpoint can subscribe to.
-const EVENTS = [
-  "intent.submitted",
-  "intent.approved",
-  "intent.rejected",
-  "intent.blocked",
-  "intent.cancelled",
-  "intent.completed",
-  "intent.failed",
-  "agent.registered",
-  "agent.trust.changed",
-];
 const POLL_MS = 5000;
 // Deliveries are queued asynchronously after an event: look a moment later.
 const AFTER_EVENT_MS = 1000;
