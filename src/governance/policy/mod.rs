@@ -222,12 +222,16 @@ impl Policy {
                 format!("the document is {bytes} bytes of JSON; at most {MAX_DOCUMENT_BYTES}"),
             )]);
         }
-        let spec: DocumentSpec = serde_json::from_value(document.clone()).map_err(|err| {
-            vec![FieldError::new(
-                &[],
-                format!("not a policy document: {err}"),
-            )]
-        })?;
+        // The path of a shape fault (`rules.2.outcome`) lets an editor point at it.
+        let spec: DocumentSpec =
+            serde_path_to_error::deserialize(document.clone()).map_err(|err| {
+                let path = shape_fault_path(err.path());
+                let at: Vec<&str> = path.iter().map(String::as_str).collect();
+                vec![FieldError::new(
+                    &at,
+                    format!("not a policy document: {}", err.inner()),
+                )]
+            })?;
         if spec.rules.len() > MAX_RULES {
             return Err(vec![FieldError::new(
                 &["rules"],
@@ -488,6 +492,19 @@ fn parse_duration_ms(text: &str) -> Option<i64> {
     let count: i64 = text[..text.len() - 1].parse().ok()?;
     let total = count.checked_mul(unit_ms)?;
     (count >= 1 && total <= MAX_EXPIRY_MS).then_some(total)
+}
+
+/// The path of a deserialization fault as field names and indexes, outermost first.
+fn shape_fault_path(path: &serde_path_to_error::Path) -> Vec<String> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

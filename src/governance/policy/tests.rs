@@ -166,6 +166,36 @@ fn invalid_documents_name_the_rule_and_field_at_fault() {
 }
 
 #[test]
+fn shape_faults_name_where_they_are() {
+    let catalog = catalog();
+    let fault_path = |document: Value| -> Vec<String> {
+        let errors = Policy::compile(document, 1, &catalog).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.starts_with("not a policy document: "));
+        errors[0].path.clone()
+    };
+    let allow = json!({"type": "auto_approve"});
+    assert_eq!(
+        fault_path(json!({"rules": [
+            {"name": "ok", "outcome": allow},
+            {"name": "bad", "outcome": {"type": "maybe"}}
+        ], "default": allow})),
+        ["rules", "1", "outcome", "type"]
+    );
+    assert_eq!(
+        fault_path(
+            json!({"rules": [{"name": "x", "outcome": allow, "colour": 1}], "default": allow})
+        ),
+        ["rules", "0", "colour"]
+    );
+    // Inside an outcome (a tagged enum, read from a buffer) the path stops at the outcome.
+    assert_eq!(
+        fault_path(json!({"rules": [], "default": {"type": "block", "reason": 7}})),
+        ["default"]
+    );
+}
+
+#[test]
 fn durations() {
     assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
     assert_eq!(parse_duration_ms("24h"), Some(86_400_000));
