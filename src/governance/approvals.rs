@@ -17,7 +17,7 @@ use super::{
     lifecycle::{apply_transition, Intent, IntentStatus, Moved, Transition},
     standing::record_trust_event,
     summary,
-    trust::TrustEvent,
+    trust::{TrustEvent, TrustTier},
 };
 use crate::{
     auth::{Principal, TenantId},
@@ -122,6 +122,8 @@ pub struct QueuedApproval {
     pub risk: Option<Risk>,
     /// The intent type's value category, if it declares one.
     pub value_category: Option<ValueCategory>,
+    /// The agent's trust tier in force now (none if the agent is gone).
+    pub agent_trust_tier: Option<TrustTier>,
     /// The params on one short line.
     pub params_summary: String,
     /// Why policy sent the intent to the queue (its decision's reason).
@@ -285,6 +287,7 @@ impl ApprovalService {
         QueuedApproval {
             risk: known.map(|t| t.risk),
             value_category: known.and_then(|t| t.value_category),
+            agent_trust_tier: row.agent_tier.as_deref().and_then(|t| t.parse().ok()),
             params_summary: summary::one_line(&params),
             routing_reason,
             intent_type: row.intent_type,

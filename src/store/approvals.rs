@@ -50,6 +50,8 @@ pub struct QueuedRow {
     pub agent_id: String,
     pub params: String,
     pub decision: Option<String>,
+    /// The agent's tier in force (pinned, else earned); none if the agent is gone.
+    pub agent_tier: Option<String>,
 }
 
 const COLUMNS: &str = "id, subject_kind, intent_id, status, required_approvals, roles, reason, \
@@ -138,8 +140,10 @@ pub async fn list(
         "SELECT a.id, a.subject_kind, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, \
                 a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
                 i.type AS intent_type, i.domain, i.agent_id, i.params, i.decision, \
+                COALESCE(g.pinned_tier, g.trust_tier) AS agent_tier, \
                 COUNT(*) OVER () AS total_count \
          FROM approvals a JOIN intents i ON i.tenant_id = a.tenant_id AND i.id = a.intent_id \
+         LEFT JOIN agents g ON g.tenant_id = i.tenant_id AND g.id = i.agent_id \
          WHERE a.tenant_id = $1 AND a.status = $2 ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4",
     )
     .bind(tenant_id)

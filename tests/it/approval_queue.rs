@@ -101,6 +101,20 @@ async fn queue_items_carry_what_an_approver_triages_by_and_approvers_by_name() {
     assert_eq!(item["domain"], "billing");
     assert_eq!(item["agentId"], new.as_str());
     assert_eq!(item["risk"], "medium");
+    assert_eq!(item["valueCategory"], "efficiency");
+    assert_eq!(item["agentTrustTier"], "T0");
+    // The tier is the agent's now, pinned or earned, not the one it had when it submitted.
+    let pin = format!("/v1/agents/{new}");
+    let (status, _) = send(
+        app.with_key(Method::PATCH, &pin, &app.a.admin_key)
+            .json(&json!({"pinnedTier": "T3"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        get(&app, "/v1/approvals").await["items"][0]["agentTrustTier"],
+        "T3"
+    );
     assert_eq!(
         item["paramsSummary"],
         r#"amount: 5000, currency: "USD", customerId: "cus_123", lineItems: [1 item]"#

@@ -35,7 +35,6 @@ export async function render(main, { query }) {
     return undefined;
   }
   let items = [];
-  let agents = new Map();
   let seen = null;
   let selected = 0;
   const list = h("div", { class: "queue" });
@@ -55,7 +54,7 @@ export async function render(main, { query }) {
         "Pending approvals, oldest first",
         [
           ["Intent", (q) => h("div", {}, h("a", { href: `#/intents/${q.intentId}`, class: "open" }, q.intentType), h("div", { class: "summary" }, q.paramsSummary))],
-          ["Agent", (q) => h("div", {}, h("a", { href: `#/agents/${encodeURIComponent(q.agentId)}` }, q.agentId), " ", badge(agents.get(q.agentId)?.trustTier || "?", "tier"))],
+          ["Agent", (q) => h("div", {}, h("a", { href: `#/agents/${encodeURIComponent(q.agentId)}` }, q.agentId), " ", badge(q.agentTrustTier || "?", "tier"))],
           ["Risk", (q) => badge(q.risk)],
           ["Value", (q) => q.valueCategory || "—"],
           ["Waiting", (q) => relative(q.createdAt, now)],
@@ -74,8 +73,7 @@ export async function render(main, { query }) {
   }
 
   async function load() {
-    const [approvals, known] = await Promise.all([all("/v1/approvals?status=pending"), all("/v1/agents")]);
-    agents = new Map(known.map((a) => [a.id, a]));
+    const approvals = await all("/v1/approvals?status=pending");
     const arrived = seen ? approvals.filter((a) => !seen.has(a.id)) : [];
     seen = new Set(approvals.map((a) => a.id));
     items = approvals;

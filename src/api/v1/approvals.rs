@@ -16,7 +16,7 @@ use crate::{
         schema::Word,
         security::Credential,
         types::{Data, ListPage, OptionalJson},
-        v1::vocab::{ApprovalChoice, ApprovalStatus, Risk, ValueCategory},
+        v1::vocab::{ApprovalChoice, ApprovalStatus, Risk, TrustTier, ValueCategory},
         Tag,
     },
     auth::Scope,
@@ -146,6 +146,8 @@ pub struct QueuedApprovalOut {
     risk: Option<Word<Risk>>,
     /// What the intent type earns when it succeeds; null if it declares none.
     value_category: Option<Word<ValueCategory>>,
+    /// The agent's trust tier in force now; null if the agent is gone.
+    agent_trust_tier: Option<Word<TrustTier>>,
     /// The params' top-level fields on one line (cut at 160 characters).
     params_summary: String,
     /// Why policy sent the intent to the queue: the rule that matched.
@@ -163,6 +165,9 @@ impl From<QueuedApproval> for QueuedApprovalOut {
             value_category: queued
                 .value_category
                 .map(|category| Word::new(category.as_str().to_string())),
+            agent_trust_tier: queued
+                .agent_trust_tier
+                .map(|tier| Word::new(tier.as_str().to_string())),
             params_summary: queued.params_summary,
             routing_reason: queued.routing_reason,
         }
@@ -179,6 +184,7 @@ impl Example for QueuedApprovalOut {
             agent_id: "compliance-agent".into(),
             risk: Some(Word::new("critical".into())),
             value_category: Some(Word::new("risk_mitigation".into())),
+            agent_trust_tier: Some(Word::new("T1".into())),
             params_summary:
                 r#"deadline: "2024-02-14", requestType: "access", subjectEmail: "jane@example.com""#
                     .into(),
