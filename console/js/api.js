@@ -4,7 +4,7 @@
 let csrfToken = null;
 let reauthenticate = null;
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
     super(error.message || `HTTP ${status}`);

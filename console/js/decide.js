@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { badge, busy, errorBox, h, relative } from "./dom.js";
 
 /** POSTs the decision; `note` is the approval's comment or the rejection's reason. */
-export function decide(approvalId, choice, note) {
+function decide(approvalId, choice, note) {
   const text = note && note.trim();
   const body = text ? (choice === "approve" ? { comment: text } : { reason: text }) : {};
   return api(`/v1/approvals/${encodeURIComponent(approvalId)}/${choice}`, { method: "POST", body });
@@ -32,7 +32,7 @@ export function decisionList(approval) {
 }
 
 /** The plain words for a decision someone else made first, with their decision. */
-export async function alreadyResolved(approvalId) {
+async function alreadyResolved(approvalId) {
   let approval = null;
   try {
     approval = await api(`/v1/approvals/${encodeURIComponent(approvalId)}`);
@@ -52,7 +52,7 @@ export async function alreadyResolved(approvalId) {
  * Runs a decision and reports in `where`: the result, ALREADY_RESOLVED with the other
  * decision, or the error. Resolves to the updated approval, or null.
  */
-export async function decideInto(where, approvalId, choice, note) {
+async function decideInto(where, approvalId, choice, note) {
   try {
     const approval = await decide(approvalId, choice, note);
     where.replaceChildren(

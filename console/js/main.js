@@ -58,6 +58,14 @@ async function show() {
     else link.removeAttribute("aria-current");
   }
   const current = ++generation;
+  // Admin sections (marked in the navigation) are not offered to other roles; the API
+  // refuses their calls to them regardless.
+  const link = document.querySelector(`#nav a[data-section="${section}"]`);
+  if (link?.closest("[data-role=admin]") && !can.administer()) {
+    fill(main, h("h1", {}, link.textContent), h("p", {}, "This page needs the admin role."));
+    focusHeading();
+    return;
+  }
   fill(main, h("p", { class: "muted" }, "Loading…"));
   let outcome;
   try {
@@ -72,6 +80,11 @@ async function show() {
     return;
   }
   cleanup = outcome;
+  focusHeading();
+}
+
+/** Names the tab after the page and moves focus to its heading, for screen readers. */
+function focusHeading() {
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : "Console"} · IntendedOps`;
   if (heading) {

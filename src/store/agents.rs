@@ -2,7 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{filtered_page, get_by_id, AnyQueryAs, Keyed, ListFilter, Store};
+use super::{bind_filter, filtered_page, get_by_id, AnyQueryAs, Keyed, ListFilter, Store};
 use crate::ids::TenantId;
 use crate::time::Millis;
 
@@ -89,13 +89,8 @@ impl ListFilter for AgentFilter {
          AND ($3 IS NULL OR COALESCE(pinned_tier, trust_tier) = $3)";
     const PARAMS: usize = 3;
 
-    fn bind<'q, O>(
-        &'q self,
-        tenant_id: &'q TenantId,
-        query: AnyQueryAs<'q, O>,
-    ) -> AnyQueryAs<'q, O> {
+    fn bind<'q, O>(&'q self, query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
         query
-            .bind(tenant_id)
             .bind(self.status.as_deref())
             .bind(self.trust_tier.as_deref())
     }
@@ -198,8 +193,7 @@ pub async fn intent_counts_for_page(
          GROUP BY agent_id, status",
         AgentFilter::WHERE
     );
-    filter
-        .bind(tenant_id, sqlx::query_as(&sql))
+    bind_filter(sqlx::query_as(&sql), tenant_id, filter)
         .bind(limit)
         .bind(offset)
         .fetch_all(store.reader())

@@ -198,13 +198,8 @@ impl ListFilter for AuditFilter {
          AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at <= $4)";
     const PARAMS: usize = 4;
 
-    fn bind<'q, O>(
-        &'q self,
-        tenant_id: &'q TenantId,
-        query: AnyQueryAs<'q, O>,
-    ) -> AnyQueryAs<'q, O> {
+    fn bind<'q, O>(&'q self, query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
         query
-            .bind(tenant_id)
             .bind(self.event_type.as_deref())
             .bind(self.from)
             .bind(self.to)

@@ -132,13 +132,8 @@ impl ListFilter for IntentFilter {
          AND ($7 IS NULL OR created_at <= $7)";
     const PARAMS: usize = 7;
 
-    fn bind<'q, O>(
-        &'q self,
-        tenant_id: &'q TenantId,
-        query: AnyQueryAs<'q, O>,
-    ) -> AnyQueryAs<'q, O> {
+    fn bind<'q, O>(&'q self, query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
         query
-            .bind(tenant_id)
             .bind(self.status.as_deref())
             .bind(self.agent_id.as_deref())
             .bind(self.domain.as_deref())

@@ -293,19 +293,16 @@ pub(crate) async fn page_total(
     }
 }
 
-/// The WHERE clause of a filtered listing and how to bind it: `$1` is the tenant, the filter's
-/// own values follow. Absent values are bound as NULL (`($n IS NULL OR column = $n)`), so one
-/// prepared statement serves every combination.
+/// The WHERE clause of a filtered listing and how to bind its values: `$1` is the tenant (bound
+/// by [`filtered_page`]), the filter's own values follow from `$2`. Absent values are bound as
+/// NULL (`($n IS NULL OR column = $n)`), so one prepared statement serves every combination.
 pub(crate) trait ListFilter {
     const WHERE: &'static str;
     /// Placeholders `WHERE` uses, the tenant's included.
     const PARAMS: usize;
 
-    fn bind<'q, O>(
-        &'q self,
-        tenant_id: &'q TenantId,
-        query: AnyQueryAs<'q, O>,
-    ) -> AnyQueryAs<'q, O>;
+    /// Binds `$2`, `$3`, … in order.
+    fn bind<'q, O>(&'q self, query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O>;
 }
 
 /// No filter but the tenant.
@@ -313,13 +310,18 @@ impl ListFilter for () {
     const WHERE: &'static str = "WHERE tenant_id = $1";
     const PARAMS: usize = 1;
 
-    fn bind<'q, O>(
-        &'q self,
-        tenant_id: &'q TenantId,
-        query: AnyQueryAs<'q, O>,
-    ) -> AnyQueryAs<'q, O> {
-        query.bind(tenant_id)
+    fn bind<'q, O>(&'q self, query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
+        query
     }
+}
+
+/// `query` with the tenant and `filter` bound: everything a [`ListFilter`]'s WHERE needs.
+pub(crate) fn bind_filter<'q, O, F: ListFilter>(
+    query: AnyQueryAs<'q, O>,
+    tenant_id: &'q TenantId,
+    filter: &'q F,
+) -> AnyQueryAs<'q, O> {
+    filter.bind(query.bind(tenant_id))
 }
 
 /// One page of `table`'s rows matching `filter` in `order_by` order, and the number matching:
@@ -341,17 +343,15 @@ where
         F::PARAMS + 1,
         F::PARAMS + 2
     );
-    let counted: Vec<Counted<T>> = filter
-        .bind(tenant_id, sqlx::query_as(&page_sql))
+    let counted: Vec<Counted<T>> = bind_filter(sqlx::query_as(&page_sql), tenant_id, filter)
         .bind(limit)
         .bind(offset)
         .fetch_all(store.reader())
         .await?;
     let (rows, total) = split_counted(counted);
     let count_sql = format!("SELECT COUNT(*) FROM {table} {}", F::WHERE);
-    let count = filter
-        .bind(tenant_id, sqlx::query_as(&count_sql))
-        .fetch_one(store.reader());
+    let count =
+        bind_filter(sqlx::query_as(&count_sql), tenant_id, filter).fetch_one(store.reader());
     Ok((rows, page_total(total, offset, count).await?))
 }
 

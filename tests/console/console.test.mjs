@@ -171,6 +171,11 @@ test("a viewer has no approve button, and a forged approval with the viewer's se
   assert.equal(forged.status, 403);
   assert.equal(forged.body.error.code, "FORBIDDEN");
   assert.equal((await intent(id)).status, "pending_approval");
+  // Admin pages are not offered: no navigation link, and no form when opened directly.
+  assert.equal(await page.getByRole("link", { name: "API keys" }).isVisible(), false);
+  await page.goto(`${server.base}/console#/keys`);
+  await page.getByText("This page needs the admin role.").waitFor(WAIT);
+  assert.equal(await page.getByRole("form", { name: "Create an API key" }).count(), 0);
   await page.context().close();
 });
 

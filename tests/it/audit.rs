@@ -2,8 +2,6 @@
 //! database is located exactly, rolled-back transactions leave nothing, and the listing,
 //! verification, export and offline check agree.
 
-use std::process::Command;
-
 use futures_util::future::join_all;
 use intendedops::{
     audit::{self, AuditEvent},
@@ -13,7 +11,7 @@ use intendedops::{
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, send, spawn_app, TestApp};
+use crate::helpers::{cli, expect_error, send, spawn_app, TestApp};
 
 async fn append(store: &Store, tenant: &str, n: usize) {
     let tenant = TenantId::parse(tenant).unwrap();
@@ -137,12 +135,7 @@ async fn tampering_in_the_database_is_located_exactly() {
     assert_eq!(verify(&app, &app.a.admin_key).await["valid"], true);
 
     // The CLI agrees, with exit status 1 and the bad sequence.
-    let output = Command::new(env!("CARGO_BIN_EXE_intendedops"))
-        .args(["audit", "verify", "--tenant", "deleted"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("OPENINTENT_LOG_LEVEL", "warn")
-        .output()
-        .unwrap();
+    let output = cli(&app, &["audit", "verify", "--tenant", "deleted"]);
     assert_eq!(output.status.code(), Some(1));
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed["firstInvalidSequence"], 6);
@@ -302,15 +295,7 @@ async fn an_export_verifies_offline_and_tampering_in_it_is_found() {
     for n in 0..3 {
         append(&app.store, "tenant-a", n).await;
     }
-    let cli = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_intendedops"))
-            .args(args)
-            .env("DATABASE_URL", &app.db.url)
-            .env("OPENINTENT_LOG_LEVEL", "warn")
-            .output()
-            .unwrap()
-    };
-    let export = cli(&["audit", "export", "--tenant", "tenant-a"]);
+    let export = cli(&app, &["audit", "export", "--tenant", "tenant-a"]);
     assert!(export.status.success());
     let text = String::from_utf8(export.stdout).unwrap();
     assert_eq!(text.lines().count(), 5);
@@ -318,7 +303,7 @@ async fn an_export_verifies_offline_and_tampering_in_it_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chain.jsonl");
     std::fs::write(&path, &text).unwrap();
-    let offline = cli(&["audit", "verify-file", path.to_str().unwrap()]);
+    let offline = cli(&app, &["audit", "verify-file", path.to_str().unwrap()]);
     assert_eq!(offline.status.code(), Some(0));
     let result: Value = serde_json::from_slice(&offline.stdout).unwrap();
     assert_eq!(
@@ -329,7 +314,7 @@ async fn an_export_verifies_offline_and_tampering_in_it_is_found() {
     let tampered = text.replacen("\"n\":1", "\"n\":7", 1);
     assert_ne!(tampered, text);
     std::fs::write(&path, tampered).unwrap();
-    let offline = cli(&["audit", "verify-file", path.to_str().unwrap()]);
+    let offline = cli(&app, &["audit", "verify-file", path.to_str().unwrap()]);
     assert_eq!(offline.status.code(), Some(1));
     let result: Value = serde_json::from_slice(&offline.stdout).unwrap();
     assert_eq!(result["firstInvalidSequence"], 4);
@@ -353,13 +338,8 @@ async fn the_api_export_is_the_cli_export_and_stays_in_its_tenant() {
         .unwrap()
         .contains("audit-tenant-a.jsonl"));
     let text = response.text().await.unwrap();
-    let cli = Command::new(env!("CARGO_BIN_EXE_intendedops"))
-        .args(["audit", "export", "--tenant", "tenant-a"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("OPENINTENT_LOG_LEVEL", "warn")
-        .output()
-        .unwrap();
-    assert_eq!(text, String::from_utf8(cli.stdout).unwrap());
+    let exported = cli(&app, &["audit", "export", "--tenant", "tenant-a"]);
+    assert_eq!(text, String::from_utf8(exported.stdout).unwrap());
     assert_eq!(text.lines().count(), 5);
     let theirs = app
         .with_key(Method::GET, "/v1/audit/export", &app.b.admin_key)

@@ -4,16 +4,7 @@ use std::{process::Command, time::Duration};
 
 use reqwest::Method;
 
-use crate::helpers::{expect_error, send, spawn_app, TestApp};
-
-fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_intendedops"))
-        .args(args)
-        .env("DATABASE_URL", &app.db.url)
-        .env("OPENINTENT_LOG_LEVEL", "warn")
-        .output()
-        .expect("the binary runs")
-}
+use crate::helpers::{cli, expect_error, send, spawn_app};
 
 fn stdout(output: &std::process::Output) -> String {
     assert!(

@@ -354,6 +354,16 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     found.unwrap_or(0.0)
 }
 
+/// Runs the operator CLI (the real binary) against `app`'s database.
+pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_intendedops"))
+        .args(args)
+        .env("DATABASE_URL", &app.db.url)
+        .env("OPENINTENT_LOG_LEVEL", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
 /// A loopback port free a moment ago, for a server process the test starts itself.
 /// A clock stopped one second into the current minute: everything a test does counts in one
 /// rate-limit window however long it takes, and `advance` moves it on without waiting.
