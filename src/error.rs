@@ -60,8 +60,8 @@ pub enum Error {
     #[error("cannot {action} an intent that is {from}")]
     InvalidTransition { action: &'static str, from: String },
     /// An OpenIntent write named a version (`If-Match`) that is no longer current.
-    #[error("version conflict: the intent is at version {current}")]
-    VersionConflict { current: i64 },
+    #[error("version conflict: the {what} is at version {current}")]
+    VersionConflict { what: &'static str, current: i64 },
     /// An OpenIntent scope is leased by another agent; `lease` is that lease as shown.
     #[error("{message}")]
     LeaseConflict {

@@ -78,9 +78,23 @@ pub fn rfc3339(ms: Millis) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Renders stored milliseconds as the OpenIntent face shows instants: RFC 3339 with a
+/// `+00:00` offset, which Python's `datetime.fromisoformat` reads on every version the SDK
+/// supports (3.10 refuses a trailing `Z`).
+pub fn protocol_instant(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_instants_carry_an_offset() {
+        assert_eq!(protocol_instant(1_705_314_600_123), "2024-01-15T10:30:00.123+00:00");
+    }
 
     #[test]
     fn renders_with_milliseconds_and_z() {

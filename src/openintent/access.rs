@@ -21,7 +21,7 @@ use crate::{
         },
         Store,
     },
-    time::{now_ms, parse_instant, rfc3339, DayBound},
+    time::{now_ms, parse_instant, protocol_instant, DayBound},
 };
 
 pub const PERMISSIONS: [&str; 3] = ["read", "write", "admin"];
@@ -316,7 +316,7 @@ impl Access {
                 .clone()
                 .unwrap_or_else(|| caller.agent_id.clone()),
         );
-        decided.decided_at = Some(rfc3339(now_ms()));
+        decided.decided_at = Some(protocol_instant(now_ms()));
         decided.decision_reason = input.reason.clone();
         let body = serde_json::to_string(&request).map_err(|err| Error::Internal(err.into()))?;
         record_rows::replace_body(change.tx(), &tenant, kind, request_id, &body).await?;
@@ -390,7 +390,7 @@ async fn add_entry(
         principal_type: input.principal_type,
         permission: input.permission,
         granted_by: change.caller.agent_id.clone(),
-        granted_at: rfc3339(now_ms()),
+        granted_at: protocol_instant(now_ms()),
         expires_at: instant(input.expires_at.as_deref(), "expires_at")?,
         reason: input.reason,
     };

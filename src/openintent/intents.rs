@@ -442,6 +442,7 @@ pub(crate) fn expect_version(row: &IntentRow, version: Version) -> Result<()> {
     match row.version == version.0 {
         true => Ok(()),
         false => Err(Error::VersionConflict {
+            what: "intent",
             current: row.version,
         }),
     }

@@ -98,7 +98,7 @@ impl Leases {
             .record(NewEvent::new(
                 intent_id,
                 "lease_acquired",
-                json!({ "lease_id": row.id, "scope": scope, "agent_id": row.agent_id, "expires_at": crate::time::rfc3339(row.expires_at) }),
+                json!({ "lease_id": row.id, "scope": scope, "agent_id": row.agent_id, "expires_at": crate::time::protocol_instant(row.expires_at) }),
             ))
             .await?;
         change.commit().await?;

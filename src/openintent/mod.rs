@@ -8,16 +8,20 @@
 //! PostgreSQL delivers the notifications a transaction sent only when it commits.
 
 pub mod access;
+pub mod documents;
+pub mod event_types;
 pub mod graph;
 pub mod intents;
 pub mod leases;
 pub mod model;
 pub mod patch;
+pub mod plans;
 pub mod portfolios;
 pub mod records;
 pub mod status;
 pub mod streams;
 pub mod subscriptions;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -47,6 +51,8 @@ pub mod prefixes {
     pub const LEASE: &str = "lse";
     pub const PORTFOLIO: &str = "pfo";
     pub const MEMBERSHIP: &str = "pfm";
+    pub const TASK: &str = "tsk";
+    pub const PLAN: &str = "pln";
 }
 
 /// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
@@ -106,6 +112,10 @@ services! {
     Records,
     /// RFC-0006: subscriptions and live streams ([`subscriptions`], [`streams`]).
     Subscriptions,
+    /// RFC-0012: tasks ([`tasks`]).
+    Tasks,
+    /// RFC-0012: plans ([`plans`]).
+    Plans,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -118,6 +128,8 @@ pub struct OpenIntent {
     pub access: Access,
     pub records: Records,
     pub subscriptions: Subscriptions,
+    pub tasks: Tasks,
+    pub plans: Plans,
 }
 
 impl OpenIntent {
@@ -130,7 +142,9 @@ impl OpenIntent {
             portfolios: Portfolios(context.clone()),
             access: Access(context.clone()),
             records: Records(context.clone()),
-            subscriptions: Subscriptions(context),
+            subscriptions: Subscriptions(context.clone()),
+            tasks: Tasks(context.clone()),
+            plans: Plans(context),
         }
     }
 }
@@ -180,30 +194,6 @@ impl Context {
     }
 }
 
-/// Event types this server logs that the OpenIntent SDK (0.17) can list; others
-/// (`lease_renewed`, `cost_recorded`, …) are announced without a log row.
-const SDK_EVENT_TYPES: [&str; 20] = [
-    "intent_created",
-    "state_patched",
-    "status_changed",
-    "agent_assigned",
-    "agent_unassigned",
-    "dependency_added",
-    "dependency_removed",
-    "lease_acquired",
-    "lease_released",
-    "arbitration_requested",
-    "decision_recorded",
-    "attachment_added",
-    "added_to_portfolio",
-    "removed_from_portfolio",
-    "failure_recorded",
-    "access_granted",
-    "access_revoked",
-    "access_requested",
-    "access_request_approved",
-    "access_request_denied",
-];
 
 /// The bus form of an event; `body` is its published form.
 fn bus_event(row: &EventRow, event: &model::Event) -> BusEvent {
@@ -291,7 +281,7 @@ impl Change<'_> {
     /// know (it refuses to list an intent's events if one is among them), only announces it:
     /// audit record and live streams, no log row.
     async fn announce(&mut self, event: NewEvent<'_>) -> Result<()> {
-        if SDK_EVENT_TYPES.contains(&event.event_type) {
+        if event_types::sdk_lists(event.event_type) {
             self.record(event).await?;
             return Ok(());
         }

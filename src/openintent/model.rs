@@ -13,7 +13,7 @@ use crate::{
     store::openintent::{
         event_log::EventRow, intents::IntentRow, leases::LeaseRow, portfolios::PortfolioRow,
     },
-    time::{now_ms, rfc3339, Millis},
+    time::{now_ms, protocol_instant, Millis},
 };
 
 pub use super::graph::{Aggregate, Edge, EdgeKind, Graph};
@@ -81,7 +81,7 @@ pub(crate) fn depends_on(row: &IntentRow) -> Vec<String> {
 }
 
 fn instant<S: Serializer>(ms: &Millis, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-    serializer.serialize_str(&rfc3339(*ms))
+    serializer.serialize_str(&protocol_instant(*ms))
 }
 
 fn optional_instant<S: Serializer>(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import uuid
@@ -73,6 +74,15 @@ def mentions_key(value: Any, key: str) -> bool:
     if isinstance(value, list):
         return any(mentions_key(v, key) for v in value)
     return False
+
+
+# What Python 3.10's datetime.fromisoformat reads (the oldest Python the SDK supports): no
+# trailing `Z`, and 3 or 6 fractional digits.
+PY310_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?\+00:00$")
+
+
+def py310_instant(text: str) -> bool:
+    return isinstance(text, str) and PY310_INSTANT.match(text) is not None
 
 
 def is_utc(moment) -> bool:

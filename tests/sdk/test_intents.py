@@ -16,7 +16,16 @@ from openintent.exceptions import (
 )
 from openintent.models import EventType, IntentStatus
 
-from sdkhelpers import all_intents, event_types, ids, is_utc, mentions_key, new_intent, unique
+from sdkhelpers import (
+    all_intents,
+    event_types,
+    ids,
+    is_utc,
+    mentions_key,
+    new_intent,
+    py310_instant,
+    unique,
+)
 
 
 # ---------------------------------------------------------------- discovery
@@ -80,8 +89,8 @@ def test_wire_format_is_snake_case_with_utc_z_times(client, raw):
     for key in ("id", "title", "status", "version", "state", "created_at", "updated_at"):
         assert key in body, f"{key} missing from {body}"
     assert isinstance(body["id"], str)
-    assert body["created_at"].endswith("Z"), body["created_at"]
-    assert body["updated_at"].endswith("Z"), body["updated_at"]
+    assert py310_instant(body["created_at"]), body["created_at"]
+    assert py310_instant(body["updated_at"]), body["updated_at"]
 
 
 def test_get_unknown_intent_raises_not_found(client):

@@ -72,7 +72,7 @@ impl From<ApiError> for OiError {
 impl From<Error> for OiError {
     fn from(err: Error) -> Self {
         let (current_version, existing_lease) = match &err {
-            Error::VersionConflict { current } => (Some(*current), None),
+            Error::VersionConflict { current, .. } => (Some(*current), None),
             Error::LeaseConflict { lease, .. } => (None, Some(JsonObject(lease.clone()))),
             _ => (None, None),
         };

@@ -22,6 +22,7 @@ pub mod portfolios;
 pub mod records;
 pub mod resources;
 pub mod streams;
+pub mod tasks;
 pub mod vocab;
 
 use poem::Request;
@@ -55,6 +56,8 @@ pub enum OiTag {
     Access,
     /// RFC-0006 subscriptions and SSE streams.
     Subscriptions,
+    /// RFC-0012 tasks and plans.
+    Tasks,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -105,6 +108,35 @@ where
     result
         .map(|items| Json(L::wrap(items.into_iter().map(L::Item::from).collect())))
         .map_err(fail)
+}
+
+/// 200 with a document of the core (`Serialize`), documented as `D`.
+pub type DocAnswer<D> = Json<Documented<D>>;
+/// 201 with a new document of the core.
+pub type DocCreated<D> = Created<Documented<D>>;
+/// 200 with documents as a bare array (what the SDK reads for RFC 0012-0017 lists).
+pub type DocList<D> = Json<Documented<Vec<D>>>;
+
+fn to_wire<T: serde::Serialize, D>(value: &T) -> OiResult<Documented<D>> {
+    serde_json::to_value(value)
+        .map(Documented::new)
+        .map_err(|err| fail(Error::Internal(err.into())))
+}
+
+pub fn document<T: serde::Serialize, D>(result: crate::error::Result<T>) -> OiResult<DocAnswer<D>> {
+    Ok(Json(to_wire(&result.map_err(fail)?)?))
+}
+
+pub fn created_document<T: serde::Serialize, D: Type>(
+    result: crate::error::Result<T>,
+) -> OiResult<DocCreated<D>> {
+    Ok(Created::Created(Json(to_wire(&result.map_err(fail)?)?)))
+}
+
+pub fn documents<T: serde::Serialize, D>(
+    result: crate::error::Result<Vec<T>>,
+) -> OiResult<DocList<D>> {
+    Ok(Json(to_wire(&result.map_err(fail)?)?))
 }
 
 /// 204.
@@ -167,6 +199,7 @@ pub type Apis = (
     portfolios::PortfoliosOi,
     access::AccessOi,
     streams::StreamsOi,
+    tasks::TasksOi,
     discovery::ServerOi,
 );
 
@@ -181,6 +214,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             portfolios::PortfoliosOi(core.portfolios.clone()),
             access::AccessOi(core.access.clone()),
             streams::StreamsOi(core.subscriptions.clone()),
+            tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",

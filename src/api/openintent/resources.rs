@@ -21,7 +21,7 @@ use crate::{
         records::{arbitration, attachments, costs, retries, Record},
         subscriptions,
     },
-    time::rfc3339,
+    time::protocol_instant,
 };
 
 /// `constraints`: the SDK sends a list of strings; an object is kept as sent.
@@ -382,8 +382,8 @@ impl From<model::Intent> for Intent {
             depends_on: intent.depends_on,
             confidence: Some(intent.confidence),
             version: intent.version,
-            created_at: rfc3339(intent.created_at),
-            updated_at: rfc3339(intent.updated_at),
+            created_at: protocol_instant(intent.created_at),
+            updated_at: protocol_instant(intent.updated_at),
         }
     }
 }
@@ -398,7 +398,7 @@ impl From<model::Event> for IntentEvent {
             payload: JsonObject(event.payload),
             trace_id: event.trace_id,
             parent_event_id: event.parent_event_id,
-            created_at: rfc3339(event.created_at),
+            created_at: protocol_instant(event.created_at),
         }
     }
 }
@@ -409,7 +409,7 @@ impl From<model::Assignment> for Assignment {
             intent_id: assignment.intent_id,
             agent_id: assignment.agent_id,
             role: assignment.role,
-            assigned_at: rfc3339(assignment.assigned_at),
+            assigned_at: protocol_instant(assignment.assigned_at),
         }
     }
 }
@@ -422,10 +422,10 @@ impl From<model::Lease> for Lease {
             agent_id: lease.agent_id,
             scope: lease.scope,
             status: word(lease.status.as_str()),
-            expires_at: rfc3339(lease.expires_at),
-            acquired_at: rfc3339(lease.acquired_at),
-            created_at: rfc3339(lease.created_at),
-            released_at: lease.released_at.map(rfc3339),
+            expires_at: protocol_instant(lease.expires_at),
+            acquired_at: protocol_instant(lease.acquired_at),
+            created_at: protocol_instant(lease.created_at),
+            released_at: lease.released_at.map(protocol_instant),
         }
     }
 }
@@ -454,8 +454,8 @@ impl From<model::Portfolio> for Portfolio {
             status: word(portfolio.status),
             metadata: JsonObject(portfolio.metadata),
             governance_policy: JsonObject(portfolio.governance_policy),
-            created_at: rfc3339(portfolio.created_at),
-            updated_at: rfc3339(portfolio.updated_at),
+            created_at: protocol_instant(portfolio.created_at),
+            updated_at: protocol_instant(portfolio.updated_at),
         }
     }
 }
@@ -491,7 +491,7 @@ impl From<model::Membership> for Membership {
             intent_id: membership.intent_id,
             role: word(membership.role),
             priority: membership.priority,
-            added_at: rfc3339(membership.added_at),
+            added_at: protocol_instant(membership.added_at),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     error::{Error, Result},
     ids,
     store::openintent::{records as record_rows, records::RecordRow},
-    time::{now_ms, parse_instant, rfc3339, DayBound},
+    time::{now_ms, parse_instant, protocol_instant, DayBound},
 };
 
 /// The kinds of record, with their id prefix.
@@ -99,7 +99,7 @@ pub(crate) fn object(value: Value, field: &str) -> Result<Value> {
 pub(crate) fn instant(raw: Option<&str>, field: &str) -> Result<Option<String>> {
     raw.map(|raw| {
         parse_instant(raw, DayBound::Start)
-            .map(rfc3339)
+            .map(protocol_instant)
             .ok_or_else(|| Error::invalid(&[field], "must be an ISO 8601 date-time"))
     })
     .transpose()
@@ -158,7 +158,7 @@ pub(crate) async fn store_record<T: RecordFields>(
     let record = Record {
         id: ids::new_id(T::KIND.prefix()),
         fields,
-        created_at: rfc3339(now),
+        created_at: protocol_instant(now),
     };
     let row = RecordRow {
         id: record.id.clone(),

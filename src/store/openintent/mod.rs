@@ -1,6 +1,7 @@
 //! Tables of the OpenIntent face (`oi_*`, migration 0008). Every function takes the tenant id
 //! first; the face's rules (versions, state machine, lease conflicts) live in `openintent`.
 
+pub mod documents;
 pub mod event_log;
 pub mod graph;
 pub mod intents;
