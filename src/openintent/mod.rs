@@ -13,6 +13,7 @@ pub mod event_types;
 pub mod graph;
 pub mod intents;
 pub mod leases;
+pub mod memory;
 pub mod model;
 pub mod patch;
 pub mod plans;
@@ -53,6 +54,7 @@ pub mod prefixes {
     pub const MEMBERSHIP: &str = "pfm";
     pub const TASK: &str = "tsk";
     pub const PLAN: &str = "pln";
+    pub const MEMORY: &str = "mem";
 }
 
 /// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
@@ -116,6 +118,8 @@ services! {
     Tasks,
     /// RFC-0012: plans ([`plans`]).
     Plans,
+    /// RFC-0015: agent memory ([`memory`]).
+    Memory,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -130,6 +134,7 @@ pub struct OpenIntent {
     pub subscriptions: Subscriptions,
     pub tasks: Tasks,
     pub plans: Plans,
+    pub memory: Memory,
 }
 
 impl OpenIntent {
@@ -144,7 +149,8 @@ impl OpenIntent {
             records: Records(context.clone()),
             subscriptions: Subscriptions(context.clone()),
             tasks: Tasks(context.clone()),
-            plans: Plans(context),
+            plans: Plans(context.clone()),
+            memory: Memory(context),
         }
     }
 }

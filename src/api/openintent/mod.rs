@@ -18,6 +18,7 @@ pub mod graph;
 pub mod identity;
 pub mod intents;
 pub mod leases;
+pub mod memory;
 pub mod portfolios;
 pub mod records;
 pub mod resources;
@@ -58,6 +59,8 @@ pub enum OiTag {
     Subscriptions,
     /// RFC-0012 tasks and plans.
     Tasks,
+    /// RFC-0015 agent memory.
+    Memory,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -200,6 +203,7 @@ pub type Apis = (
     access::AccessOi,
     streams::StreamsOi,
     tasks::TasksOi,
+    memory::MemoryOi,
     discovery::ServerOi,
 );
 
@@ -215,6 +219,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             access::AccessOi(core.access.clone()),
             streams::StreamsOi(core.subscriptions.clone()),
             tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
+            memory::MemoryOi(core.memory.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
