@@ -15,6 +15,9 @@ const SQLITE_CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_
 
 /// How often expired approvals are resolved.
 const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often agents' heartbeats are checked (RFC-0016); the shortest silence that makes an
+/// agent unhealthy is a second, so it is seen within two.
+const AGENT_HEALTH_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct App {
     pub services: Services,
@@ -118,6 +121,18 @@ impl App {
             let approvals = approvals.clone();
             async move {
                 approvals.run_expiry(APPROVAL_SWEEP_PERIOD, shutdown).await;
+                Ok(())
+            }
+        });
+        let lifecycle = services.openintent.lifecycle.clone();
+        let metrics = services.metrics.clone();
+        workers.spawn("agent_health", move |shutdown| {
+            let (lifecycle, metrics) = (lifecycle.clone(), metrics.clone());
+            async move {
+                crate::supervisor::every("agent_health", AGENT_HEALTH_PERIOD, metrics, shutdown, || {
+                    lifecycle.sweep_health()
+                })
+                .await;
                 Ok(())
             }
         });

@@ -47,6 +47,9 @@ pub enum Error {
     /// The request conflicts with the current state (duplicate id, …).
     #[error("{0}")]
     Conflict(String),
+    /// The resource existed and has ended for good (a deregistered agent's heartbeat).
+    #[error("{0}")]
+    Gone(String),
     /// An intent names an agent that is not registered in the tenant.
     #[error("agent '{0}' is not registered")]
     AgentNotFound(String),

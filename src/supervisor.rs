@@ -143,3 +143,29 @@ mod tests {
         supervisor.stop().await;
     }
 }
+
+/// Runs `job` every `period` until `shutdown`, counting each run as `name` in the metrics
+/// (`intendedops_jobs_total`) and logging a failure; the sweeps of the service are such jobs.
+pub async fn every<F, Fut, T>(
+    name: &'static str,
+    period: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::error::Result<T>>,
+{
+    let mut interval = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.cancelled() => break,
+        }
+        let outcome = job().await;
+        metrics.job_ran(name, outcome.is_ok());
+        if let Err(err) = outcome {
+            tracing::warn!(job = name, error = %err, "periodic job failed");
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const GONE: &str = "GONE";
     pub const AGENT_NOT_FOUND: &str = "AGENT_NOT_FOUND";
     pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
     pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
@@ -136,6 +137,7 @@ impl From<Error> for ApiError {
             Error::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, message)
             }
+            Error::Gone(message) => ApiError::new(StatusCode::GONE, codes::GONE, message),
             err @ (Error::VersionConflict { .. } | Error::LeaseConflict { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, err.to_string())
             }

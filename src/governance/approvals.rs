@@ -514,18 +514,11 @@ impl ApprovalService {
         period: std::time::Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        let mut interval = tokio::time::interval(period);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = shutdown.cancelled() => break,
-            }
-            let swept = self.expire_due().await;
-            self.metrics.job_ran("approval_expiry", swept.is_ok());
-            if let Err(err) = swept {
-                tracing::warn!(error = %err, "approval expiry sweep failed");
-            }
-        }
+        let metrics = self.metrics.clone();
+        crate::supervisor::every("approval_expiry", period, metrics, shutdown, || {
+            self.expire_due()
+        })
+        .await;
     }
 }
 

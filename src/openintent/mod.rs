@@ -13,6 +13,7 @@ pub mod event_types;
 pub mod graph;
 pub mod intents;
 pub mod leases;
+pub mod lifecycle;
 pub mod memory;
 pub mod model;
 pub mod patch;
@@ -120,6 +121,8 @@ services! {
     Plans,
     /// RFC-0015: agent memory ([`memory`]).
     Memory,
+    /// RFC-0016: agent lifecycle and health ([`lifecycle`]).
+    Lifecycle,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -135,6 +138,7 @@ pub struct OpenIntent {
     pub tasks: Tasks,
     pub plans: Plans,
     pub memory: Memory,
+    pub lifecycle: Lifecycle,
 }
 
 impl OpenIntent {
@@ -150,7 +154,8 @@ impl OpenIntent {
             subscriptions: Subscriptions(context.clone()),
             tasks: Tasks(context.clone()),
             plans: Plans(context.clone()),
-            memory: Memory(context),
+            memory: Memory(context.clone()),
+            lifecycle: Lifecycle(context),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod identity;
 pub mod intents;
 pub mod leases;
+pub mod lifecycle;
 pub mod memory;
 pub mod portfolios;
 pub mod records;
@@ -61,6 +62,8 @@ pub enum OiTag {
     Tasks,
     /// RFC-0015 agent memory.
     Memory,
+    /// RFC-0016 agent lifecycle and health.
+    Lifecycle,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -204,6 +207,7 @@ pub type Apis = (
     streams::StreamsOi,
     tasks::TasksOi,
     memory::MemoryOi,
+    lifecycle::LifecycleOi,
     discovery::ServerOi,
 );
 
@@ -220,6 +224,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             streams::StreamsOi(core.subscriptions.clone()),
             tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
             memory::MemoryOi(core.memory.clone()),
+            lifecycle::LifecycleOi(core.lifecycle.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",

@@ -6,6 +6,7 @@ pub mod event_log;
 pub mod graph;
 pub mod intents;
 pub mod leases;
+pub mod lifecycle;
 pub mod portfolios;
 pub mod records;
 pub mod webhook_targets;
