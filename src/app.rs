@@ -18,6 +18,8 @@ const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_sec
 /// How often agents' heartbeats are checked (RFC-0016); the shortest silence that makes an
 /// agent unhealthy is a second, so it is seen within two.
 const AGENT_HEALTH_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often due schedule triggers are looked for (RFC-0017).
+const TRIGGER_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct App {
     pub services: Services,
@@ -124,18 +126,18 @@ impl App {
                 Ok(())
             }
         });
-        let lifecycle = services.openintent.lifecycle.clone();
-        let metrics = services.metrics.clone();
-        workers.spawn("agent_health", move |shutdown| {
-            let (lifecycle, metrics) = (lifecycle.clone(), metrics.clone());
-            async move {
-                crate::supervisor::every("agent_health", AGENT_HEALTH_PERIOD, metrics, shutdown, || {
-                    lifecycle.sweep_health()
-                })
-                .await;
-                Ok(())
-            }
-        });
+        workers.spawn_every(
+            "agent_health",
+            AGENT_HEALTH_PERIOD,
+            services.openintent.lifecycle.clone(),
+            |lifecycle| async move { lifecycle.sweep_health().await },
+        );
+        workers.spawn_every(
+            "trigger_scheduler",
+            TRIGGER_SWEEP_PERIOD,
+            services.openintent.triggers.clone(),
+            |triggers| async move { triggers.fire_due().await },
+        );
         if services.store.backend() == Backend::Sqlite {
             let store = services.store.clone();
             workers.spawn("sqlite_checkpoints", move |shutdown| {

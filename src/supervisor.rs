@@ -34,6 +34,23 @@ impl Supervisor {
         }
     }
 
+    /// Runs `job(state)` every `period` as the worker `name` (see [`every`]).
+    pub fn spawn_every<S, F, Fut, T>(&mut self, name: &'static str, period: Duration, state: S, job: F)
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S) -> Fut + Copy + Send + Sync + 'static,
+        Fut: Future<Output = crate::error::Result<T>> + Send + 'static,
+    {
+        let metrics = self.metrics.clone();
+        self.spawn(name, move |shutdown| {
+            let (state, metrics) = (state.clone(), metrics.clone());
+            async move {
+                every(name, period, metrics, shutdown, || job(state.clone())).await;
+                Ok(())
+            }
+        });
+    }
+
     /// Runs `start(shutdown)` as the worker `name`, again after each failure, until shutdown.
     /// A run that ends `Ok` before shutdown is restarted too: workers are meant to run for
     /// the life of the process.

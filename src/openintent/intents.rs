@@ -148,58 +148,10 @@ impl Context {
 }
 
 impl Intents {
-    pub async fn create_intent(&self, caller: &Caller, mut input: NewIntent) -> Result<Intent> {
-        input.check()?;
-        let mut depends_on = input.depends_on.clone();
-        depends_on.sort();
-        depends_on.dedup();
-        let now = now_ms();
-        let row = IntentRow {
-            tenant_id: caller.tenant.clone(),
-            id: ids::new_id(prefixes::INTENT),
-            title: input.title.trim().to_string(),
-            description: input.description.unwrap_or_default(),
-            created_by: self.attributed(caller, input.created_by).await?,
-            status: input
-                .status
-                .unwrap_or(CoordinationStatus::Draft)
-                .as_str()
-                .to_string(),
-            state: input.state.to_string(),
-            constraints: input.constraints.to_string(),
-            governance_policy: input.governance_policy.map(|policy| policy.to_string()),
-            parent_id: input.parent_intent_id,
-            depends_on: json!(depends_on).to_string(),
-            confidence: input.confidence.unwrap_or(0),
-            version: 1,
-            acl_policy: "open".into(),
-            created_at: now,
-            updated_at: now,
-        };
+    pub async fn create_intent(&self, caller: &Caller, input: NewIntent) -> Result<Intent> {
+        let created_by = self.attributed(caller, input.created_by.clone()).await?;
         let mut change = self.change(caller).await?;
-        if let Some(parent) = &row.parent_id {
-            if !intent_rows::exists(change.tx(), &caller.tenant, parent).await? {
-                return Err(Error::NotFound {
-                    what: "parent intent",
-                });
-            }
-        }
-        intent_rows::insert(change.tx(), &row).await?;
-        for target in &depends_on {
-            if !intent_rows::exists(change.tx(), &caller.tenant, target).await? {
-                return Err(Error::NotFound {
-                    what: "dependency intent",
-                });
-            }
-            graph_rows::add_dependency(change.tx(), &caller.tenant, &row.id, target, now).await?;
-        }
-        change
-            .record(NewEvent::new(
-                &row.id,
-                "intent_created",
-                json!({ "title": row.title, "parent_intent_id": row.parent_id, "depends_on": input.depends_on }),
-            ))
-            .await?;
+        let row = insert_intent(&mut change, created_by, input).await?;
         change.commit().await?;
         Intent::from_row(&row)
     }
@@ -435,6 +387,67 @@ impl Intents {
         self.intent(caller, id).await?;
         Ok(graph_rows::assignments(self.store(), &caller.tenant, id).await?)
     }
+}
+
+/// Inserts a new intent in a change: its row, its dependency edges and its
+/// `intent_created` event (also how a trigger creates one).
+pub(crate) async fn insert_intent(
+    change: &mut super::Change<'_>,
+    created_by: String,
+    mut input: NewIntent,
+) -> Result<IntentRow> {
+    input.check()?;
+    let mut depends_on = input.depends_on.clone();
+    depends_on.sort();
+    depends_on.dedup();
+    let now = now_ms();
+    let tenant = change.tenant().clone();
+    let row = IntentRow {
+        tenant_id: tenant.clone(),
+        id: ids::new_id(prefixes::INTENT),
+        title: input.title.trim().to_string(),
+        description: input.description.unwrap_or_default(),
+        created_by,
+        status: input
+            .status
+            .unwrap_or(CoordinationStatus::Draft)
+            .as_str()
+            .to_string(),
+        state: input.state.to_string(),
+        constraints: input.constraints.to_string(),
+        governance_policy: input.governance_policy.map(|policy| policy.to_string()),
+        parent_id: input.parent_intent_id,
+        depends_on: json!(depends_on).to_string(),
+        confidence: input.confidence.unwrap_or(0),
+        version: 1,
+        acl_policy: "open".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    if let Some(parent) = &row.parent_id {
+        if !intent_rows::exists(change.tx(), &tenant, parent).await? {
+            return Err(Error::NotFound {
+                what: "parent intent",
+            });
+        }
+    }
+    intent_rows::insert(change.tx(), &row).await?;
+    for target in &depends_on {
+        if !intent_rows::exists(change.tx(), &tenant, target).await? {
+            return Err(Error::NotFound {
+                what: "dependency intent",
+            });
+        }
+        graph_rows::add_dependency(change.tx(), &tenant, &row.id, target, now).await?;
+    }
+    change
+        .record(NewEvent::new(
+            &row.id,
+            "intent_created",
+            json!({ "title": row.title, "parent_intent_id": row.parent_id, "depends_on": input.depends_on }),
+        ))
+        .await?;
+    Ok(row)
 }
 
 /// 409 with the current version unless `version` is it.

@@ -24,6 +24,7 @@ pub mod status;
 pub mod streams;
 pub mod subscriptions;
 pub mod tasks;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub mod prefixes {
     pub const TASK: &str = "tsk";
     pub const PLAN: &str = "pln";
     pub const MEMORY: &str = "mem";
+    pub const TRIGGER: &str = "trg";
 }
 
 /// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
@@ -123,6 +125,8 @@ services! {
     Memory,
     /// RFC-0016: agent lifecycle and health ([`lifecycle`]).
     Lifecycle,
+    /// RFC-0017: triggers ([`triggers`]).
+    Triggers,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -139,6 +143,7 @@ pub struct OpenIntent {
     pub plans: Plans,
     pub memory: Memory,
     pub lifecycle: Lifecycle,
+    pub triggers: Triggers,
 }
 
 impl OpenIntent {
@@ -155,7 +160,8 @@ impl OpenIntent {
             tasks: Tasks(context.clone()),
             plans: Plans(context.clone()),
             memory: Memory(context.clone()),
-            lifecycle: Lifecycle(context),
+            lifecycle: Lifecycle(context.clone()),
+            triggers: Triggers(context),
         }
     }
 }

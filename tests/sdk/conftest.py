@@ -149,6 +149,10 @@ class Server:
     other_tenant_key: str
     other_tenant_reader_key: str
     log_path: Path
+    # What a second process on the same database needs (start_server).
+    binary: Path = Path()
+    env: dict = field(default_factory=dict)
+    workdir: Path = Path()
 
 
 def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path) -> Optional[str]:
@@ -196,8 +200,31 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
     log_path = workdir / "server.log"
     _SERVER_LOG["path"] = log_path
-    process = None
-    failure = None
+    process, base_url, failure = start_server(binary, env, workdir, log_path)
+    if failure is not None:
+        database.cleanup()
+        pytest.exit(f"the server did not start: {failure}\n--- server log ---\n{_tail(log_path)}",
+                    returncode=2)
+
+    try:
+        yield Server(
+            base_url=base_url,
+            other_tenant_key=other_key,
+            other_tenant_reader_key=reader_key,
+            log_path=log_path,
+            binary=binary,
+            env=env,
+            workdir=workdir,
+        )
+    finally:
+        stop_server(process)
+        database.cleanup()
+
+
+def start_server(binary: Path, env: dict, workdir: Path, log_path: Path):
+    """Starts `serve` on a free loopback port: (process, base URL, None), or why it failed."""
+    env = dict(env)
+    process, base_url, failure = None, "", "not started"
     for _attempt in range(3):  # a freshly picked port can be taken before the bind
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
@@ -210,27 +237,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         failure = _wait_healthy(process, base_url, log_path)
         if failure is None:
             break
-        _stop(process)
+        stop_server(process)
         if "address" not in _tail(log_path, 20).lower():
             break
-    if failure is not None:
-        database.cleanup()
-        pytest.exit(f"the server did not start: {failure}\n--- server log ---\n{_tail(log_path)}",
-                    returncode=2)
-
-    try:
-        yield Server(
-            base_url=base_url,
-            other_tenant_key=other_key,
-            other_tenant_reader_key=reader_key,
-            log_path=log_path,
-        )
-    finally:
-        _stop(process)
-        database.cleanup()
+    return process, base_url, failure
 
 
-def _stop(process: Optional[subprocess.Popen]) -> None:
+def stop_server(process: Optional[subprocess.Popen]) -> None:
     if process is None or process.poll() is not None:
         return
     process.terminate()

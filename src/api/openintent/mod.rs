@@ -25,6 +25,7 @@ pub mod records;
 pub mod resources;
 pub mod streams;
 pub mod tasks;
+pub mod triggers;
 pub mod vocab;
 
 use poem::Request;
@@ -64,6 +65,8 @@ pub enum OiTag {
     Memory,
     /// RFC-0016 agent lifecycle and health.
     Lifecycle,
+    /// RFC-0017 triggers.
+    Triggers,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -208,6 +211,7 @@ pub type Apis = (
     tasks::TasksOi,
     memory::MemoryOi,
     lifecycle::LifecycleOi,
+    triggers::TriggersOi,
     discovery::ServerOi,
 );
 
@@ -225,6 +229,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
             memory::MemoryOi(core.memory.clone()),
             lifecycle::LifecycleOi(core.lifecycle.clone()),
+            triggers::TriggersOi(core.triggers.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
