@@ -35,8 +35,13 @@ impl Supervisor {
     }
 
     /// Runs `job(state)` every `period` as the worker `name` (see [`every`]).
-    pub fn spawn_every<S, F, Fut, T>(&mut self, name: &'static str, period: Duration, state: S, job: F)
-    where
+    pub fn spawn_every<S, F, Fut, T>(
+        &mut self,
+        name: &'static str,
+        period: Duration,
+        state: S,
+        job: F,
+    ) where
         S: Clone + Send + Sync + 'static,
         F: Fn(S) -> Fut + Copy + Send + Sync + 'static,
         Fut: Future<Output = crate::error::Result<T>> + Send + 'static,
@@ -100,6 +105,32 @@ impl Supervisor {
     }
 }
 
+/// Runs `job` every `period` until `shutdown`, counting each run as `name` in the metrics
+/// (`intendedops_jobs_total`) and logging a failure; the sweeps of the service are such jobs.
+pub async fn every<F, Fut, T>(
+    name: &'static str,
+    period: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::error::Result<T>>,
+{
+    let mut interval = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.cancelled() => break,
+        }
+        let outcome = job().await;
+        metrics.job_ran(name, outcome.is_ok());
+        if let Err(err) = outcome {
+            tracing::warn!(job = name, error = %err, "periodic job failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -158,31 +189,5 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(3500)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 6);
         supervisor.stop().await;
-    }
-}
-
-/// Runs `job` every `period` until `shutdown`, counting each run as `name` in the metrics
-/// (`intendedops_jobs_total`) and logging a failure; the sweeps of the service are such jobs.
-pub async fn every<F, Fut, T>(
-    name: &'static str,
-    period: Duration,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-    mut job: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = crate::error::Result<T>>,
-{
-    let mut interval = tokio::time::interval(period);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = shutdown.cancelled() => break,
-        }
-        let outcome = job().await;
-        metrics.job_ran(name, outcome.is_ok());
-        if let Err(err) = outcome {
-            tracing::warn!(job = name, error = %err, "periodic job failed");
-        }
     }
 }

@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn protocol_instants_carry_an_offset() {
-        assert_eq!(protocol_instant(1_705_314_600_123), "2024-01-15T10:30:00.123+00:00");
+        assert_eq!(
+            protocol_instant(1_705_314_600_123),
+            "2024-01-15T10:30:00.123+00:00"
+        );
     }
 
     #[test]

@@ -123,7 +123,11 @@ impl Change<'_> {
     }
 
     /// The document, read for update, or 404.
-    pub(crate) async fn document<D: Document>(&mut self, store: &store::Store, id: &str) -> Result<D> {
+    pub(crate) async fn document<D: Document>(
+        &mut self,
+        store: &store::Store,
+        id: &str,
+    ) -> Result<D> {
         let tenant = self.tenant().clone();
         let row = rows::get_for_update(self.tx(), store, &tenant, D::KIND, id)
             .await?

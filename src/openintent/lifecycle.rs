@@ -296,7 +296,8 @@ impl Lifecycle {
         let version = row.lifecycle_version + 1;
         let write = write_of("active", &doc, version, Some(now), &config);
         rows::write(change.tx(), &caller.tenant, &row.id, &write, now).await?;
-        let data = json!({ "status": "active", "capabilities": profile.capabilities, "version": version });
+        let data =
+            json!({ "status": "active", "capabilities": profile.capabilities, "version": version });
         change.audit("agent.registered", &row.id, data).await?;
         change.commit().await?;
         let mut registered = row;
@@ -360,7 +361,9 @@ impl Lifecycle {
             profile.tasks_in_progress = tasks;
         }
         let doc = match reported {
-            true => Some(serde_json::to_string(&profile).map_err(|err| Error::Internal(err.into()))?),
+            true => {
+                Some(serde_json::to_string(&profile).map_err(|err| Error::Internal(err.into()))?)
+            }
             false => None,
         };
         let revived = seen == "unhealthy";
@@ -371,11 +374,20 @@ impl Lifecycle {
         let written = match revived {
             true => {
                 let mut change = self.change(caller).await?;
-                let written =
-                    rows::heartbeat(change.tx(), tenant, agent_id, &seen, status, version, doc, now)
-                        .await?;
+                let written = rows::heartbeat(
+                    change.tx(),
+                    tenant,
+                    agent_id,
+                    &seen,
+                    status,
+                    version,
+                    doc,
+                    now,
+                )
+                .await?;
                 if written {
-                    let data = json!({ "from": "unhealthy", "to": "active", "reason": "heartbeat" });
+                    let data =
+                        json!({ "from": "unhealthy", "to": "active", "reason": "heartbeat" });
                     change.audit("agent.status_changed", agent_id, data).await?;
                     change.commit().await?;
                 }
@@ -406,7 +418,12 @@ impl Lifecycle {
     }
 
     /// Moves an agent to `draining`, back to `active`, or to `deregistered`.
-    pub async fn set_status(&self, caller: &Caller, agent_id: &str, to: &str) -> Result<AgentRecord> {
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        agent_id: &str,
+        to: &str,
+    ) -> Result<AgentRecord> {
         check_status(to)?;
         self.may_manage(caller, agent_id).await?;
         let mut change = self.change(caller).await?;
@@ -428,7 +445,13 @@ impl Lifecycle {
             let doc = row.lifecycle.clone().unwrap_or_else(|| "{}".into());
             let version = row.lifecycle_version + 1;
             let now = now_ms();
-            let write = write_of(to, &doc, version, row.last_heartbeat_at, &profile.heartbeat_config);
+            let write = write_of(
+                to,
+                &doc,
+                version,
+                row.last_heartbeat_at,
+                &profile.heartbeat_config,
+            );
             rows::write(change.tx(), &caller.tenant, agent_id, &write, now).await?;
             let data = json!({ "from": from, "to": to, "version": version });
             change.audit("agent.status_changed", agent_id, data).await?;
@@ -451,7 +474,10 @@ impl Lifecycle {
         ];
         for (from, to, silence) in passes {
             for (tenant, agent_id) in rows::overdue(self.store(), from, silence, now, 500).await? {
-                moved += usize::from(self.mark(&tenant, &agent_id, from, to, silence, now).await?);
+                moved += usize::from(
+                    self.mark(&tenant, &agent_id, from, to, silence, now)
+                        .await?,
+                );
             }
         }
         Ok(moved)

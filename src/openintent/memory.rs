@@ -172,7 +172,8 @@ fn iso_duration_ms(raw: &str) -> Option<Millis> {
                 '0'..='9' => number.push(c),
                 unit => {
                     let scale = units.iter().find(|(u, _)| *u == unit)?.1;
-                    total = total.checked_add(number.parse::<Millis>().ok()?.checked_mul(scale)?)?;
+                    total =
+                        total.checked_add(number.parse::<Millis>().ok()?.checked_mul(scale)?)?;
                     number.clear();
                 }
             }
@@ -217,7 +218,10 @@ fn check_fields(input: &MemoryInput) -> Result<()> {
     if let Some(tags) = &input.tags {
         check_tags(tags, "tags")?;
         if tags.len() > MAX_TAGS {
-            return Err(Error::invalid(&["tags"], format!("at most {MAX_TAGS} tags")));
+            return Err(Error::invalid(
+                &["tags"],
+                format!("at most {MAX_TAGS} tags"),
+            ));
         }
     }
     if let Some(priority) = &input.priority {
@@ -255,7 +259,10 @@ impl Memory {
         let key = input.key.clone().unwrap_or_default();
         require_text(&namespace, "namespace", 200)?;
         require_text(&key, "key", 500)?;
-        let memory_type = input.memory_type.clone().unwrap_or_else(|| "working".into());
+        let memory_type = input
+            .memory_type
+            .clone()
+            .unwrap_or_else(|| "working".into());
         one_of(&memory_type, &TYPES, "memory_type")?;
         let value = object(input.value.unwrap_or_default(), "value")?;
         let agent_id = self.attributed(caller, input.agent_id).await?;
@@ -281,7 +288,11 @@ impl Memory {
             expires_at: expires_ms.map(protocol_instant),
         };
         let mut change = self.change(caller).await?;
-        if change.count_documents::<MemoryEntry>(&entry.agent_id).await? >= MAX_ENTRIES_PER_AGENT {
+        if change
+            .count_documents::<MemoryEntry>(&entry.agent_id)
+            .await?
+            >= MAX_ENTRIES_PER_AGENT
+        {
             return Err(Error::Conflict(format!(
                 "agent '{}' already holds {MAX_ENTRIES_PER_AGENT} memory entries",
                 entry.agent_id
@@ -364,8 +375,8 @@ impl Memory {
         expect_version(&entry, version)?;
         let now = now_ms();
         if input.ttl.is_some() || input.expires_at.is_some() {
-            entry.expires_at =
-                expiry(input.ttl.as_deref(), input.expires_at.as_deref(), now)?.map(protocol_instant);
+            entry.expires_at = expiry(input.ttl.as_deref(), input.expires_at.as_deref(), now)?
+                .map(protocol_instant);
             entry.ttl = input.ttl;
         }
         if let Some(value) = value {
@@ -459,7 +470,10 @@ mod tests {
     #[test]
     fn expires_at_wins_and_task_lifetime_keeps() {
         let now = 1_000;
-        assert_eq!(expiry(Some("duration:PT1S"), None, now).unwrap(), Some(2_000));
+        assert_eq!(
+            expiry(Some("duration:PT1S"), None, now).unwrap(),
+            Some(2_000)
+        );
         assert_eq!(expiry(Some("task_lifetime"), None, now).unwrap(), None);
         assert!(expiry(Some("forever"), None, now).is_err());
         assert_eq!(

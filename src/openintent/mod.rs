@@ -211,7 +211,6 @@ impl Context {
     }
 }
 
-
 /// The bus form of an event; `body` is its published form.
 fn bus_event(row: &EventRow, event: &model::Event) -> BusEvent {
     BusEvent {

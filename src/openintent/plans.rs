@@ -216,7 +216,10 @@ async fn check_entries(
         if checkpoint.id.is_empty() {
             checkpoint.id = format!("cp_{}", n + 1);
         }
-        if !matches!(checkpoint.status.as_str(), "reached" | "approved" | "rejected") {
+        if !matches!(
+            checkpoint.status.as_str(),
+            "reached" | "approved" | "rejected"
+        ) {
             checkpoint.status = pending();
         }
     }
@@ -287,7 +290,9 @@ impl Plans {
                 _ => return Err(Error::invalid(&["state"], "a new plan is draft or active")),
             },
         };
-        let on_failure = input.on_failure.unwrap_or_else(|| FAILURE_ACTIONS[0].into());
+        let on_failure = input
+            .on_failure
+            .unwrap_or_else(|| FAILURE_ACTIONS[0].into());
         check_failure_action(&on_failure)?;
         let metadata = object(input.metadata.unwrap_or_default(), "metadata")?;
         let tasks = input.tasks.unwrap_or_default();
@@ -299,7 +304,14 @@ impl Plans {
                 "the intent already holds {MAX_PLANS_PER_INTENT} plans"
             )));
         }
-        check_entries(&mut change, self.store(), &intent_id, &tasks, &mut checkpoints).await?;
+        check_entries(
+            &mut change,
+            self.store(),
+            &intent_id,
+            &tasks,
+            &mut checkpoints,
+        )
+        .await?;
         let now = now_ms();
         let plan = Plan {
             id: ids::new_id(super::prefixes::PLAN),
@@ -316,7 +328,9 @@ impl Plans {
             created_at: protocol_instant(now),
             updated_at: protocol_instant(now),
         };
-        change.insert_document(&plan, now, "plan already exists").await?;
+        change
+            .insert_document(&plan, now, "plan already exists")
+            .await?;
         change
             .record(NewEvent::new(
                 &plan.intent_id,
@@ -368,9 +382,17 @@ impl Plans {
         expect_version(&plan, version)?;
         if input.tasks.is_some() || input.checkpoints.is_some() {
             let tasks = input.tasks.unwrap_or_else(|| plan.tasks.clone());
-            let mut checkpoints = input.checkpoints.unwrap_or_else(|| plan.checkpoints.clone());
-            check_entries(&mut change, self.store(), &plan.intent_id, &tasks, &mut checkpoints)
-                .await?;
+            let mut checkpoints = input
+                .checkpoints
+                .unwrap_or_else(|| plan.checkpoints.clone());
+            check_entries(
+                &mut change,
+                self.store(),
+                &plan.intent_id,
+                &tasks,
+                &mut checkpoints,
+            )
+            .await?;
             plan.tasks = tasks;
             plan.checkpoints = checkpoints;
         }
@@ -404,7 +426,11 @@ impl Plans {
                 _ => None,
             };
             if let Some((status, checkpoint_event)) = verdict {
-                for checkpoint in plan.checkpoints.iter_mut().filter(|c| c.status == "reached") {
+                for checkpoint in plan
+                    .checkpoints
+                    .iter_mut()
+                    .filter(|c| c.status == "reached")
+                {
                     checkpoint.status = status.into();
                     checkpoint.approved_by = Some(caller.agent_id.clone());
                     checkpoint.approved_at = Some(protocol_instant(now));

@@ -310,16 +310,28 @@ impl Tasks {
             plans::plan_of_intent(&mut change, self.store(), plan_id, &input.intent_id).await?;
         }
         if let Some(parent) = &input.parent_task_id {
-            task_of_intent(&mut change, self.store(), parent, &input.intent_id, "parent_task_id")
-                .await?;
+            task_of_intent(
+                &mut change,
+                self.store(),
+                parent,
+                &input.intent_id,
+                "parent_task_id",
+            )
+            .await?;
         }
         let now = now_ms();
         let id = ids::new_id(super::prefixes::TASK);
         let mut dependencies = Vec::with_capacity(input.depends_on.len());
         for dependency in &input.depends_on {
             dependencies.push(
-                task_of_intent(&mut change, self.store(), dependency, &input.intent_id, "depends_on")
-                    .await?,
+                task_of_intent(
+                    &mut change,
+                    self.store(),
+                    dependency,
+                    &input.intent_id,
+                    "depends_on",
+                )
+                .await?,
             );
         }
         let task = Task {
@@ -364,7 +376,9 @@ impl Tasks {
                 change.save_document(&dependency, version, now).await?;
             }
         }
-        change.insert_document(&task, now, "task already exists").await?;
+        change
+            .insert_document(&task, now, "task already exists")
+            .await?;
         change
             .record(NewEvent::new(
                 &task.intent_id,
@@ -422,7 +436,10 @@ impl Tasks {
             .as_deref()
             .map(|raw| TaskStatus::parse(raw, "status"))
             .transpose()?;
-        let priority = input.priority.map(|p| check_priority(Some(p))).transpose()?;
+        let priority = input
+            .priority
+            .map(|p| check_priority(Some(p)))
+            .transpose()?;
         let metadata = input.metadata.map(|m| object(m, "metadata")).transpose()?;
         let mut change = self.change(caller).await?;
         let mut task: Task = change.document(self.store(), id).await?;

@@ -175,8 +175,12 @@ fn schedule(raw: &str) -> Result<cron::Schedule> {
             ))
         }
     };
-    cron::Schedule::from_str(&expression)
-        .map_err(|err| Error::invalid(&["condition", "cron"], format!("is not a cron expression: {err}")))
+    cron::Schedule::from_str(&expression).map_err(|err| {
+        Error::invalid(
+            &["condition", "cron"],
+            format!("is not a cron expression: {err}"),
+        )
+    })
 }
 
 fn instant_field(condition: &Value, field: &str) -> Result<Option<Millis>> {
@@ -185,7 +189,10 @@ fn instant_field(condition: &Value, field: &str) -> Result<Option<Millis>> {
         Some(Value::String(raw)) => parse_instant(raw, DayBound::Start)
             .map(Some)
             .ok_or_else(|| Error::invalid(&["condition", field], "must be an ISO 8601 instant")),
-        Some(_) => Err(Error::invalid(&["condition", field], "must be an ISO 8601 instant")),
+        Some(_) => Err(Error::invalid(
+            &["condition", field],
+            "must be an ISO 8601 instant",
+        )),
     }
 }
 
@@ -204,7 +211,10 @@ fn next_firing(trigger_type: &str, condition: &Value, after: Millis) -> Result<O
             ));
         }
     }
-    let next = match (condition.get("cron").and_then(Value::as_str), instant_field(condition, "at")?) {
+    let next = match (
+        condition.get("cron").and_then(Value::as_str),
+        instant_field(condition, "at")?,
+    ) {
         (Some(cron), _) => {
             let schedule = schedule(cron)?;
             let from = DateTime::<Utc>::from_timestamp_millis(after.max(starts.saturating_sub(1)))
@@ -279,9 +289,13 @@ impl Triggers {
                 "the tenant already holds {MAX_TRIGGERS} triggers"
             )));
         }
-        change.insert_document(&trigger, now, "trigger already exists").await?;
+        change
+            .insert_document(&trigger, now, "trigger already exists")
+            .await?;
         let data = json!({ "name": trigger.name, "type": trigger.trigger_type });
-        change.audit("trigger.created", &trigger.trigger_id, data).await?;
+        change
+            .audit("trigger.created", &trigger.trigger_id, data)
+            .await?;
         change.commit().await?;
         Ok(trigger)
     }
@@ -325,8 +339,15 @@ impl Triggers {
         let mut change = self.change(caller).await?;
         let mut trigger: Trigger = change.document(self.store(), id).await?;
         expect_version(&trigger, version)?;
-        if input.trigger_type.as_deref().is_some_and(|t| t != trigger.trigger_type) {
-            return Err(Error::invalid(&["type"], "a trigger's type does not change"));
+        if input
+            .trigger_type
+            .as_deref()
+            .is_some_and(|t| t != trigger.trigger_type)
+        {
+            return Err(Error::invalid(
+                &["type"],
+                "a trigger's type does not change",
+            ));
         }
         if let Some(name) = input.name {
             require_text(&name, "name", 200)?;
@@ -382,7 +403,10 @@ impl Triggers {
         let now = now_ms();
         let mut fired = 0;
         for row in rows::due(self.store(), Trigger::KIND, now, 100).await? {
-            fired += usize::from(self.fire_scheduled(&row.tenant_id, &row.id, row.due_at, now).await?);
+            fired += usize::from(
+                self.fire_scheduled(&row.tenant_id, &row.id, row.due_at, now)
+                    .await?,
+            );
         }
         Ok(fired)
     }
@@ -452,13 +476,20 @@ async fn fire(
     let open_intent = match (&trigger.last_intent_id, trigger.deduplication.as_str()) {
         (Some(last), "skip" | "queue") => intent_rows::get(store, change.tenant(), last)
             .await?
-            .filter(|intent| !matches!(intent.status.as_str(), "completed" | "abandoned" | "cancelled")),
+            .filter(|intent| {
+                !matches!(
+                    intent.status.as_str(),
+                    "completed" | "abandoned" | "cancelled"
+                )
+            }),
         _ => None,
     };
     let intent_id = match open_intent {
         Some(open) => {
             let data = json!({ "reason": "deduplicated", "open_intent_id": open.id, "how": how });
-            change.audit("trigger.skipped", &trigger.trigger_id, data).await?;
+            change
+                .audit("trigger.skipped", &trigger.trigger_id, data)
+                .await?;
             None
         }
         None => {
@@ -514,9 +545,15 @@ mod tests {
     fn schedules_read_five_or_six_fields_and_refuse_rapid_fire() {
         let at = 1_705_314_600_000; // 2024-01-15T10:30:00Z
         let every_hour = json!({ "cron": "0 * * * *" });
-        assert_eq!(next_firing("schedule", &every_hour, at).unwrap(), Some(at + 1_800_000));
+        assert_eq!(
+            next_firing("schedule", &every_hour, at).unwrap(),
+            Some(at + 1_800_000)
+        );
         let with_seconds = json!({ "cron": "30 0 * * * *" });
-        assert_eq!(next_firing("schedule", &with_seconds, at).unwrap(), Some(at + 1_830_000));
+        assert_eq!(
+            next_firing("schedule", &with_seconds, at).unwrap(),
+            Some(at + 1_830_000)
+        );
         assert!(next_firing("schedule", &json!({ "cron": "* * * * * *" }), at).is_err());
         assert!(next_firing("schedule", &json!({ "cron": "not cron" }), at).is_err());
         assert!(next_firing("schedule", &json!({}), at).is_err());
@@ -526,11 +563,19 @@ mod tests {
     fn a_one_shot_fires_once_and_ends_bound_schedules() {
         let at = 1_705_314_600_000;
         let once = json!({ "at": "2024-01-15T10:31:00Z" });
-        assert_eq!(next_firing("schedule", &once, at).unwrap(), Some(at + 60_000));
+        assert_eq!(
+            next_firing("schedule", &once, at).unwrap(),
+            Some(at + 60_000)
+        );
         assert_eq!(next_firing("schedule", &once, at + 60_000).unwrap(), None);
         let bounded = json!({ "cron": "0 * * * *", "ends_at": "2024-01-15T10:45:00Z" });
         assert_eq!(next_firing("schedule", &bounded, at).unwrap(), None);
-        assert!(next_firing("schedule", &json!({ "cron": "0 * * * *", "timezone": "Europe/Paris" }), at).is_err());
+        assert!(next_firing(
+            "schedule",
+            &json!({ "cron": "0 * * * *", "timezone": "Europe/Paris" }),
+            at
+        )
+        .is_err());
         assert_eq!(next_firing("event", &json!({}), at).unwrap(), None);
     }
 }

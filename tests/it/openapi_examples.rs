@@ -532,6 +532,7 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     )
     .await;
     oi.get("/subscriptions", "/subscriptions").await;
+    rfc_0012_to_0017_examples(&mut oi, &id).await;
     oi.get("/server/config", "/server/config").await;
     oi.try_it(
         Method::DELETE,
@@ -541,6 +542,87 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     )
     .await;
     assert!(oi.misfits.is_empty(), "{}", oi.misfits.join("\n"));
+}
+
+/// The examples of tasks, plans, memory, agent lifecycle and triggers, against `intent`.
+async fn rfc_0012_to_0017_examples(oi: &mut Face<'_>, intent: &str) {
+    let (post, patch) = (Method::POST, Method::PATCH);
+    let mut task = oi.example(&post, "/tasks");
+    task["intent_id"] = json!(intent);
+    let task = oi
+        .call(post.clone(), "/tasks", "/tasks", Some(task), None, 201)
+        .await;
+    let task_path = format!("/tasks/{}", task["id"].as_str().unwrap());
+    oi.get("/tasks/{id}", &task_path).await;
+    oi.call(patch.clone(), "/tasks/{id}", &task_path, None, Some(1), 200)
+        .await;
+    oi.get("/intents/{id}/tasks", &format!("/intents/{intent}/tasks"))
+        .await;
+    let mut plan = oi.example(&post, "/plans");
+    plan["intent_id"] = json!(intent);
+    let plan = oi
+        .call(post.clone(), "/plans", "/plans", Some(plan), None, 201)
+        .await;
+    let plan_path = format!("/plans/{}", plan["id"].as_str().unwrap());
+    oi.get("/plans/{id}", &plan_path).await;
+    oi.call(patch.clone(), "/plans/{id}", &plan_path, None, Some(1), 200)
+        .await;
+    oi.get("/intents/{id}/plans", &format!("/intents/{intent}/plans"))
+        .await;
+
+    let entry = oi.try_it(post.clone(), "/memory", "/memory", 201).await;
+    let entry_path = format!("/memory/{}", entry["id"].as_str().unwrap());
+    oi.get("/memory/{id}", &entry_path).await;
+    oi.call(
+        patch.clone(),
+        "/memory/{id}",
+        &entry_path,
+        None,
+        Some(1),
+        200,
+    )
+    .await;
+    oi.get("/agents/{agent_id}/memory", "/agents/research-agent/memory")
+        .await;
+    oi.try_it(Method::DELETE, "/memory/{id}", &entry_path, 204)
+        .await;
+
+    oi.try_it(post.clone(), "/agents/register", "/agents/register", 201)
+        .await;
+    let agent = "/agents/research-agent";
+    oi.try_it(
+        post.clone(),
+        "/agents/{agent_id}/heartbeat",
+        &format!("{agent}/heartbeat"),
+        200,
+    )
+    .await;
+    oi.get("/agents/{agent_id}/record", &format!("{agent}/record"))
+        .await;
+    oi.get("/agents", "/agents").await;
+    oi.try_it(
+        patch.clone(),
+        "/agents/{agent_id}/status",
+        &format!("{agent}/status"),
+        200,
+    )
+    .await;
+
+    let trigger = oi.try_it(post.clone(), "/triggers", "/triggers", 201).await;
+    let trigger_path = format!("/triggers/{}", trigger["trigger_id"].as_str().unwrap());
+    oi.get("/triggers/{id}", &trigger_path).await;
+    oi.get("/triggers", "/triggers").await;
+    oi.call(patch, "/triggers/{id}", &trigger_path, None, Some(1), 200)
+        .await;
+    oi.try_it(
+        post,
+        "/triggers/{id}/fire",
+        &format!("{trigger_path}/fire"),
+        200,
+    )
+    .await;
+    oi.try_it(Method::DELETE, "/triggers/{id}", &trigger_path, 204)
+        .await;
 }
 
 #[test]

@@ -11,9 +11,13 @@ use super::{resources::ServerConfig, Answer, OiTag};
 pub const PROTOCOL_VERSION: &str = "0.1";
 
 /// Support per RFC. `partial`: RFC-0006 stores webhook subscriptions but delivers events
-/// only over SSE; RFC-0020 keeps `trace_id`/`parent_event_id` on events but does not
-/// propagate trace context; RFC-0026 serves the server configuration but not suspension responses.
-const RFC_COMPLIANCE: [(&str, &str); 13] = [
+/// only over SSE; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
+/// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
+/// not enforce drain timeouts; RFC-0017 serves schedule triggers and manual firing, not event
+/// or webhook triggers; RFC-0020 keeps `trace_id`/`parent_event_id` on events but does not
+/// propagate trace context; RFC-0026 serves the server configuration but not suspension
+/// responses.
+const RFC_COMPLIANCE: [(&str, &str); 17] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),
     ("RFC-0003", "full"),
@@ -25,11 +29,15 @@ const RFC_COMPLIANCE: [(&str, &str); 13] = [
     ("RFC-0009", "full"),
     ("RFC-0010", "full"),
     ("RFC-0011", "full"),
+    ("RFC-0012", "partial"),
+    ("RFC-0015", "partial"),
+    ("RFC-0016", "partial"),
+    ("RFC-0017", "partial"),
     ("RFC-0020", "partial"),
     ("RFC-0026", "partial"),
 ];
 
-const CAPABILITIES: [&str; 17] = [
+const CAPABILITIES: [&str; 22] = [
     "intents",
     "events",
     "agents",
@@ -47,6 +55,11 @@ const CAPABILITIES: [&str; 17] = [
     "retry-policies",
     "access-control",
     "tracing",
+    "tasks",
+    "plans",
+    "memory",
+    "agent-lifecycle",
+    "triggers",
 ];
 
 #[handler]
@@ -66,6 +79,11 @@ pub fn discovery() -> PoemJson<Value> {
             "intents": "/api/v1/intents",
             "portfolios": "/api/v1/portfolios",
             "subscriptions": "/api/v1/subscriptions",
+            "tasks": "/api/v1/tasks",
+            "plans": "/api/v1/plans",
+            "memory": "/api/v1/memory",
+            "agents": "/api/v1/agents",
+            "triggers": "/api/v1/triggers",
             "serverConfig": "/api/v1/server/config",
         },
         "authentication": { "type": "api_key", "header": "X-API-Key", "agentHeader": "X-Agent-ID" },
@@ -103,10 +121,12 @@ pub fn compatibility() -> PoemJson<Value> {
             "accessControl": true,
             "tracing": true,
             "governance": false,
-            "tasks": false,
+            "tasks": true,
+            "plans": true,
+            "agentLifecycle": true,
             "tools": false,
-            "memory": false,
-            "triggers": false,
+            "memory": true,
+            "triggers": true,
             "federation": false,
         },
     }))

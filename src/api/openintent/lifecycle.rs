@@ -160,7 +160,11 @@ impl LifecycleOi {
     }
 
     /// The tenant's registered agents, oldest first (a bare array).
-    #[oai(path = "/agents", method = "get", operation_id = "oi_list_agent_records")]
+    #[oai(
+        path = "/agents",
+        method = "get",
+        operation_id = "oi_list_agent_records"
+    )]
     async fn list(
         &self,
         key: TenantKey,
@@ -187,7 +191,11 @@ impl LifecycleOi {
         req: &Request,
         agent_id: Path<String>,
     ) -> OiResult<DocAnswer<AgentRecordDoc>> {
-        document(self.0.get_agent_record(&reader(&key, req)?, &agent_id).await)
+        document(
+            self.0
+                .get_agent_record(&reader(&key, req)?, &agent_id)
+                .await,
+        )
     }
 
     /// A heartbeat (410 for a deregistered or dead agent).

@@ -7,8 +7,8 @@ use poem_openapi::{
 };
 
 use super::{
-    created_document, document, documents, done, if_match, parse, reader, writer, Body,
-    DocAnswer, DocCreated, DocList, Done, OiResult, OiTag,
+    created_document, document, documents, done, if_match, parse, reader, writer, Body, DocAnswer,
+    DocCreated, DocList, Done, OiResult, OiTag,
 };
 use crate::{
     api::{
@@ -121,7 +121,11 @@ impl MemoryOi {
         body: Body<MemoryIn>,
     ) -> OiResult<DocCreated<MemoryEntryDoc>> {
         let caller = writer(&key, req)?;
-        created_document(self.0.create_memory(&caller, parse::<MemoryInput, _>(body)?).await)
+        created_document(
+            self.0
+                .create_memory(&caller, parse::<MemoryInput, _>(body)?)
+                .await,
+        )
     }
 
     #[oai(path = "/memory/:id", method = "get", operation_id = "oi_get_memory")]
@@ -135,7 +139,11 @@ impl MemoryOi {
     }
 
     /// Change an entry at the `If-Match` version.
-    #[oai(path = "/memory/:id", method = "patch", operation_id = "oi_update_memory")]
+    #[oai(
+        path = "/memory/:id",
+        method = "patch",
+        operation_id = "oi_update_memory"
+    )]
     async fn update(
         &self,
         key: TenantKey,
@@ -150,7 +158,11 @@ impl MemoryOi {
         document(self.0.update_memory(&caller, &id, version, change).await)
     }
 
-    #[oai(path = "/memory/:id", method = "delete", operation_id = "oi_delete_memory")]
+    #[oai(
+        path = "/memory/:id",
+        method = "delete",
+        operation_id = "oi_delete_memory"
+    )]
     async fn delete(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult<Done> {
         done(self.0.delete_memory(&writer(&key, req)?, &id).await)
     }
@@ -184,6 +196,10 @@ impl MemoryOi {
             limit: limit.0.unwrap_or(100),
             offset: offset.0.unwrap_or(0),
         };
-        documents(self.0.list_memory(&reader(&key, req)?, &agent_id, filter).await)
+        documents(
+            self.0
+                .list_memory(&reader(&key, req)?, &agent_id, filter)
+                .await,
+        )
     }
 }

@@ -253,7 +253,11 @@ impl TasksOi {
         body: Body<NewTaskIn>,
     ) -> OiResult<DocCreated<TaskDoc>> {
         let caller = writer(&key, req)?;
-        created_document(self.0.create_task(&caller, parse::<NewTask, _>(body)?).await)
+        created_document(
+            self.0
+                .create_task(&caller, parse::<NewTask, _>(body)?)
+                .await,
+        )
     }
 
     #[oai(path = "/tasks/:id", method = "get", operation_id = "oi_get_task")]
@@ -314,7 +318,11 @@ impl TasksOi {
         body: Body<PlanIn>,
     ) -> OiResult<DocCreated<PlanDoc>> {
         let caller = writer(&key, req)?;
-        created_document(self.1.create_plan(&caller, parse::<PlanInput, _>(body)?).await)
+        created_document(
+            self.1
+                .create_plan(&caller, parse::<PlanInput, _>(body)?)
+                .await,
+        )
     }
 
     #[oai(path = "/plans/:id", method = "get", operation_id = "oi_get_plan")]

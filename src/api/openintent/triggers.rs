@@ -7,8 +7,8 @@ use poem_openapi::{
 };
 
 use super::{
-    created_document, document, documents, done, if_match, parse, reader, writer, Body,
-    DocAnswer, DocCreated, DocList, Done, OiResult, OiTag,
+    created_document, document, documents, done, if_match, parse, reader, writer, Body, DocAnswer,
+    DocCreated, DocList, Done, OiResult, OiTag,
 };
 use crate::{
     api::{
@@ -133,7 +133,11 @@ pub struct TriggersOi(pub Triggers);
 
 #[OpenApi(tag = "OiTag::Triggers")]
 impl TriggersOi {
-    #[oai(path = "/triggers", method = "post", operation_id = "oi_create_trigger")]
+    #[oai(
+        path = "/triggers",
+        method = "post",
+        operation_id = "oi_create_trigger"
+    )]
     async fn create(
         &self,
         key: TenantKey,
@@ -141,7 +145,11 @@ impl TriggersOi {
         body: Body<TriggerIn>,
     ) -> OiResult<DocCreated<TriggerDoc>> {
         let caller = writer(&key, req)?;
-        created_document(self.0.create_trigger(&caller, parse::<TriggerInput, _>(body)?).await)
+        created_document(
+            self.0
+                .create_trigger(&caller, parse::<TriggerInput, _>(body)?)
+                .await,
+        )
     }
 
     /// The tenant's triggers, oldest first (a bare array).
@@ -162,7 +170,11 @@ impl TriggersOi {
         )
     }
 
-    #[oai(path = "/triggers/:id", method = "get", operation_id = "oi_get_trigger")]
+    #[oai(
+        path = "/triggers/:id",
+        method = "get",
+        operation_id = "oi_get_trigger"
+    )]
     async fn get(
         &self,
         key: TenantKey,
@@ -173,7 +185,11 @@ impl TriggersOi {
     }
 
     /// Change a trigger at the `If-Match` version (its type stays).
-    #[oai(path = "/triggers/:id", method = "patch", operation_id = "oi_update_trigger")]
+    #[oai(
+        path = "/triggers/:id",
+        method = "patch",
+        operation_id = "oi_update_trigger"
+    )]
     async fn update(
         &self,
         key: TenantKey,
@@ -189,7 +205,11 @@ impl TriggersOi {
     }
 
     /// Fire now: creates the template's intent (unless deduplicated).
-    #[oai(path = "/triggers/:id/fire", method = "post", operation_id = "oi_fire_trigger")]
+    #[oai(
+        path = "/triggers/:id/fire",
+        method = "post",
+        operation_id = "oi_fire_trigger"
+    )]
     async fn fire(
         &self,
         key: TenantKey,
@@ -199,7 +219,11 @@ impl TriggersOi {
         document(self.0.fire_trigger(&writer(&key, req)?, &id).await)
     }
 
-    #[oai(path = "/triggers/:id", method = "delete", operation_id = "oi_delete_trigger")]
+    #[oai(
+        path = "/triggers/:id",
+        method = "delete",
+        operation_id = "oi_delete_trigger"
+    )]
     async fn delete(&self, key: TenantKey, req: &Request, id: Path<String>) -> OiResult<Done> {
         done(self.0.delete_trigger(&writer(&key, req)?, &id).await)
     }
