@@ -70,6 +70,11 @@ pub(crate) fn from_row<D: Document>(row: &DocumentRow) -> Result<D> {
     })
 }
 
+/// A document that belongs to an intent (tasks, plans): who may read the intent may read it.
+pub trait OfIntent: Document {
+    fn intent_id(&self) -> &str;
+}
+
 /// A tag as lists match it: non-empty, at most 100 characters, no commas.
 pub fn check_tags(tags: &[String], field: &str) -> Result<()> {
     match tags
@@ -91,6 +96,18 @@ impl Context {
             .await?
             .ok_or(Error::NotFound { what: D::WHAT })?;
         from_row(&row)
+    }
+
+    /// A document of an intent the caller may read (the intent's access rules apply), or
+    /// 404 / 403.
+    pub(crate) async fn intent_document<D: OfIntent>(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<D> {
+        let doc: D = self.document(caller, id).await?;
+        self.intent(caller, doc.intent_id()).await?;
+        Ok(doc)
     }
 
     /// The documents a query selects in the caller's tenant.
@@ -133,6 +150,29 @@ impl Change<'_> {
             .await?
             .ok_or(Error::NotFound { what: D::WHAT })?;
         from_row(&row)
+    }
+
+    /// A document of this intent, read for update, that a request names in `field`; 400
+    /// when there is none (or it belongs to another intent).
+    pub(crate) async fn document_of_intent<D: OfIntent>(
+        &mut self,
+        store: &store::Store,
+        id: &str,
+        intent_id: &str,
+        field: &str,
+    ) -> Result<D> {
+        let found = match self.document::<D>(store, id).await {
+            Err(Error::NotFound { .. }) => None,
+            other => Some(other?),
+        };
+        found
+            .filter(|doc| doc.intent_id() == intent_id)
+            .ok_or_else(|| {
+                Error::invalid(
+                    &[field],
+                    format!("'{id}' is not a {} of this intent", D::WHAT),
+                )
+            })
     }
 
     /// The documents of this kind under a parent, inside the change.

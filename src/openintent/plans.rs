@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    documents::{expect_version, Columns, Document},
-    tasks::{task_of_intent, Task},
+    documents::{expect_version, Columns, Document, OfIntent},
+    tasks::Task,
     Caller, Change, NewEvent, Plans, Version,
 };
 use crate::{
@@ -136,6 +136,12 @@ pub struct Plan {
     pub updated_at: String,
 }
 
+impl OfIntent for Plan {
+    fn intent_id(&self) -> &str {
+        &self.intent_id
+    }
+}
+
 impl Document for Plan {
     const KIND: &'static str = "plan";
     const WHAT: &'static str = "plan";
@@ -204,7 +210,9 @@ async fn check_entries(
         ));
     }
     for task in tasks {
-        task_of_intent(change, store, task, intent_id, "tasks").await?;
+        change
+            .document_of_intent::<Task>(store, task, intent_id, "tasks")
+            .await?;
     }
     for (n, checkpoint) in checkpoints.iter_mut().enumerate() {
         if !tasks.contains(&checkpoint.after_task) {
@@ -224,22 +232,6 @@ async fn check_entries(
         }
     }
     Ok(())
-}
-
-/// A plan of this intent, or 400 (a task naming another intent's plan).
-pub(crate) async fn plan_of_intent(
-    change: &mut Change<'_>,
-    store: &Store,
-    id: &str,
-    intent_id: &str,
-) -> Result<Plan> {
-    let found = match change.document::<Plan>(store, id).await {
-        Err(Error::NotFound { .. }) => None,
-        other => Some(other?),
-    };
-    found
-        .filter(|plan| plan.intent_id == intent_id)
-        .ok_or_else(|| Error::invalid(&["plan_id"], format!("'{id}' is not a plan of this intent")))
 }
 
 /// After `task` completes: each active plan with a pending checkpoint after it pauses there.
@@ -343,9 +335,7 @@ impl Plans {
     }
 
     pub async fn get_plan(&self, caller: &Caller, id: &str) -> Result<Plan> {
-        let plan: Plan = self.document(caller, id).await?;
-        self.intent(caller, &plan.intent_id).await?;
-        Ok(plan)
+        self.intent_document(caller, id).await
     }
 
     pub async fn list_plans(&self, caller: &Caller, intent_id: &str) -> Result<Vec<Plan>> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    documents::{check_tags, expect_version, Columns, Document},
+    documents::{check_tags, expect_version, Columns, Document, OfIntent},
     plans, Caller, Change, NewEvent, Tasks, Version,
 };
 use crate::{
@@ -155,6 +155,12 @@ pub struct Task {
     pub started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+}
+
+impl OfIntent for Task {
+    fn intent_id(&self) -> &str {
+        &self.intent_id
+    }
 }
 
 impl Document for Task {
@@ -307,31 +313,38 @@ impl Tasks {
             )));
         }
         if let Some(plan_id) = &input.plan_id {
-            plans::plan_of_intent(&mut change, self.store(), plan_id, &input.intent_id).await?;
+            change
+                .document_of_intent::<plans::Plan>(
+                    self.store(),
+                    plan_id,
+                    &input.intent_id,
+                    "plan_id",
+                )
+                .await?;
         }
         if let Some(parent) = &input.parent_task_id {
-            task_of_intent(
-                &mut change,
-                self.store(),
-                parent,
-                &input.intent_id,
-                "parent_task_id",
-            )
-            .await?;
+            change
+                .document_of_intent::<Task>(
+                    self.store(),
+                    parent,
+                    &input.intent_id,
+                    "parent_task_id",
+                )
+                .await?;
         }
         let now = now_ms();
         let id = ids::new_id(super::prefixes::TASK);
         let mut dependencies = Vec::with_capacity(input.depends_on.len());
         for dependency in &input.depends_on {
             dependencies.push(
-                task_of_intent(
-                    &mut change,
-                    self.store(),
-                    dependency,
-                    &input.intent_id,
-                    "depends_on",
-                )
-                .await?,
+                change
+                    .document_of_intent::<Task>(
+                        self.store(),
+                        dependency,
+                        &input.intent_id,
+                        "depends_on",
+                    )
+                    .await?,
             );
         }
         let task = Task {
@@ -390,11 +403,8 @@ impl Tasks {
         Ok(task)
     }
 
-    /// A task the caller may read (its intent's access rules apply), or 404 / 403.
     pub async fn get_task(&self, caller: &Caller, id: &str) -> Result<Task> {
-        let task: Task = self.document(caller, id).await?;
-        self.intent(caller, &task.intent_id).await?;
-        Ok(task)
+        self.intent_document(caller, id).await
     }
 
     pub async fn list_tasks(
@@ -562,23 +572,6 @@ impl Tasks {
         task.status = to;
         Ok(())
     }
-}
-
-/// A task of the same intent (for `depends_on`, `parent_task_id`), or 400 naming `field`.
-pub(crate) async fn task_of_intent(
-    change: &mut Change<'_>,
-    store: &crate::store::Store,
-    id: &str,
-    intent_id: &str,
-    field: &str,
-) -> Result<Task> {
-    let found = match change.document::<Task>(store, id).await {
-        Err(Error::NotFound { .. }) => None,
-        other => Some(other?),
-    };
-    found
-        .filter(|task| task.intent_id == intent_id)
-        .ok_or_else(|| Error::invalid(&[field], format!("'{id}' is not a task of this intent")))
 }
 
 /// Moves the pending tasks `done` blocks whose dependencies are now all satisfied to

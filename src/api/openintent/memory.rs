@@ -7,7 +7,7 @@ use poem_openapi::{
 };
 
 use super::{
-    created_document, document, documents, done, if_match, parse, reader, writer, Body, DocAnswer,
+    created_document, document, documents, done, parse, reader, versioned, writer, Body, DocAnswer,
     DocCreated, DocList, Done, OiResult, OiTag,
 };
 use crate::{
@@ -152,9 +152,7 @@ impl MemoryOi {
         #[oai(name = "If-Match")] _version: Header<Option<String>>,
         body: Body<MemoryIn>,
     ) -> OiResult<DocAnswer<MemoryEntryDoc>> {
-        let caller = writer(&key, req)?;
-        let version = if_match(req)?;
-        let change = parse::<MemoryInput, _>(body)?;
+        let (caller, version, change) = versioned::<MemoryInput, _>(&key, req, body)?;
         document(self.0.update_memory(&caller, &id, version, change).await)
     }
 

@@ -192,6 +192,15 @@ pub fn if_match(req: &Request) -> OiResult<Version> {
         .ok_or_else(|| fail(Error::invalid(&["If-Match"], "must be an integer version")))
 }
 
+/// A versioned change: the writing caller, the `If-Match` version and the parsed body.
+pub fn versioned<T: serde::de::DeserializeOwned, D>(
+    key: &TenantKey,
+    req: &Request,
+    body: Body<D>,
+) -> OiResult<(Caller, Version, T)> {
+    Ok((writer(key, req)?, if_match(req)?, parse(body)?))
+}
+
 /// A request body: the JSON as sent, documented as `T`.
 pub type Body<T> = Json<Documented<T>>;
 

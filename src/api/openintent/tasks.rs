@@ -9,7 +9,7 @@ use poem_openapi::{
 };
 
 use super::{
-    created_document, document, documents, if_match, parse, reader, writer, Body, DocAnswer,
+    created_document, document, documents, parse, reader, versioned, writer, Body, DocAnswer,
     DocCreated, DocList, OiResult, OiTag,
 };
 use crate::{
@@ -280,9 +280,7 @@ impl TasksOi {
         #[oai(name = "If-Match")] _version: Header<Option<String>>,
         body: Body<TaskChangeIn>,
     ) -> OiResult<DocAnswer<TaskDoc>> {
-        let caller = writer(&key, req)?;
-        let version = if_match(req)?;
-        let change = parse::<TaskChange, _>(body)?;
+        let (caller, version, change) = versioned::<TaskChange, _>(&key, req, body)?;
         document(self.0.update_task(&caller, &id, version, change).await)
     }
 
@@ -345,9 +343,7 @@ impl TasksOi {
         #[oai(name = "If-Match")] _version: Header<Option<String>>,
         body: Body<PlanIn>,
     ) -> OiResult<DocAnswer<PlanDoc>> {
-        let caller = writer(&key, req)?;
-        let version = if_match(req)?;
-        let change = parse::<PlanInput, _>(body)?;
+        let (caller, version, change) = versioned::<PlanInput, _>(&key, req, body)?;
         document(self.1.update_plan(&caller, &id, version, change).await)
     }
 

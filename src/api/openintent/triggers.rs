@@ -7,7 +7,7 @@ use poem_openapi::{
 };
 
 use super::{
-    created_document, document, documents, done, if_match, parse, reader, writer, Body, DocAnswer,
+    created_document, document, documents, done, parse, reader, versioned, writer, Body, DocAnswer,
     DocCreated, DocList, Done, OiResult, OiTag,
 };
 use crate::{
@@ -198,9 +198,7 @@ impl TriggersOi {
         #[oai(name = "If-Match")] _version: Header<Option<String>>,
         body: Body<TriggerIn>,
     ) -> OiResult<DocAnswer<TriggerDoc>> {
-        let caller = writer(&key, req)?;
-        let version = if_match(req)?;
-        let change = parse::<TriggerInput, _>(body)?;
+        let (caller, version, change) = versioned::<TriggerInput, _>(&key, req, body)?;
         document(self.0.update_trigger(&caller, &id, version, change).await)
     }
 
