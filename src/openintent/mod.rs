@@ -10,6 +10,7 @@
 pub mod access;
 pub mod documents;
 pub mod event_types;
+pub mod federation;
 pub mod graph;
 pub mod intents;
 pub mod leases;
@@ -127,6 +128,8 @@ services! {
     Lifecycle,
     /// RFC-0017: triggers ([`triggers`]).
     Triggers,
+    /// RFC-0022: federation, disabled ([`federation`]).
+    Federation,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -144,6 +147,7 @@ pub struct OpenIntent {
     pub memory: Memory,
     pub lifecycle: Lifecycle,
     pub triggers: Triggers,
+    pub federation: Federation,
 }
 
 impl OpenIntent {
@@ -161,7 +165,8 @@ impl OpenIntent {
             plans: Plans(context.clone()),
             memory: Memory(context.clone()),
             lifecycle: Lifecycle(context.clone()),
-            triggers: Triggers(context),
+            triggers: Triggers(context.clone()),
+            federation: Federation(context),
         }
     }
 }

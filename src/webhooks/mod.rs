@@ -263,7 +263,7 @@ impl WebhookService {
         description: Option<String>,
         enabled: bool,
     ) -> Result<(EndpointRow, String)> {
-        let url = self.checked_url(url).await?;
+        let url = self.checked_url(url, "url").await?;
         let now = now_ms();
         let id = ids::new_id(ENDPOINT_ID_PREFIX);
         let secret = new_secret();
@@ -298,7 +298,7 @@ impl WebhookService {
         input: EndpointInput,
     ) -> Result<Endpoint> {
         let url = match &input.url {
-            Some(url) => Some(self.checked_url(url).await?),
+            Some(url) => Some(self.checked_url(url, "url").await?),
             None => None,
         };
         let events = input.events.as_deref().map(checked_events).transpose()?;
@@ -452,17 +452,19 @@ impl WebhookService {
         Ok(Delivery { row, attempts })
     }
 
-    async fn checked_url(&self, url: &str) -> Result<String> {
+    /// A URL the service may call (see [`target`]), normalized; else a 400 naming `field`.
+    /// Every outbound target a tenant names passes here: webhook endpoints, federation peers.
+    pub async fn checked_url(&self, url: &str, field: &str) -> Result<String> {
         let url = url.trim();
         if url.len() > MAX_URL_LEN {
             return Err(Error::invalid(
-                &["url"],
+                &[field],
                 format!("must be at most {MAX_URL_LEN} characters"),
             ));
         }
         match self.targets.check(url).await {
             Ok(parsed) => Ok(parsed.to_string()),
-            Err(unsafe_target) => Err(Error::invalid(&["url"], unsafe_target.to_string())),
+            Err(unsafe_target) => Err(Error::invalid(&[field], unsafe_target.to_string())),
         }
     }
 }

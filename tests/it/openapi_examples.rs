@@ -623,6 +623,7 @@ async fn rfc_0012_to_0017_examples(oi: &mut Face<'_>, intent: &str) {
     .await;
     oi.try_it(Method::DELETE, "/triggers/{id}", &trigger_path, 204)
         .await;
+    oi.get("/federation/status", "/federation/status").await;
 }
 
 #[test]

@@ -1291,3 +1291,25 @@ async fn state_is_capped_at_one_mebibyte_however_it_is_patched() {
     assert_eq!(intent["version"], 2);
     assert_eq!(intent["state"].as_object().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn federation_dispatch_to_a_private_or_metadata_address_is_refused_before_anything() {
+    let app = spawn_app().await;
+    let a = Oi::new(&app, &app.a.admin_key, "agent-a");
+    let intent = a.create_intent("stays home").await;
+    for peer in [
+        "http://169.254.169.254",
+        "http://127.0.0.1:9",
+        "http://[::ffff:10.0.0.1]",
+    ] {
+        let body = json!({ "intent_id": intent, "target_server": peer });
+        let (status, answer) = a
+            .call(Method::POST, "/federation/dispatch", Some(&body), None)
+            .await;
+        assert_eq!(status, 400, "{peer}: {answer}");
+        assert_envelope(&answer, "VALIDATION_ERROR");
+        assert!(answer.to_string().contains("target_server"), "{answer}");
+    }
+    let status = a.get("/federation/status").await;
+    assert_eq!(status["enabled"], false);
+}

@@ -14,6 +14,7 @@ pub mod access;
 pub mod bodies;
 pub mod discovery;
 pub mod error;
+pub mod federation;
 pub mod graph;
 pub mod identity;
 pub mod intents;
@@ -221,6 +222,7 @@ pub type Apis = (
     memory::MemoryOi,
     lifecycle::LifecycleOi,
     triggers::TriggersOi,
+    federation::FederationOi,
     discovery::ServerOi,
 );
 
@@ -239,6 +241,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             memory::MemoryOi(core.memory.clone()),
             lifecycle::LifecycleOi(core.lifecycle.clone()),
             triggers::TriggersOi(core.triggers.clone()),
+            federation::FederationOi(core.federation.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
