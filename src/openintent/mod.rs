@@ -71,6 +71,30 @@ pub struct Caller {
     pub admin: bool,
     /// The key behind the call: a bound key may name no other agent in a body either.
     pub principal: Arc<Principal>,
+    /// RFC-0020: the trace id of the request's W3C `traceparent`, carried onto every event the
+    /// call records that names no trace of its own.
+    pub trace_id: Option<String>,
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), or `None`
+/// for a malformed one or the all-zero id (which the recommendation says to ignore).
+pub fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |part: &str, len: usize| {
+        part.len() == len
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let well_formed = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(span, 16)
+        && hex(flags, 2)
+        && (version != "00" || parts.next().is_none());
+    (well_formed && trace.bytes().any(|b| b != b'0')).then(|| trace.to_string())
 }
 
 /// Optimistic-concurrency token from `If-Match`.
@@ -327,7 +351,7 @@ impl Change<'_> {
             event_type: event.event_type.to_string(),
             actor: self.caller.agent_id.clone(),
             payload: event.payload.to_string(),
-            trace_id: event.trace_id,
+            trace_id: event.trace_id.or_else(|| self.caller.trace_id.clone()),
             parent_event_id: event.parent_event_id,
             created_at: now_ms(),
         };
@@ -364,5 +388,29 @@ impl Change<'_> {
     async fn commit(self) -> Result<()> {
         self.work.commit().await?.publish();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_id_of;
+
+    #[test]
+    fn traceparent_yields_its_trace_id() {
+        let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            trace_id_of(header).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "not a traceparent",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
     }
 }

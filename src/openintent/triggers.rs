@@ -450,6 +450,7 @@ fn scheduler_caller(tenant: &TenantId, created_by: &str) -> Caller {
             crate::audit::actors::SYSTEM,
             vec![Scope::Agent],
         )),
+        trace_id: None,
     }
 }
 

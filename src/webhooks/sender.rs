@@ -81,6 +81,9 @@ impl Sender {
         if let Some(previous) = message.previous_secret {
             request = request.header("x-intendedops-signature-previous", sign(previous, body));
         }
+        if let Some(traceparent) = traceparent_of(message) {
+            request = request.header("traceparent", traceparent);
+        }
         let result = request.body(message.body.to_string()).send().await;
         let latency = started.elapsed();
         match result {
@@ -118,4 +121,57 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// RFC-0020: a delivery of an OpenIntent event that carries a W3C trace id continues that
+/// trace: `traceparent` names it, with a span id derived from the event id (one per event,
+/// the same on every retry).
+fn traceparent_of(message: &Message<'_>) -> Option<String> {
+    if !message.event.starts_with("openintent.") {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_str(message.body).ok()?;
+    let trace = body["event"]["trace_id"].as_str()?;
+    let header = format!("00-{trace}-{}-01", span_of(message.event_id));
+    crate::openintent::trace_id_of(&header).map(|_| header)
+}
+
+fn span_of(event_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(event_id.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    fn message<'a>(event: &'a str, body: &'a str) -> Message<'a> {
+        Message {
+            url: "http://127.0.0.1:9",
+            event_id: "oev_1",
+            event,
+            created_at: 0,
+            body,
+            secret: "s",
+            previous_secret: None,
+        }
+    }
+
+    #[test]
+    fn traced_protocol_events_carry_traceparent() {
+        let traced = r#"{"event":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#;
+        let header = traceparent_of(&message("openintent.state_patched", traced)).unwrap();
+        assert!(
+            header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{header}"
+        );
+        assert!(header.ends_with("-01") && header.len() == 55, "{header}");
+        let free_form = r#"{"event":{"trace_id":"trace-1"}}"#;
+        assert_eq!(
+            traceparent_of(&message("openintent.state_patched", free_form)),
+            None
+        );
+        assert_eq!(traceparent_of(&message("intent.approved", traced)), None);
+    }
 }

@@ -9,10 +9,14 @@ use crate::{
     webhooks::{deliveries, fast_delivery, hmac_hex, Receiver},
 };
 
+/// The W3C trace every call of these tests is part of (RFC-0020).
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 async fn oi(app: &TestApp, method: Method, path: &str, body: Value, version: Option<i64>) -> Value {
     let mut request = app
         .with_key(method, &format!("/api/v1{path}"), &app.a.admin_key)
         .header("X-Agent-ID", "watcher")
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
         .json(&body);
     if let Some(version) = version {
         request = request.header("If-Match", version.to_string());
@@ -98,6 +102,13 @@ async fn a_subscription_webhook_receives_a_signed_delivery_of_a_state_change() {
     assert_eq!(body["event"]["event_type"], "state_patched", "{body}");
     assert_eq!(body["event"]["intent_id"], id, "{body}");
     assert_eq!(body["event"]["payload"]["version"], 3, "{body}");
+    // The request's trace reaches the event and the delivery that carries it on.
+    assert_eq!(body["event"]["trace_id"], TRACE_ID, "{body}");
+    let traceparent = delivery.header("traceparent");
+    assert!(
+        traceparent.starts_with(&format!("00-{TRACE_ID}-")) && traceparent.ends_with("-01"),
+        "{traceparent}"
+    );
     assert_eq!(
         delivery.header("x-intendedops-event"),
         "openintent.state_patched"

@@ -458,3 +458,19 @@ def test_not_found_body_is_json(raw):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     assert isinstance(response.json(), dict)
+
+
+def test_a_traceparent_reaches_the_events_it_causes(client, raw):
+    """RFC-0020: a W3C traceparent on a write puts its trace id on the events it logs."""
+    intent = new_intent(client)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    answer = raw.post(
+        f"/api/v1/intents/{intent.id}/state",
+        json={"patches": [{"op": "set", "path": "step", "value": 1}]},
+        headers={"If-Match": str(intent.version), "traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
+    assert answer.status_code == 200, answer.text
+    patched = [e for e in client.get_events(intent.id) if e.event_type == EventType.STATE_PATCHED]
+    assert [e.trace_id for e in patched] == [trace]
+    created = [e for e in client.get_events(intent.id) if e.event_type == EventType.INTENT_CREATED]
+    assert created[0].trace_id is None

@@ -14,9 +14,9 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// only over SSE; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
 /// not enforce drain timeouts; RFC-0017 serves schedule triggers and manual firing, not event
-/// or webhook triggers; RFC-0020 keeps `trace_id`/`parent_event_id` on events but does not
-/// propagate trace context; RFC-0026 serves the server configuration but not suspension
-/// responses.
+/// or webhook triggers; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
+/// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
+/// serves the server configuration but not suspension responses.
 const RFC_COMPLIANCE: [(&str, &str); 17] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),

@@ -166,6 +166,11 @@ pub fn reader(key: &TenantKey, req: &Request) -> OiResult<Caller> {
         agent_id: agent_id.clone(),
         admin: key.0.has(Scope::Admin),
         principal: key.0.clone(),
+        trace_id: req
+            .headers()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(crate::openintent::trace_id_of),
     })
 }
 
