@@ -423,8 +423,8 @@ impl Memory {
     }
 }
 
-/// Logs a memory event on the intent the entry's scope names (when the caller may write
-/// it), else audits it only. Values are not copied into the log: it names the entry.
+/// Logs a memory event on the intent the entry's scope names (the caller must be allowed to
+/// write it), else audits it only. Values are not copied into the log: it names the entry.
 async fn log(
     change: &mut Change<'_>,
     memory: &Memory,
@@ -439,9 +439,17 @@ async fn log(
         "memory_type": entry.memory_type,
         "version": entry.version,
     });
-    match entry.scoped_intent() {
+    let scoped = match entry.scoped_intent() {
+        // A scope naming an intent that is gone (or never was) leaves the audit trail only.
+        Some(intent_id) => match change.intent(memory.store(), &intent_id).await {
+            Ok(_) => Some(intent_id),
+            Err(Error::NotFound { .. }) => None,
+            Err(other) => return Err(other),
+        },
+        None => None,
+    };
+    match scoped {
         Some(intent_id) => {
-            change.intent(memory.store(), &intent_id).await?;
             change
                 .record(NewEvent::new(&intent_id, event_type, payload))
                 .await?;

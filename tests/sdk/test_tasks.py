@@ -239,3 +239,14 @@ async def test_async_tasks_and_plans(async_client):
     assert active.state == PlanState.ACTIVE
     assert ids(await async_client.list_plans(intent.id)) == [plan.id]
     assert (await async_client.get_plan(plan.id)).version == 2
+
+
+def test_deleting_an_intent_deletes_its_tasks_and_plans(client, raw):
+    intent = new_intent(client)
+    task = client.create_task(intent.id, "doomed")
+    plan = client.create_plan(intent.id, tasks=[task.id])
+    assert raw.delete(f"/api/v1/intents/{intent.id}").status_code == 204
+    with pytest.raises(NotFoundError):
+        client.get_task(task.id)
+    with pytest.raises(NotFoundError):
+        client.get_plan(plan.id)

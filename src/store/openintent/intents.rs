@@ -212,6 +212,8 @@ pub async fn delete_cascade(
         "DELETE FROM oi_leases WHERE tenant_id = $1 AND intent_id = $2",
         "DELETE FROM oi_portfolio_members WHERE tenant_id = $1 AND intent_id = $2",
         "DELETE FROM oi_records WHERE tenant_id = $1 AND intent_id = $2",
+        // Its tasks and plans (RFC-0012 documents whose parent is the intent).
+        "DELETE FROM oi_documents WHERE tenant_id = $1 AND parent = $2 AND kind IN ('task', 'plan')",
         "UPDATE oi_intents SET parent_id = NULL WHERE tenant_id = $1 AND parent_id = $2",
     ] {
         sqlx::query(sql)
