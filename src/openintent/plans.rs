@@ -3,7 +3,7 @@
 //! (`plan.checkpoint_reached`); resuming the plan approves it, failing the plan rejects it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{
     documents::{expect_version, Columns, Document, OfIntent},
@@ -127,7 +127,7 @@ pub struct Plan {
     pub state: PlanState,
     pub tasks: Vec<String>,
     pub checkpoints: Vec<Checkpoint>,
-    pub conditions: Vec<Value>,
+    pub conditions: Vec<Map<String, Value>>,
     pub on_failure: String,
     pub on_complete: String,
     pub metadata: Value,
@@ -175,7 +175,7 @@ pub struct PlanInput {
     #[serde(default)]
     pub checkpoints: Option<Vec<Checkpoint>>,
     #[serde(default)]
-    pub conditions: Option<Vec<Value>>,
+    pub conditions: Option<Vec<Map<String, Value>>>,
     #[serde(default)]
     pub on_failure: Option<String>,
     #[serde(default)]

@@ -4,7 +4,10 @@
 //! one at a time and a completion promotes exactly the dependents it frees.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+/// A JSON object field: anything else is refused when the body is read.
+type JsonMap = Map<String, Value>;
 
 use super::{
     documents::{check_tags, expect_version, Columns, Document, OfIntent},
@@ -121,7 +124,7 @@ pub struct Task {
     pub priority: String,
     pub input: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<JsonMap>,
     pub artifacts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_agent: Option<String>,
@@ -141,8 +144,8 @@ pub struct Task {
     pub max_attempts: i64,
     pub permissions: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory_policy: Option<Value>,
-    pub requires_tools: Vec<Value>,
+    pub memory_policy: Option<JsonMap>,
+    pub requires_tools: Vec<JsonMap>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,9 +222,9 @@ pub struct NewTask {
     #[serde(default)]
     pub permissions: Option<String>,
     #[serde(default)]
-    pub memory_policy: Option<Value>,
+    pub memory_policy: Option<JsonMap>,
     #[serde(default)]
-    pub requires_tools: Vec<Value>,
+    pub requires_tools: Vec<JsonMap>,
     #[serde(default)]
     pub metadata: Value,
 }
@@ -232,7 +235,7 @@ pub struct TaskChange {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub output: Option<Value>,
+    pub output: Option<JsonMap>,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]

@@ -216,11 +216,15 @@ def test_bad_bodies_are_json_400s(raw, client):
         {"intent_id": intent.id, "name": "x", "priority": "urgent"},
         {"intent_id": intent.id, "name": "x", "input": [1]},
         {"intent_id": intent.id, "name": "x", "max_attempts": 0},
+        {"intent_id": intent.id, "name": "x", "requires_tools": ["github"]},
+        {"intent_id": intent.id, "name": "x", "memory_policy": True},
     ):
         answer = raw.post("/api/v1/tasks", json=body)
         assert answer.status_code == 400, (body, answer.text)
         assert answer.json()["error"]
     task = client.create_task(intent.id, "needs-version")
+    not_object = raw.patch(f"/api/v1/tasks/{task.id}", json={"output": [1]}, headers={"If-Match": "1"})
+    assert not_object.status_code == 400, not_object.text
     missing = raw.patch(f"/api/v1/tasks/{task.id}", json={"status": "ready"})
     assert missing.status_code == 400
     assert "If-Match" in missing.text
