@@ -18,6 +18,8 @@ const APPROVAL_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_sec
 /// How often agents' heartbeats are checked (RFC-0016); the shortest silence that makes an
 /// agent unhealthy is a second, so it is seen within two.
 const AGENT_HEALTH_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often expired memory entries are deleted (RFC-0015; reads hide them at once).
+const MEMORY_EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often due schedule triggers are looked for (RFC-0017).
 const TRIGGER_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -131,6 +133,12 @@ impl App {
             AGENT_HEALTH_PERIOD,
             services.openintent.lifecycle.clone(),
             |lifecycle| async move { lifecycle.sweep_health().await },
+        );
+        workers.spawn_every(
+            "memory_expiry",
+            MEMORY_EXPIRY_PERIOD,
+            services.openintent.memory.clone(),
+            |memory| async move { memory.purge_expired().await },
         );
         workers.spawn_every(
             "trigger_scheduler",

@@ -12,10 +12,11 @@ use super::{
     Caller, Change, Memory, NewEvent, Version,
 };
 use crate::{
+    audit::{actors, AuditEvent},
     error::{Error, Result},
     ids,
     openintent::records::{object, require_text},
-    store::openintent::documents::DocumentQuery,
+    store::openintent::documents::{self as rows, DocumentQuery},
     time::{now_ms, parse_instant, protocol_instant, DayBound, Millis},
 };
 
@@ -420,6 +421,32 @@ impl Memory {
         change.delete_document::<MemoryEntry>(id).await?;
         log(&mut change, self, &entry, "memory.deleted").await?;
         change.commit().await
+    }
+}
+
+impl Memory {
+    /// One pass of the expiry sweep: deletes entries past their expiry (reads hide them at
+    /// once), each audited as `memory.expired`. A delete that finds the row gone (another
+    /// instance was first) audits nothing. Returns how many it deleted.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let mut purged = 0;
+        for row in rows::due(self.store(), MemoryEntry::KIND, now_ms(), 500).await? {
+            let mut work = self.writer.begin(&row.tenant_id).await?;
+            if !rows::delete(&mut work, &row.tenant_id, MemoryEntry::KIND, &row.id).await? {
+                continue;
+            }
+            let data = json!({ "agent_id": row.parent, "namespace": row.namespace });
+            work.audit(AuditEvent {
+                event_type: "openintent.memory.expired",
+                actor: actors::SYSTEM,
+                subject: &row.id,
+                data,
+            })
+            .await?;
+            work.commit().await?.publish();
+            purged += 1;
+        }
+        Ok(purged)
     }
 }
 

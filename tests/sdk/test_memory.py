@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from openintent.exceptions import ConflictError, NotFoundError, OpenIntentError, ValidationError
 from openintent.models import MemoryType
 
+from conftest import ADMIN_KEY
 from sdkhelpers import event_types, ids, is_utc, new_intent, py310_instant, unique
 
 
@@ -103,6 +105,22 @@ def test_ttl_expires_entries(client):
     assert ids(client.list_memory("research-agent", namespace=namespace)) == [lasting.id]
     with pytest.raises(ValidationError):
         client.create_memory("research-agent", namespace, "bad", {}, ttl="forever")
+
+
+def test_expired_entries_are_purged_and_audited(client, base_url):
+    entry = client.create_memory("research-agent", unique("ns"), "brief", {}, ttl="duration:PT1S")
+    deadline = time.monotonic() + 20
+    while True:
+        answer = httpx.get(
+            f"{base_url}/v1/audit",
+            params={"eventType": "openintent.memory.expired", "pageSize": 100},
+            headers={"X-API-Key": ADMIN_KEY},
+        )
+        assert answer.status_code == 200, answer.text
+        if entry.id in [item["subject"] for item in answer.json()["data"]["items"]]:
+            break
+        assert time.monotonic() < deadline, "the expired entry was never purged"
+        time.sleep(0.5)
 
 
 def test_scoped_changes_are_logged_on_the_intent(client, raw):
