@@ -18,7 +18,7 @@ use crate::{
     auth::identity,
     error::{Error, Result},
     ids::TenantId,
-    openintent::records::object,
+    openintent::records::{object, one_of},
     store::openintent::lifecycle::{self as rows, LifecycleChange, LifecycleRow, Silence},
     time::{now_ms, protocol_instant, Millis},
 };
@@ -510,11 +510,5 @@ impl Lifecycle {
 }
 
 fn check_status(raw: &str) -> Result<()> {
-    match STATUSES.contains(&raw) {
-        true => Ok(()),
-        false => Err(Error::invalid(
-            &["status"],
-            format!("must be one of {}", STATUSES.join(", ")),
-        )),
-    }
+    one_of(raw, &STATUSES, "status")
 }

@@ -15,7 +15,7 @@ use crate::{
     audit::{actors, AuditEvent},
     error::{Error, Result},
     ids,
-    openintent::records::{object, require_text},
+    openintent::records::{object, one_of, require_text},
     store::openintent::documents::{self as rows, DocumentQuery},
     time::{now_ms, parse_instant, protocol_instant, DayBound, Millis},
 };
@@ -145,16 +145,6 @@ pub struct MemoryFilter {
     pub tags: Vec<String>,
     pub limit: i64,
     pub offset: i64,
-}
-
-fn one_of(raw: &str, allowed: &[&str], field: &str) -> Result<()> {
-    match allowed.contains(&raw) {
-        true => Ok(()),
-        false => Err(Error::invalid(
-            &[field],
-            format!("must be one of {}", allowed.join(", ")),
-        )),
-    }
 }
 
 /// An ISO 8601 duration of days, hours, minutes and seconds (`P1D`, `PT24H`, `PT90S`), in

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     ids,
-    openintent::records::object,
+    openintent::records::{object, one_of},
     store::{openintent::documents::DocumentQuery, Store},
     time::{now_ms, protocol_instant, Millis},
 };
@@ -185,13 +185,7 @@ pub struct PlanInput {
 }
 
 fn check_failure_action(raw: &str) -> Result<()> {
-    match FAILURE_ACTIONS.contains(&raw) {
-        true => Ok(()),
-        false => Err(Error::invalid(
-            &["on_failure"],
-            format!("must be one of {}", FAILURE_ACTIONS.join(", ")),
-        )),
-    }
+    one_of(raw, &FAILURE_ACTIONS, "on_failure")
 }
 
 /// Checks the tasks and checkpoints a plan names against its intent; numbers checkpoints

@@ -10,6 +10,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     ids,
+    openintent::records::one_of,
     store::openintent::{
         intents as intent_rows,
         portfolios::{self as portfolio_rows, PortfolioRow},
@@ -31,16 +32,6 @@ pub struct NewPortfolio {
     pub metadata: Value,
     #[serde(default)]
     pub governance_policy: Value,
-}
-
-fn one_of(raw: &str, allowed: &[&str], field: &str) -> Result<()> {
-    match allowed.contains(&raw) {
-        true => Ok(()),
-        false => Err(Error::invalid(
-            &[field],
-            format!("must be one of {}", allowed.join(", ")),
-        )),
-    }
 }
 
 fn object_or_empty(value: Value, field: &str) -> Result<Value> {

@@ -22,7 +22,7 @@ use crate::{
     auth::{Principal, Scope},
     error::{Error, Result},
     ids::{self, TenantId},
-    openintent::records::{object, require_text},
+    openintent::records::{object, one_of, require_text},
     store::openintent::{
         documents::{self as rows, DocumentQuery},
         intents as intent_rows,
@@ -151,16 +151,6 @@ pub struct Firing {
     pub reason: Option<String>,
     pub fire_count: i64,
     pub fired_at: String,
-}
-
-fn one_of(raw: &str, allowed: &[&str], field: &str) -> Result<()> {
-    match allowed.contains(&raw) {
-        true => Ok(()),
-        false => Err(Error::invalid(
-            &[field],
-            format!("must be one of {}", allowed.join(", ")),
-        )),
-    }
 }
 
 /// A cron expression of 5 fields (minute first) or 6 (seconds first), in UTC.

@@ -113,6 +113,15 @@ impl Store {
         }
     }
 
+    /// What a `SELECT` of a row about to be changed ends with: `FOR UPDATE` on PostgreSQL;
+    /// nothing on SQLite, whose single writer already serializes changes.
+    pub fn row_lock(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

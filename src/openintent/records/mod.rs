@@ -87,6 +87,17 @@ pub(crate) fn require_text(value: &str, field: &str, max: usize) -> Result<()> {
     }
 }
 
+/// `raw` is one of a closed vocabulary, or a 400 naming `field` and the vocabulary.
+pub(crate) fn one_of(raw: &str, allowed: &[&str], field: &str) -> Result<()> {
+    match allowed.contains(&raw) {
+        true => Ok(()),
+        false => Err(Error::invalid(
+            &[field],
+            format!("must be one of {}", allowed.join(", ")),
+        )),
+    }
+}
+
 pub(crate) fn object(value: Value, field: &str) -> Result<Value> {
     match value {
         Value::Null => Ok(json!({})),

@@ -65,10 +65,7 @@ pub async fn get_for_update(
     kind: &str,
     id: &str,
 ) -> sqlx::Result<Option<DocumentRow>> {
-    let lock = match store.backend() {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = store.row_lock();
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_documents WHERE tenant_id = $1 AND id = $2 AND kind = $3{lock}"
     ))

@@ -74,10 +74,7 @@ pub async fn get_for_update(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<IntentRow>> {
-    let lock = match store.backend() {
-        crate::store::Backend::Postgres => " FOR UPDATE",
-        crate::store::Backend::Sqlite => "",
-    };
+    let lock = store.row_lock();
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oi_intents WHERE tenant_id = $1 AND id = $2{lock}"
     ))

@@ -2,11 +2,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::{
-    ids::TenantId,
-    store::{Backend, Store},
-    time::Millis,
-};
+use crate::{ids::TenantId, store::Store, time::Millis};
 
 const COLUMNS: &str = "tenant_id, id, name, lifecycle_status, lifecycle, lifecycle_version, \
      last_heartbeat_at, created_at";
@@ -43,10 +39,7 @@ pub async fn get_for_update(
     tenant_id: &TenantId,
     id: &str,
 ) -> sqlx::Result<Option<LifecycleRow>> {
-    let lock = match store.backend() {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = store.row_lock();
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2{lock}"
     ))
