@@ -167,7 +167,7 @@ impl Services {
             secrets.clone(),
         ));
         Ok(Services {
-            openintent: OpenIntent::new(writer.clone(), webhooks.clone()),
+            openintent: OpenIntent::new(writer.clone(), webhooks.clone(), approvals.clone()),
             feed: Arc::new(Feed::new(&writer)),
             event_listener,
             webhooks,

@@ -9,6 +9,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
@@ -41,6 +42,66 @@ pub mod event_types {
     pub const APPROVAL_RECORDED: &str = "approval.recorded";
     /// A decision refused by separation of duties.
     pub const APPROVAL_REFUSED: &str = "approval.refused";
+}
+
+/// What an approval decides (its `subject_kind`).
+pub mod subjects {
+    /// A `/v1` governed intent.
+    pub const INTENT: &str = "intent";
+    /// An OpenIntent approval request (RFC-0013) on a protocol intent.
+    pub const PROTOCOL_APPROVAL: &str = "openintent.approval";
+    /// An OpenIntent escalation to a human (RFC-0013) on a protocol intent.
+    pub const PROTOCOL_ESCALATION: &str = "openintent.escalation";
+}
+
+/// What the requester of an OpenIntent subject said, kept with its approval: who asked
+/// (agent, key, the key's person, for separation of duties) and what for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProtocolRequest {
+    pub requested_by: String,
+    pub key_id: String,
+    pub person: Option<String>,
+    pub reason: String,
+    pub context: Value,
+    /// Escalations: `low` … `critical`.
+    pub priority: Option<String>,
+    pub urgency: Option<String>,
+}
+
+impl ProtocolRequest {
+    fn submitter(&self) -> duties::Submitter<'_> {
+        duties::Submitter {
+            key_id: Some(&self.key_id),
+            person: self.person.as_deref(),
+            agent_id: &self.requested_by,
+        }
+    }
+}
+
+/// A pending approval row for an OpenIntent subject of `kind` on the protocol intent.
+pub fn protocol_approval(
+    kind: &str,
+    intent_id: &str,
+    action: Option<&str>,
+    request: &ProtocolRequest,
+    now: Millis,
+) -> ApprovalRow {
+    ApprovalRow {
+        id: ApprovalId::generate().to_string(),
+        subject_kind: kind.to_string(),
+        intent_id: intent_id.to_string(),
+        status: "pending".into(),
+        required_approvals: 1,
+        roles: "[]".into(),
+        reason: None,
+        expires_at: None,
+        created_at: now,
+        updated_at: now,
+        resolved_at: None,
+        action: action.map(str::to_string),
+        request: Some(json!(request).to_string()),
+        outcome: None,
+    }
 }
 
 /// An approval's statuses: `cancelled` when its intent was withdrawn while it waited.
@@ -78,11 +139,21 @@ pub struct Approval {
     pub expires_at: Option<Millis>,
     pub created_at: Millis,
     pub resolved_at: Option<Millis>,
+    /// OpenIntent subjects: the action asked for, the request, and the resolution named.
+    pub action: Option<String>,
+    pub request: Option<ProtocolRequest>,
+    pub outcome: Option<String>,
 }
 
 impl Approval {
-    fn from_rows(row: ApprovalRow, decisions: Vec<DecisionRow>) -> Self {
+    pub(crate) fn from_rows(row: ApprovalRow, decisions: Vec<DecisionRow>) -> Self {
         Approval {
+            action: row.action,
+            request: row
+                .request
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok()),
+            outcome: row.outcome,
             id: row.id,
             subject_kind: row.subject_kind,
             intent_id: row.intent_id,
@@ -278,22 +349,43 @@ impl ApprovalService {
     }
 
     fn queued(&self, row: QueuedRow, decisions: Vec<DecisionRow>) -> QueuedApproval {
-        let params = serde_json::from_str(&row.params).unwrap_or_default();
+        let approval = Approval::from_rows(row.approval, decisions);
+        if let Some(request) = approval.request.clone() {
+            // An OpenIntent request: its requester, action and reason are what to triage by.
+            let asked = json!({ "action": approval.action, "context": request.context });
+            return QueuedApproval {
+                risk: None,
+                value_category: None,
+                agent_trust_tier: None,
+                params_summary: summary::one_line(&asked),
+                routing_reason: Some(request.reason).filter(|r| !r.is_empty()),
+                intent_type: approval.subject_kind.clone(),
+                domain: "openintent".into(),
+                agent_id: request.requested_by,
+                approval,
+            };
+        }
+        let params = row
+            .params
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
         let routing_reason = row
             .decision
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .and_then(|decision| decision.get("reason")?.as_str().map(str::to_string));
-        let known = self.catalog.intent_type(&row.intent_type);
+        let intent_type = row.intent_type.unwrap_or_default();
+        let known = self.catalog.intent_type(&intent_type);
         QueuedApproval {
             risk: known.map(|t| t.risk),
             value_category: known.and_then(|t| t.value_category),
             agent_trust_tier: row.agent_tier.as_deref().and_then(|t| t.parse().ok()),
             params_summary: summary::one_line(&params),
             routing_reason,
-            intent_type: row.intent_type,
-            domain: row.domain,
-            agent_id: row.agent_id,
-            approval: Approval::from_rows(row.approval, decisions),
+            intent_type,
+            domain: row.domain.unwrap_or_default(),
+            agent_id: row.agent_id.unwrap_or_default(),
+            approval,
         }
     }
 
@@ -306,6 +398,19 @@ impl ApprovalService {
         id: &ApprovalId,
         choice: Choice,
         note: Option<String>,
+    ) -> Result<Approval> {
+        self.decide_naming(principal, id, choice, note, None).await
+    }
+
+    /// [`Self::decide`], naming the resolution (an OpenIntent escalation's `resolution`) if
+    /// the decision settles the approval.
+    pub async fn decide_naming(
+        &self,
+        principal: &Principal,
+        id: &ApprovalId,
+        choice: Choice,
+        note: Option<String>,
+        outcome: Option<String>,
     ) -> Result<Approval> {
         let tenant = &principal.tenant_id;
         let approver = principal.decider();
@@ -336,9 +441,11 @@ impl ApprovalService {
             .await?
             .ok_or(Error::NotFound { what: "approval" })?;
         if row.expires_at.is_some_and(|at| at <= now) {
-            let expired = expire(&mut work, &row, now).await?;
+            let (work, expired) = expire(work, &self.writer, &row, now).await?;
             work.commit().await?.publish();
-            self.record_settled(tenant, &expired, Decider::Expiry);
+            if let Some(intent) = expired {
+                self.record_settled(tenant, &intent, Decider::Expiry);
+            }
             return Err(Error::AlreadyResolved("expired".into()));
         }
         if let Some(refusal) = self.refusal(&mut work, principal, &row, choice).await? {
@@ -385,6 +492,22 @@ impl ApprovalService {
         let mut settled_intent = None;
         let mut tier_move = None;
         match settled {
+            Some((_, approval_status, _)) if row.subject_kind != subjects::INTENT => {
+                approvals::resolve(&mut work, tenant, id, approval_status, note.as_deref(), now)
+                    .await?;
+                if let Some(outcome) = &outcome {
+                    approvals::set_outcome(&mut work, tenant, id, outcome).await?;
+                }
+                let settled = crate::openintent::approvals::Settled {
+                    row: &row,
+                    status: approval_status,
+                    decided_by: approver,
+                    outcome: outcome.as_deref(),
+                    note: note.as_deref(),
+                };
+                work = crate::openintent::approvals::announce_settled(work, &self.writer, settled)
+                    .await?;
+            }
             Some((intent_status, approval_status, event_type)) => {
                 approvals::resolve(&mut work, tenant, id, approval_status, note.as_deref(), now)
                     .await?;
@@ -451,10 +574,16 @@ impl ApprovalService {
             // Turning one's own intent down is withdrawing it: nothing to separate.
             return Ok(None);
         }
+        if let Some(request) = Approval::from_rows(row.clone(), Vec::new()).request {
+            return Ok(duties::approval_conflict(principal, request.submitter()));
+        }
         let intent = intents::get(&mut *tx, tenant, &row.intent_id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
-        Ok(duties::approval_conflict(principal, &intent))
+        Ok(duties::approval_conflict(
+            principal,
+            duties::Submitter::of_intent(&intent),
+        ))
     }
 
     /// Audits a refused decision (`approval.refused`) and returns the error to answer with.
@@ -502,9 +631,11 @@ impl ApprovalService {
         let Some(row) = approvals::get(&mut work, &tenant, id).await? else {
             return Ok(false);
         };
-        let intent = expire(&mut work, &row, now).await?;
+        let (work, expired) = expire(work, &self.writer, &row, now).await?;
         work.commit().await?.publish();
-        self.record_settled(&tenant, &intent, Decider::Expiry);
+        if let Some(intent) = expired {
+            self.record_settled(&tenant, &intent, Decider::Expiry);
+        }
         Ok(true)
     }
 
@@ -522,22 +653,38 @@ impl ApprovalService {
     }
 }
 
-/// Marks the approval expired and moves its intent to `expired` (audited as a rejection
-/// with reason `expired`).
-async fn expire(work: &mut UnitOfWork, row: &ApprovalRow, now: Millis) -> Result<Intent> {
+/// Marks the approval expired and moves its `/v1` intent to `expired` (audited as a
+/// rejection with reason `expired`; the intent is returned), or tells the OpenIntent side.
+async fn expire(
+    mut work: UnitOfWork,
+    writer: &Writer,
+    row: &ApprovalRow,
+    now: Millis,
+) -> Result<(UnitOfWork, Option<Intent>)> {
     let tenant = work.tenant().clone();
-    approvals::resolve(work, &tenant, &row.id, "expired", Some("expired"), now).await?;
+    approvals::resolve(&mut work, &tenant, &row.id, "expired", Some("expired"), now).await?;
+    if row.subject_kind != subjects::INTENT {
+        let settled = crate::openintent::approvals::Settled {
+            row,
+            status: "expired",
+            decided_by: crate::audit::actors::SYSTEM,
+            outcome: None,
+            note: Some("expired"),
+        };
+        let work = crate::openintent::approvals::announce_settled(work, writer, settled).await?;
+        return Ok((work, None));
+    }
     let data = json!({"approvalId": row.id, "reason": "expired"});
-    move_intent(
-        work,
+    let moved = move_intent(
+        &mut work,
         crate::audit::actors::SYSTEM,
         &row.intent_id,
         IntentStatus::Expired,
         event_types::INTENT_REJECTED,
         data,
     )
-    .await
-    .map(|moved| moved.intent)
+    .await?;
+    Ok((work, Some(moved.intent)))
 }
 
 async fn move_intent(

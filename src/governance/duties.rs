@@ -5,24 +5,44 @@
 
 use crate::{auth::Principal, store::intents::IntentRow};
 
-/// Why `decider` may not approve `intent`, if it may not.
-pub fn approval_conflict(decider: &Principal, intent: &IntentRow) -> Option<String> {
-    if intent.submitted_by.as_deref() == Some(&*decider.key_id) {
-        return Some("the key that submitted this intent cannot approve it".into());
+/// Who asked for what an approval decides: a `/v1` intent's submitter, or the requester of
+/// an OpenIntent approval request or escalation.
+#[derive(Debug, Clone, Copy)]
+pub struct Submitter<'a> {
+    pub key_id: Option<&'a str>,
+    /// The person owning that key.
+    pub person: Option<&'a str>,
+    pub agent_id: &'a str,
+}
+
+impl<'a> Submitter<'a> {
+    pub fn of_intent(intent: &'a IntentRow) -> Self {
+        Submitter {
+            key_id: intent.submitted_by.as_deref(),
+            person: intent.submitted_by_user.as_deref(),
+            agent_id: &intent.agent_id,
+        }
     }
-    if let (Some(person), Some(submitter)) = (&decider.person, &intent.submitted_by_user) {
-        if **person == **submitter {
+}
+
+/// Why `decider` may not approve what `submitter` asked for, if it may not.
+pub fn approval_conflict(decider: &Principal, submitter: Submitter<'_>) -> Option<String> {
+    if submitter.key_id == Some(&*decider.key_id) {
+        return Some("the key that submitted it cannot approve it".into());
+    }
+    if let (Some(person), Some(asker)) = (&decider.person, submitter.person) {
+        if **person == *asker {
             return Some(
-                "you submitted this intent (through a key you own); another person must \
-                 approve it"
-                    .into(),
+                "you submitted it (through a key you own); another person must approve \
+                 it"
+                .into(),
             );
         }
     }
-    if decider.is_bound() && decider.may_act_as(&intent.agent_id) {
+    if decider.is_bound() && decider.may_act_as(submitter.agent_id) {
         return Some(format!(
-            "this key acts as agent '{}', which submitted the intent",
-            intent.agent_id
+            "this key acts as agent '{}', which submitted it",
+            submitter.agent_id
         ));
     }
     None
@@ -75,19 +95,33 @@ mod tests {
 
     #[test]
     fn the_submitter_cannot_approve_through_its_key_its_person_or_its_agent() {
-        assert!(approval_conflict(&key("key_a"), &intent("key_a", None)).is_some());
-        assert!(approval_conflict(&key("key_b"), &intent("key_a", None)).is_none());
+        assert!(
+            approval_conflict(&key("key_a"), Submitter::of_intent(&intent("key_a", None)))
+                .is_some()
+        );
+        assert!(
+            approval_conflict(&key("key_b"), Submitter::of_intent(&intent("key_a", None)))
+                .is_none()
+        );
         let owned = Principal {
             person: Some("usr_1".into()),
             ..key("key_b")
         };
-        assert!(approval_conflict(&owned, &intent("key_a", Some("usr_1"))).is_some());
-        assert!(approval_conflict(&owned, &intent("key_a", Some("usr_2"))).is_none());
+        assert!(approval_conflict(
+            &owned,
+            Submitter::of_intent(&intent("key_a", Some("usr_1")))
+        )
+        .is_some());
+        assert!(approval_conflict(
+            &owned,
+            Submitter::of_intent(&intent("key_a", Some("usr_2")))
+        )
+        .is_none());
         let bound = Principal {
             agents: Arc::from(["billing-bot".to_string()]),
             ..key("key_c")
         };
-        assert!(approval_conflict(&bound, &intent("key_a", None)).is_some());
+        assert!(approval_conflict(&bound, Submitter::of_intent(&intent("key_a", None))).is_some());
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl IntentService {
         {
             let approval = ApprovalRow {
                 id: ApprovalId::generate().to_string(),
-                subject_kind: "intent".into(),
+                subject_kind: crate::governance::approvals::subjects::INTENT.into(),
                 intent_id: row.id.clone(),
                 status: "pending".into(),
                 required_approvals: i64::from(*approvers),
@@ -234,6 +234,9 @@ impl IntentService {
                 created_at: now,
                 updated_at: now,
                 resolved_at: None,
+                action: None,
+                request: None,
+                outcome: None,
             };
             store::approvals::insert(&mut work, tenant, &approval).await?;
         }

@@ -13,6 +13,7 @@ use crate::{
     audit::depth,
     error::{Error, FieldError, Result},
     ids,
+    store::approvals as approval_rows,
     store::openintent::{
         event_log::{self as event_rows, EventFilter},
         graph as graph_rows,
@@ -204,6 +205,16 @@ impl Intents {
         if !intent_rows::delete_cascade(change.tx(), &caller.tenant, id).await? {
             return Err(Error::NotFound { what: "intent" });
         }
+        // Its approval requests and escalations leave the queue with it.
+        approval_rows::resolve_pending_of_intent(
+            change.tx(),
+            &tenant,
+            id,
+            "cancelled",
+            "intent deleted",
+            now_ms(),
+        )
+        .await?;
         change.audit("intent_deleted", id, json!({})).await?;
         change.commit().await
     }
@@ -262,6 +273,10 @@ impl Intents {
         let mut change = self.change(caller).await?;
         let mut row = change.intent(self.store(), id).await?;
         expect_version(&row, version)?;
+        let completing = next == CoordinationStatus::Completed;
+        change
+            .check_status_change(&row, completing, reason.as_deref())
+            .await?;
         let current = CoordinationStatus::parse(&row.status, "status")?;
         if !current.can_become(next) {
             return Err(Error::invalid(
@@ -347,7 +362,8 @@ impl Intents {
     ) -> Result<Assignment> {
         check_agent_id(agent_id)?;
         let mut change = self.change(caller).await?;
-        change.intent(self.store(), id).await?;
+        let intent = change.intent(self.store(), id).await?;
+        change.check_assignable(&intent, agent_id)?;
         let row = Assignment {
             intent_id: id.to_string(),
             agent_id: agent_id.to_string(),
@@ -397,6 +413,9 @@ pub(crate) async fn insert_intent(
     mut input: NewIntent,
 ) -> Result<IntentRow> {
     input.check()?;
+    if let Some(policy) = &input.governance_policy {
+        super::governance::Policy::parse(policy)?;
+    }
     let mut depends_on = input.depends_on.clone();
     depends_on.sort();
     depends_on.dedup();

@@ -8,9 +8,12 @@
 //! PostgreSQL delivers the notifications a transaction sent only when it commits.
 
 pub mod access;
+pub mod approvals;
+pub mod coordinators;
 pub mod documents;
 pub mod event_types;
 pub mod federation;
+pub mod governance;
 pub mod graph;
 pub mod intents;
 pub mod leases;
@@ -36,6 +39,7 @@ use crate::{
     auth::{identity, Principal, TenantId},
     bus::{BusEvent, EventBus, Face},
     error::{Error, Result},
+    governance::approvals::ApprovalService,
     ids, store,
     store::{
         openintent::{event_log, event_log::EventRow, intents as intent_rows, intents::IntentRow},
@@ -59,6 +63,8 @@ pub mod prefixes {
     pub const PLAN: &str = "pln";
     pub const MEMORY: &str = "mem";
     pub const TRIGGER: &str = "trg";
+    pub const COORDINATOR: &str = "clease";
+    pub const DECISION_RECORD: &str = "drec";
 }
 
 /// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
@@ -108,6 +114,8 @@ pub struct Context {
     writer: Writer,
     /// Endpoints of RFC-0006 subscriptions with a `webhook_url`.
     webhooks: Arc<WebhookService>,
+    /// The one approval queue, which RFC-0013 requests and escalations join.
+    approvals: Arc<ApprovalService>,
 }
 
 /// Declares the per-RFC services, each a cheap handle on the shared [`Context`].
@@ -154,6 +162,10 @@ services! {
     Triggers,
     /// RFC-0022: federation, disabled ([`federation`]).
     Federation,
+    /// RFC-0013: approval requests and escalations in the approval queue ([`approvals`]).
+    Approvals,
+    /// RFC-0013: coordinator leases and decision records ([`coordinators`]).
+    Coordinators,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -172,11 +184,21 @@ pub struct OpenIntent {
     pub lifecycle: Lifecycle,
     pub triggers: Triggers,
     pub federation: Federation,
+    pub approvals: Approvals,
+    pub coordinators: Coordinators,
 }
 
 impl OpenIntent {
-    pub fn new(writer: Writer, webhooks: Arc<WebhookService>) -> Self {
-        let context = Arc::new(Context { writer, webhooks });
+    pub fn new(
+        writer: Writer,
+        webhooks: Arc<WebhookService>,
+        approvals: Arc<ApprovalService>,
+    ) -> Self {
+        let context = Arc::new(Context {
+            writer,
+            webhooks,
+            approvals,
+        });
         OpenIntent {
             intents: Intents(context.clone()),
             graphs: Graphs(context.clone()),
@@ -190,7 +212,9 @@ impl OpenIntent {
             memory: Memory(context.clone()),
             lifecycle: Lifecycle(context.clone()),
             triggers: Triggers(context.clone()),
-            federation: Federation(context),
+            federation: Federation(context.clone()),
+            approvals: Approvals(context.clone()),
+            coordinators: Coordinators(context),
         }
     }
 }
@@ -205,10 +229,7 @@ impl Context {
     }
 
     async fn change<'a>(&'a self, caller: &'a Caller) -> Result<Change<'a>> {
-        Ok(Change {
-            work: self.writer.begin(&caller.tenant).await?,
-            caller,
-        })
+        Change::new(&self.writer, caller).await
     }
 
     /// The agent a body names as the actor of a record (`created_by`, `requested_by`, …), or
@@ -280,6 +301,18 @@ impl<'a> NewEvent<'a> {
 pub(crate) struct Change<'a> {
     work: UnitOfWork,
     caller: &'a Caller,
+    /// For what must be written after this change rolled back (a governance violation).
+    writer: Writer,
+}
+
+impl<'a> Change<'a> {
+    async fn new(writer: &Writer, caller: &'a Caller) -> Result<Change<'a>> {
+        Ok(Change {
+            work: writer.begin(&caller.tenant).await?,
+            caller,
+            writer: writer.clone(),
+        })
+    }
 }
 
 impl Change<'_> {
@@ -291,14 +324,15 @@ impl Change<'_> {
         &self.caller.tenant
     }
 
-    /// An intent of the caller's tenant that the caller may change, read for update; or
-    /// 404 / 403.
+    /// An intent of the caller's tenant that the caller may change (its ACL and its
+    /// governance policy let it), read for update; or 404 / 403.
     async fn intent(&mut self, store: &Store, id: &str) -> Result<IntentRow> {
         let tenant = self.caller.tenant.clone();
         let intent = intent_rows::get_for_update(&mut self.work, store, &tenant, id)
             .await?
             .ok_or(Error::NotFound { what: "intent" })?;
         access::check_access(store, self.caller, &intent, true).await?;
+        self.check_governed_write(&intent).await?;
         Ok(intent)
     }
 

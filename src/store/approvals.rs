@@ -9,7 +9,9 @@ use crate::time::Millis;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApprovalRow {
     pub id: String,
-    /// What the approval decides: `intent` (a `/v1` intent; its id is `intent_id`).
+    /// What the approval decides: `intent` (a `/v1` intent; its id is `intent_id`), or an
+    /// OpenIntent request on the protocol intent `intent_id` (`openintent.approval`,
+    /// `openintent.escalation`).
     pub subject_kind: String,
     pub intent_id: String,
     pub status: String,
@@ -20,6 +22,12 @@ pub struct ApprovalRow {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub resolved_at: Option<Millis>,
+    /// OpenIntent subjects: the action asked for (`complete` gates an intent's completion).
+    pub action: Option<String>,
+    /// OpenIntent subjects: the request as JSON (requester, key, person, reason, context).
+    pub request: Option<String>,
+    /// OpenIntent subjects: the resolution as named by whoever resolved it.
+    pub outcome: Option<String>,
 }
 
 impl Keyed for ApprovalRow {
@@ -40,22 +48,23 @@ pub struct DecisionRow {
     pub created_at: Millis,
 }
 
-/// An approval of the queue with what an approver triages by: the intent it decides.
+/// An approval of the queue with what an approver triages by: the `/v1` intent it decides
+/// (none for OpenIntent subjects, whose request says it).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueuedRow {
     #[sqlx(flatten)]
     pub approval: ApprovalRow,
-    pub intent_type: String,
-    pub domain: String,
-    pub agent_id: String,
-    pub params: String,
+    pub intent_type: Option<String>,
+    pub domain: Option<String>,
+    pub agent_id: Option<String>,
+    pub params: Option<String>,
     pub decision: Option<String>,
     /// The agent's tier in force (pinned, else earned); none if the agent is gone.
     pub agent_tier: Option<String>,
 }
 
 const COLUMNS: &str = "id, subject_kind, intent_id, status, required_approvals, roles, reason, \
-     expires_at, created_at, updated_at, resolved_at";
+     expires_at, created_at, updated_at, resolved_at, action, request, outcome";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -64,8 +73,8 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO approvals (tenant_id, id, intent_id, status, required_approvals, roles, \
-         expires_at, created_at, updated_at, subject_kind) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         expires_at, created_at, updated_at, subject_kind, action, request) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tenant_id)
     .bind(&approval.id)
@@ -77,6 +86,8 @@ pub async fn insert(
     .bind(approval.created_at)
     .bind(approval.updated_at)
     .bind(&approval.subject_kind)
+    .bind(approval.action.as_deref())
+    .bind(approval.request.as_deref())
     .execute(conn)
     .await
     .map(|_| ())
@@ -111,8 +122,8 @@ pub async fn for_intent(
 ) -> sqlx::Result<Vec<ApprovalWithDecision>> {
     sqlx::query_as(
         "SELECT a.id, a.subject_kind, a.intent_id, a.status, a.required_approvals, a.roles, \
-                a.reason, a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
-                d.approver, COALESCE(u.email, k.name) AS approver_name, d.key_id, d.decision, \
+                a.reason, a.expires_at, a.created_at, a.updated_at, a.resolved_at, a.action, \
+                a.request, a.outcome, d.approver, COALESCE(u.email, k.name) AS approver_name, d.key_id, d.decision, \
                 d.comment, d.created_at AS decided_at \
          FROM approvals a LEFT JOIN approval_decisions d \
            ON d.tenant_id = a.tenant_id AND d.approval_id = a.id \
@@ -138,11 +149,12 @@ pub async fn list(
 ) -> sqlx::Result<(Vec<QueuedRow>, i64)> {
     let counted = sqlx::query_as(
         "SELECT a.id, a.subject_kind, a.intent_id, a.status, a.required_approvals, a.roles, a.reason, \
-                a.expires_at, a.created_at, a.updated_at, a.resolved_at, \
-                i.type AS intent_type, i.domain, i.agent_id, i.params, i.decision, \
+                a.expires_at, a.created_at, a.updated_at, a.resolved_at, a.action, a.request, \
+                a.outcome, i.type AS intent_type, i.domain, i.agent_id, i.params, i.decision, \
                 COALESCE(g.pinned_tier, g.trust_tier) AS agent_tier, \
                 COUNT(*) OVER () AS total_count \
-         FROM approvals a JOIN intents i ON i.tenant_id = a.tenant_id AND i.id = a.intent_id \
+         FROM approvals a LEFT JOIN intents i \
+           ON a.subject_kind = 'intent' AND i.tenant_id = a.tenant_id AND i.id = a.intent_id \
          LEFT JOIN agents g ON g.tenant_id = i.tenant_id AND g.id = i.agent_id \
          WHERE a.tenant_id = $1 AND a.status = $2 ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4",
     )
@@ -327,6 +339,66 @@ pub async fn expired(
          ORDER BY expires_at LIMIT $2",
     )
     .bind(now)
+    .bind(limit)
+    .fetch_all(store.reader())
+    .await
+}
+
+/// Names how an approval was resolved (an OpenIntent escalation's `resolution`).
+pub async fn set_outcome(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    id: &str,
+    outcome: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE approvals SET outcome = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .bind(outcome)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// How many approvals of `kind` for `action` on the intent were approved.
+pub async fn count_approved(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    kind: &str,
+    intent_id: &str,
+    action: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM approvals WHERE tenant_id = $1 AND subject_kind = $2 \
+         AND intent_id = $3 AND action = $4 AND status = 'approved'",
+    )
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(intent_id)
+    .bind(action)
+    .fetch_one(conn)
+    .await
+}
+
+/// The tenant's approvals of `kind`, oldest first, optionally of one intent and with one
+/// status; at most `limit`.
+pub async fn of_kind(
+    store: &Store,
+    tenant_id: &TenantId,
+    kind: &str,
+    intent_id: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<ApprovalRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND subject_kind = $2 \
+         AND ($3 IS NULL OR intent_id = $3) AND ($4 IS NULL OR status = $4) \
+         ORDER BY created_at, id LIMIT $5"
+    ))
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(intent_id)
+    .bind(status)
     .bind(limit)
     .fetch_all(store.reader())
     .await

@@ -421,7 +421,7 @@ async fn expired_approvals_reject_their_intent() {
     // The default policy's approvals expire after 72 hours; the sweep runs every second.
     clock.advance(std::time::Duration::from_secs(72 * 3600 + 1));
     let mut status = Value::Null;
-    for _ in 0..40 {
+    for _ in 0..150 {
         let (_, current) = send(app.with_key(
             Method::GET,
             &format!("/v1/approvals/{approval}"),

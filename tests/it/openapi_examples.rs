@@ -533,6 +533,7 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     .await;
     oi.get("/subscriptions", "/subscriptions").await;
     rfc_0012_to_0017_examples(&mut oi, &id).await;
+    rfc_0013_examples(&mut oi, &other_id).await;
     oi.get("/server/config", "/server/config").await;
     oi.try_it(
         Method::DELETE,
@@ -542,6 +543,108 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     )
     .await;
     assert!(oi.misfits.is_empty(), "{}", oi.misfits.join("\n"));
+}
+
+/// The examples of governance, approval requests, escalations, coordinator leases and
+/// decision records, against `intent`. One key asks and decides: its approval is a
+/// separation-of-duties refusal (the error envelope is checked), its denial withdraws.
+async fn rfc_0013_examples(oi: &mut Face<'_>, intent: &str) {
+    let post = Method::POST;
+    let at = |tail: &str| format!("/intents/{intent}{tail}");
+    let version = oi.get("/intents/{id}", &at("")).await["version"]
+        .as_i64()
+        .unwrap();
+    let put = Method::PUT;
+    let set = oi.example(&put, "/intents/{id}/governance");
+    oi.call(
+        put,
+        "/intents/{id}/governance",
+        &at("/governance"),
+        Some(set),
+        Some(version),
+        200,
+    )
+    .await;
+    oi.get("/intents/{id}/governance", &at("/governance")).await;
+    let delete = Method::DELETE;
+    oi.call(
+        delete,
+        "/intents/{id}/governance",
+        &at("/governance"),
+        None,
+        Some(version + 1),
+        200,
+    )
+    .await;
+    let request = oi
+        .try_it(
+            post.clone(),
+            "/intents/{id}/approvals",
+            &at("/approvals"),
+            201,
+        )
+        .await;
+    let approval = at(&format!("/approvals/{}", request["id"].as_str().unwrap()));
+    oi.get("/intents/{id}/approvals/{approval_id}", &approval)
+        .await;
+    for (decision, expected) in [("approve", 403), ("deny", 200)] {
+        let template = format!("/intents/{{id}}/approvals/{{approval_id}}/{decision}");
+        oi.try_it(
+            post.clone(),
+            &template,
+            &format!("{approval}/{decision}"),
+            expected,
+        )
+        .await;
+    }
+    let escalation = oi
+        .try_it(
+            post.clone(),
+            "/intents/{id}/escalations",
+            &at("/escalations"),
+            201,
+        )
+        .await;
+    oi.get("/escalations", &format!("/escalations?intent_id={intent}"))
+        .await;
+    let resolve = format!(
+        "/escalations/{}/resolve",
+        escalation["id"].as_str().unwrap()
+    );
+    oi.try_it(post.clone(), "/escalations/{id}/resolve", &resolve, 403)
+        .await;
+
+    let mut lease = oi.example(&post, "/coordinators");
+    lease["intent_id"] = json!(intent);
+    lease["agent_id"] = json!("research-agent");
+    let lease = oi
+        .call(
+            post.clone(),
+            "/coordinators",
+            "/coordinators",
+            Some(lease),
+            None,
+            201,
+        )
+        .await;
+    let lease_id = lease["id"].as_str().unwrap().to_string();
+    oi.get("/coordinators/{id}", &format!("/coordinators/{lease_id}"))
+        .await;
+    oi.get("/intents/{id}/coordinators", &at("/coordinators"))
+        .await;
+    let beat = format!("/coordinators/{lease_id}/heartbeat");
+    oi.try_it(post.clone(), "/coordinators/{id}/heartbeat", &beat, 200)
+        .await;
+    let mut decision = oi.example(&post, "/decisions");
+    decision["intent_id"] = json!(intent);
+    decision["coordinator_id"] = json!(lease_id);
+    oi.call(post, "/decisions", "/decisions", Some(decision), None, 201)
+        .await;
+    oi.get(
+        "/intents/{id}/coordinator-decisions",
+        &at("/coordinator-decisions"),
+    )
+    .await;
 }
 
 /// The examples of tasks, plans, memory, agent lifecycle and triggers, against `intent`.

@@ -53,7 +53,7 @@ export async function render(main, { query }) {
       table(
         "Pending approvals, oldest first",
         [
-          ["Intent", (q) => h("div", {}, h("a", { href: `#/intents/${q.intentId}`, class: "open" }, q.intentType), h("div", { class: "summary" }, q.paramsSummary))],
+          ["Intent", (q) => h("div", {}, q.subject.kind === "intent" ? h("a", { href: `#/intents/${q.intentId}`, class: "open" }, q.intentType) : h("span", { class: "open", title: `OpenIntent intent ${q.intentId}` }, q.intentType), h("div", { class: "summary" }, q.paramsSummary))],
           ["Agent", (q) => h("div", {}, h("a", { href: `#/agents/${encodeURIComponent(q.agentId)}` }, q.agentId), " ", badge(q.agentTrustTier || "?", "tier"))],
           ["Risk", (q) => badge(q.risk)],
           ["Value", (q) => q.valueCategory || "—"],

@@ -11,13 +11,15 @@ use super::{resources::ServerConfig, Answer, OiTag};
 pub const PROTOCOL_VERSION: &str = "0.1";
 
 /// Support per RFC. `partial`: RFC-0006 stores webhook subscriptions but delivers events
-/// only over SSE; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
+/// only over SSE; RFC-0013 serves governance policies, approval requests and escalations (in
+/// the `/v1` approval queue), coordinator leases with heartbeats and decision records, not
+/// guardrail enforcement, supervisor actions or handoffs; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
 /// not enforce drain timeouts; RFC-0017 serves schedule triggers and manual firing, not event
 /// or webhook triggers; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
 /// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
 /// serves the server configuration but not suspension responses.
-const RFC_COMPLIANCE: [(&str, &str); 17] = [
+const RFC_COMPLIANCE: [(&str, &str); 18] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),
     ("RFC-0003", "full"),
@@ -30,6 +32,7 @@ const RFC_COMPLIANCE: [(&str, &str); 17] = [
     ("RFC-0010", "full"),
     ("RFC-0011", "full"),
     ("RFC-0012", "partial"),
+    ("RFC-0013", "partial"),
     ("RFC-0015", "partial"),
     ("RFC-0016", "partial"),
     ("RFC-0017", "partial"),
@@ -37,7 +40,7 @@ const RFC_COMPLIANCE: [(&str, &str); 17] = [
     ("RFC-0026", "partial"),
 ];
 
-const CAPABILITIES: [&str; 22] = [
+const CAPABILITIES: [&str; 24] = [
     "intents",
     "events",
     "agents",
@@ -60,6 +63,8 @@ const CAPABILITIES: [&str; 22] = [
     "memory",
     "agent-lifecycle",
     "triggers",
+    "governance",
+    "coordinators",
 ];
 
 #[handler]
@@ -84,6 +89,8 @@ pub fn discovery() -> PoemJson<Value> {
             "memory": "/api/v1/memory",
             "agents": "/api/v1/agents",
             "triggers": "/api/v1/triggers",
+            "coordinators": "/api/v1/coordinators",
+            "escalations": "/api/v1/escalations",
             "serverConfig": "/api/v1/server/config",
         },
         "authentication": { "type": "api_key", "header": "X-API-Key", "agentHeader": "X-Agent-ID" },
@@ -120,7 +127,8 @@ pub fn compatibility() -> PoemJson<Value> {
             "retryPolicies": true,
             "accessControl": true,
             "tracing": true,
-            "governance": false,
+            "governance": true,
+            "coordinators": true,
             "tasks": true,
             "plans": true,
             "agentLifecycle": true,

@@ -76,7 +76,13 @@ impl From<Error> for OiError {
             Error::LeaseConflict { lease, .. } => (None, Some(JsonObject(lease.clone()))),
             _ => (None, None),
         };
+        // The protocol answers a decision on a settled request with 409 (the SDK's
+        // `ConflictError`); `/v1` keeps the contract's 400. The code is the same.
+        let settled = matches!(err, Error::AlreadyResolved(_));
         let mut oi = OiError::from(ApiError::from(err));
+        if settled {
+            oi.status = StatusCode::CONFLICT;
+        }
         oi.body.current_version = current_version;
         oi.body.existing_lease = existing_lease;
         oi

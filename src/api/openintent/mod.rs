@@ -12,9 +12,11 @@
 
 pub mod access;
 pub mod bodies;
+pub mod coordinators;
 pub mod discovery;
 pub mod error;
 pub mod federation;
+pub mod governance;
 pub mod graph;
 pub mod identity;
 pub mod intents;
@@ -68,6 +70,9 @@ pub enum OiTag {
     Lifecycle,
     /// RFC-0017 triggers.
     Triggers,
+    /// RFC-0013 governance: policies, approval requests, escalations, coordinator leases,
+    /// decision records.
+    Governance,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -228,6 +233,8 @@ pub type Apis = (
     lifecycle::LifecycleOi,
     triggers::TriggersOi,
     federation::FederationOi,
+    governance::GovernanceOi,
+    coordinators::CoordinatorsOi,
     discovery::ServerOi,
 );
 
@@ -247,6 +254,8 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
             lifecycle::LifecycleOi(core.lifecycle.clone()),
             triggers::TriggersOi(core.triggers.clone()),
             federation::FederationOi(core.federation.clone()),
+            governance::GovernanceOi(core.intents.clone(), core.approvals.clone()),
+            coordinators::CoordinatorsOi(core.coordinators.clone()),
             discovery::ServerOi,
         ),
         "IntendedOps — OpenIntent Coordination Protocol",

@@ -15,7 +15,7 @@ use crate::{
         error::ApiResult,
         schema::Word,
         security::Credential,
-        types::{Data, ListPage, OptionalJson},
+        types::{Data, JsonObject, ListPage, OptionalJson},
         v1::vocab::{ApprovalChoice, ApprovalStatus, Risk, TrustTier, ValueCategory},
         Tag,
     },
@@ -43,8 +43,9 @@ pub struct DecisionOut {
     created_at: String,
 }
 
-/// What an approval decides: today a `/v1` intent (`kind` `intent`); OpenIntent approval
-/// requests join the same queue with their own kind.
+/// What an approval decides: a `/v1` intent (`kind` `intent`), or an OpenIntent approval
+/// request or escalation (`openintent.approval`, `openintent.escalation`) on the protocol
+/// intent `id`.
 #[derive(Debug, Object)]
 pub struct SubjectOut {
     kind: String,
@@ -193,20 +194,41 @@ impl Example for QueuedApprovalOut {
     }
 }
 
-/// An approval with the intent it decides.
+/// What an OpenIntent agent asked for (subjects `openintent.approval` and
+/// `openintent.escalation`, on the protocol intent `intentId`).
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+pub struct ProtocolRequestOut {
+    requested_by: String,
+    /// Approval requests: the action to approve (`complete` gates the intent's completion).
+    action: Option<String>,
+    reason: String,
+    context: JsonObject,
+    /// Escalations: `low` … `critical`.
+    priority: Option<String>,
+    urgency: Option<String>,
+    /// Escalations: the resolution as named by whoever resolved it.
+    resolution: Option<String>,
+}
+
+/// An approval with what it decides: the `/v1` intent, or the OpenIntent request.
+#[derive(Debug, Object)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ApprovalDetailOut {
     #[oai(flatten)]
     approval: ApprovalOut,
-    intent: IntentOut,
+    /// Subjects of kind `intent`.
+    intent: Option<IntentOut>,
+    /// OpenIntent subjects.
+    request: Option<ProtocolRequestOut>,
 }
 
 impl Example for ApprovalDetailOut {
     fn example() -> Self {
         ApprovalDetailOut {
             approval: ApprovalOut::example(),
-            intent: IntentOut::example(),
+            intent: Some(IntentOut::example()),
+            request: None,
         }
     }
 }
@@ -283,13 +305,28 @@ impl ApprovalsApi {
     ) -> ApiResult<Json<Data<ApprovalDetailOut>>> {
         let caller = auth.require(Scope::Approver)?;
         let approval = self.approvals.get(&caller.tenant_id, &id).await?;
-        let intent = self
-            .intents
-            .get(&caller.tenant_id, &IntentId::parse(&approval.intent_id)?)
-            .await?;
+        let request = approval.request.clone().map(|asked| ProtocolRequestOut {
+            requested_by: asked.requested_by,
+            action: approval.action.clone(),
+            reason: asked.reason,
+            context: JsonObject(asked.context),
+            priority: asked.priority,
+            urgency: asked.urgency,
+            resolution: approval.outcome.clone(),
+        });
+        let intent = match request {
+            Some(_) => None,
+            None => Some(
+                self.intents
+                    .get(&caller.tenant_id, &IntentId::parse(&approval.intent_id)?)
+                    .await?
+                    .into(),
+            ),
+        };
         Ok(Json(Data::new(ApprovalDetailOut {
             approval: approval.into(),
-            intent: intent.into(),
+            intent,
+            request,
         })))
     }
 

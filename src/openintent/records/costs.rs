@@ -50,7 +50,7 @@ pub struct CostSummary {
 }
 
 impl CostSummary {
-    fn of(costs: &[Record<Cost>]) -> CostSummary {
+    pub(crate) fn of(costs: &[Record<Cost>]) -> CostSummary {
         let mut summary = CostSummary::default();
         for Record { fields: cost, .. } in costs {
             summary.total += cost.amount;
@@ -96,8 +96,16 @@ impl Records {
     }
 }
 
-super::intent_records! {
-    Cost => Cost;
+impl super::RecordFields for Cost {
+    const KIND: super::RecordKind = super::RecordKind::Cost;
+
+    fn owner(&self) -> Option<&str> {
+        Some(&self.intent_id)
+    }
+
+    fn cost(&self) -> Option<f64> {
+        Some(self.amount)
+    }
 }
 
 #[cfg(test)]

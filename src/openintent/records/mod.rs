@@ -122,6 +122,12 @@ pub trait RecordFields: Serialize + DeserializeOwned {
     const KIND: RecordKind;
     /// The intent owning the record; `None` for a tenant-level record (subscriptions).
     fn owner(&self) -> Option<&str>;
+
+    /// What the record adds to its intent's costs (RFC-0009), which a governance policy's
+    /// `max_cost` bounds.
+    fn cost(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Declares record kinds that belong to an intent (their `intent_id` field).
@@ -202,7 +208,13 @@ impl Context {
             Error::Internal(anyhow::anyhow!("an announced record belongs to an intent"))
         })?;
         let mut change = self.change(caller).await?;
-        change.intent(self.store(), &intent_id).await?;
+        let intent = change.intent(self.store(), &intent_id).await?;
+        if let Some(amount) = fields.cost() {
+            let recorded = self
+                .records_of::<costs::Cost>(caller, Some(&intent_id))
+                .await?;
+            change.check_cost(&intent, costs::CostSummary::of(&recorded).total, amount)?;
+        }
         if announced.replaces {
             record_rows::delete_for_intent(change.tx(), &caller.tenant, T::KIND.name(), &intent_id)
                 .await?;

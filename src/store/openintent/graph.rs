@@ -158,6 +158,39 @@ pub async fn unassign(
     Ok(deleted.rows_affected() == 1)
 }
 
+/// Whether the agent is assigned to the intent.
+pub async fn is_assigned(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    intent_id: &str,
+    agent_id: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM oi_assignments WHERE tenant_id = $1 AND intent_id = $2 AND agent_id = $3",
+    )
+    .bind(tenant_id)
+    .bind(intent_id)
+    .bind(agent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// How many agents are assigned to the intent.
+pub async fn count_assigned(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    intent_id: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM oi_assignments WHERE tenant_id = $1 AND intent_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(intent_id)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn assignments(
     store: &Store,
     tenant_id: &TenantId,
