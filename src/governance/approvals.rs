@@ -69,6 +69,13 @@ pub struct ProtocolRequest {
 }
 
 impl ProtocolRequest {
+    /// The request an approval row of an OpenIntent subject carries (none for `/v1` intents).
+    pub fn of_row(row: &ApprovalRow) -> Option<ProtocolRequest> {
+        row.request
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+    }
+
     fn submitter(&self) -> duties::Submitter<'_> {
         duties::Submitter {
             key_id: Some(&self.key_id),
@@ -148,11 +155,8 @@ pub struct Approval {
 impl Approval {
     pub(crate) fn from_rows(row: ApprovalRow, decisions: Vec<DecisionRow>) -> Self {
         Approval {
+            request: ProtocolRequest::of_row(&row),
             action: row.action,
-            request: row
-                .request
-                .as_deref()
-                .and_then(|r| serde_json::from_str(r).ok()),
             outcome: row.outcome,
             id: row.id,
             subject_kind: row.subject_kind,
@@ -574,7 +578,7 @@ impl ApprovalService {
             // Turning one's own intent down is withdrawing it: nothing to separate.
             return Ok(None);
         }
-        if let Some(request) = Approval::from_rows(row.clone(), Vec::new()).request {
+        if let Some(request) = ProtocolRequest::of_row(row) {
             return Ok(duties::approval_conflict(principal, request.submitter()));
         }
         let intent = intents::get(&mut *tx, tenant, &row.intent_id)

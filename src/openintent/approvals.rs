@@ -12,7 +12,7 @@ use std::{collections::HashMap, sync::Arc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Approvals, Caller, Change, NewEvent};
+use super::{records::require_text, Approvals, Caller, Change, NewEvent};
 use crate::{
     auth::{Principal, Scope},
     error::{Error, Result},
@@ -222,10 +222,7 @@ pub(crate) async fn announce_settled(
         tenant,
     };
     let row = settled.row;
-    let requester = row
-        .request
-        .as_deref()
-        .and_then(|r| serde_json::from_str::<ProtocolRequest>(r).ok())
+    let requester = ProtocolRequest::of_row(row)
         .unwrap_or_default()
         .requested_by;
     let (event_type, payload) = match row.subject_kind.as_str() {
@@ -262,10 +259,8 @@ pub(crate) async fn announce_settled(
     Ok(change.work)
 }
 
-fn check_text(value: &str, field: &str, required: bool) -> Result<()> {
-    if required && value.trim().is_empty() {
-        return Err(Error::invalid(&[field], "is required"));
-    }
+/// Optional free text: at most [`MAX_TEXT`] characters (required text is `require_text`).
+fn check_text(value: &str, field: &str) -> Result<()> {
     match value.chars().count() <= MAX_TEXT {
         true => Ok(()),
         false => Err(Error::invalid(
@@ -352,14 +347,8 @@ impl Approvals {
         intent_id: &str,
         input: ApprovalRequestIn,
     ) -> Result<ApprovalRequestView> {
-        check_text(&input.action, "action", true)?;
-        if input.action.chars().count() > 200 {
-            return Err(Error::invalid(
-                &["action"],
-                "must be at most 200 characters",
-            ));
-        }
-        check_text(&input.reason, "reason", false)?;
+        require_text(&input.action, "action", 200)?;
+        check_text(&input.reason, "reason")?;
         let by = self.attributed(caller, input.requested_by).await?;
         let request = self.request(caller, by, input.reason, input.context);
         let action = input.action.trim();
@@ -439,7 +428,7 @@ impl Approvals {
         intent_id: &str,
         input: EscalationIn,
     ) -> Result<EscalationView> {
-        check_text(&input.reason, "reason", true)?;
+        require_text(&input.reason, "reason", MAX_TEXT)?;
         let priority = check_level(input.priority, "priority")?;
         let urgency = check_level(input.urgency, "urgency")?;
         let by = self.attributed(caller, input.escalated_by).await?;
@@ -534,15 +523,9 @@ impl Approvals {
         input: ResolutionIn,
     ) -> Result<EscalationView> {
         let principal = approver(caller)?;
-        check_text(&input.resolution, "resolution", true)?;
-        if input.resolution.chars().count() > 200 {
-            return Err(Error::invalid(
-                &["resolution"],
-                "must be at most 200 characters",
-            ));
-        }
+        require_text(&input.resolution, "resolution", 200)?;
         if let Some(notes) = &input.notes {
-            check_text(notes, "notes", false)?;
+            check_text(notes, "notes")?;
         }
         let escalation = self
             .subject(caller, id, subjects::PROTOCOL_ESCALATION)

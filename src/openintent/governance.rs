@@ -228,17 +228,20 @@ impl Change<'_> {
         }
     }
 
-    /// 403 when adding `amount` would take the intent's costs above its `max_cost`.
-    pub(super) fn check_cost(&mut self, intent: &IntentRow, total: f64, amount: f64) -> Result<()> {
-        match Policy::of(intent).max_cost {
-            Some(max) if total + amount > max => {
-                let detail = format!(
-                    "max_cost is {max}: the intent has cost {total}, adding {amount} exceeds it"
-                );
-                Err(self.violated(intent, Violation::new("max_cost", detail)))
-            }
-            _ => Ok(()),
+    /// 403 when adding `amount` to the intent's `total` would pass its policy's `max`.
+    pub(super) fn check_cost(
+        &mut self,
+        intent: &IntentRow,
+        max: f64,
+        total: f64,
+        amount: f64,
+    ) -> Result<()> {
+        if total + amount <= max {
+            return Ok(());
         }
+        let detail =
+            format!("max_cost is {max}: the intent has cost {total}, adding {amount} exceeds it");
+        Err(self.violated(intent, Violation::new("max_cost", detail)))
     }
 
     /// The 403 for a violation, whose event is recorded once this change has rolled back.

@@ -209,11 +209,14 @@ impl Context {
         })?;
         let mut change = self.change(caller).await?;
         let intent = change.intent(self.store(), &intent_id).await?;
-        if let Some(amount) = fields.cost() {
+        // The intent's costs are read only when a policy caps them.
+        let ceiling = super::governance::Policy::of(&intent).max_cost;
+        if let (Some(amount), Some(max)) = (fields.cost(), ceiling) {
             let recorded = self
                 .records_of::<costs::Cost>(caller, Some(&intent_id))
                 .await?;
-            change.check_cost(&intent, costs::CostSummary::of(&recorded).total, amount)?;
+            let total = costs::CostSummary::of(&recorded).total;
+            change.check_cost(&intent, max, total, amount)?;
         }
         if announced.replaces {
             record_rows::delete_for_intent(change.tx(), &caller.tenant, T::KIND.name(), &intent_id)
