@@ -40,6 +40,12 @@ impl App {
         if sealed > 0 {
             tracing::info!(endpoints = sealed, "sealed webhook secrets stored in clear");
         }
+        services
+            .openintent
+            .tools
+            .secure_credentials(false)
+            .await
+            .context("stored OpenIntent credentials")?;
         if services.verifier.dev_mode() {
             services
                 .keys

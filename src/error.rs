@@ -77,12 +77,69 @@ pub enum Error {
     /// Too many attempts (console sign-in); retry after this many seconds.
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// RFC-0014: the tool proxy refused an invocation, or could not complete it; `details`
+    /// names the grant (and the invocation, once one was recorded).
+    #[error("{message}")]
+    Tool {
+        code: ToolCode,
+        message: String,
+        details: serde_json::Value,
+    },
     /// The request is well-formed but its content is invalid; every failing field is listed.
     #[error("{}", FieldError::summary(.0))]
     Validation(Vec<FieldError>),
     /// Anything unexpected: logged with the request id, shown to clients as `INTERNAL_ERROR`.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// The RFC-0014 error codes of the tool proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolCode {
+    GrantNotFound,
+    GrantExpired,
+    GrantRevoked,
+    GrantSuspended,
+    GrantScopeInsufficient,
+    GrantRateLimited,
+    GrantParameterDenied,
+    GrantContextMismatch,
+    CredentialExpired,
+    CredentialRevoked,
+    /// The call could not be made or completed (refused address, network, timeout, size).
+    ProxyError,
+    /// The service answered with a server error.
+    ServiceError,
+}
+
+impl ToolCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolCode::GrantNotFound => "GRANT_NOT_FOUND",
+            ToolCode::GrantExpired => "GRANT_EXPIRED",
+            ToolCode::GrantRevoked => "GRANT_REVOKED",
+            ToolCode::GrantSuspended => "GRANT_SUSPENDED",
+            ToolCode::GrantScopeInsufficient => "GRANT_SCOPE_INSUFFICIENT",
+            ToolCode::GrantRateLimited => "GRANT_RATE_LIMITED",
+            ToolCode::GrantParameterDenied => "GRANT_PARAMETER_DENIED",
+            ToolCode::GrantContextMismatch => "GRANT_CONTEXT_MISMATCH",
+            ToolCode::CredentialExpired => "CREDENTIAL_EXPIRED",
+            ToolCode::CredentialRevoked => "CREDENTIAL_REVOKED",
+            ToolCode::ProxyError => "PROXY_ERROR",
+            ToolCode::ServiceError => "SERVICE_ERROR",
+        }
+    }
+
+    /// The HTTP status: refusals are 403 (404 for no grant, 429 for the rate limit); a call
+    /// that failed on the way or at the service is 502.
+    pub fn status(self) -> u16 {
+        match self {
+            ToolCode::GrantRateLimited => 429,
+            ToolCode::GrantNotFound => 404,
+            ToolCode::ProxyError | ToolCode::ServiceError => 502,
+            _ => 403,
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -19,6 +19,7 @@ mod http;
 pub mod ids;
 pub mod metrics;
 pub mod openintent;
+pub mod outbound;
 pub mod outbox;
 pub mod pagination;
 pub mod ratelimit;

@@ -17,6 +17,7 @@ use crate::{
     },
     metrics::Metrics,
     openintent::OpenIntent,
+    outbound::{target::TargetPolicy, Outbound},
     ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
     secrets,
@@ -25,7 +26,6 @@ use crate::{
     webhooks::{
         delivery::{Deliverer, DeliveryConfig},
         sender::Sender,
-        target::TargetPolicy,
         WebhookService,
     },
     work::Writer,
@@ -159,7 +159,8 @@ impl Services {
             disable_after: config.webhook_disable_after,
             poll: config.webhook_poll,
         };
-        let sender = Arc::new(Sender::new(targets)?);
+        let outbound = Arc::new(Outbound::new(targets)?);
+        let sender = Arc::new(Sender::new(outbound.clone()));
         let webhooks = Arc::new(WebhookService::new(
             writer.clone(),
             targets,
@@ -167,7 +168,12 @@ impl Services {
             secrets.clone(),
         ));
         Ok(Services {
-            openintent: OpenIntent::new(writer.clone(), webhooks.clone(), approvals.clone()),
+            openintent: OpenIntent::new(
+                writer.clone(),
+                webhooks.clone(),
+                approvals.clone(),
+                (secrets.clone(), outbound),
+            ),
             feed: Arc::new(Feed::new(&writer)),
             event_listener,
             webhooks,

@@ -172,6 +172,16 @@ impl From<Error> for ApiError {
                 err.to_string(),
             )
             .with_details(serde_json::json!({ "retryAfter": retry_after_secs })),
+            Error::Tool {
+                code,
+                message,
+                details,
+            } => ApiError::new(
+                StatusCode::from_u16(code.status()).unwrap_or(StatusCode::FORBIDDEN),
+                code.as_str(),
+                message,
+            )
+            .with_details(details),
             Error::Validation(errors) => ApiError::validation(&errors),
             Error::Internal(cause) => ApiError::internal(&format_args!("{cause:#}")),
         }

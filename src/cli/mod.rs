@@ -187,6 +187,10 @@ async fn rotate_keys(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let services = open_database(global, false, global.key_source()).await?;
     let changed = services.webhooks.reseal_under_current_key().await?;
     eprintln!("re-sealed the signing secrets of {changed} webhook endpoint(s) under the first key");
+    let credentials = services.openintent.tools.secure_credentials(true).await?;
+    eprintln!(
+        "re-sealed the material of {credentials} OpenIntent credential(s) under the first key"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

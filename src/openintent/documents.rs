@@ -9,7 +9,7 @@ use crate::{
     error::{Error, Result},
     store::{
         self,
-        openintent::documents::{self as rows, DocumentQuery, DocumentRow},
+        openintent::documents::{self as rows, DocumentQuery, DocumentRow, Group},
     },
     time::Millis,
 };
@@ -177,8 +177,17 @@ impl Change<'_> {
 
     /// The documents of this kind under a parent, inside the change.
     pub(crate) async fn documents_of<D: Document>(&mut self, parent: &str) -> Result<Vec<D>> {
+        self.documents_grouped(Group::Parent(parent)).await
+    }
+
+    /// The documents of this kind in a namespace, inside the change.
+    pub(crate) async fn documents_in<D: Document>(&mut self, namespace: &str) -> Result<Vec<D>> {
+        self.documents_grouped(Group::Namespace(namespace)).await
+    }
+
+    async fn documents_grouped<D: Document>(&mut self, group: Group<'_>) -> Result<Vec<D>> {
         let tenant = self.tenant().clone();
-        rows::of_parent(self.tx(), &tenant, D::KIND, parent)
+        rows::of_group(self.tx(), &tenant, D::KIND, group)
             .await?
             .iter()
             .map(from_row)
@@ -213,8 +222,17 @@ impl Change<'_> {
 
     /// How many documents of this kind the parent holds.
     pub(crate) async fn count_documents<D: Document>(&mut self, parent: &str) -> Result<i64> {
+        self.count_documents_since::<D>(parent, Millis::MIN).await
+    }
+
+    /// How many documents of this kind the parent holds that were created at `since` or after.
+    pub(crate) async fn count_documents_since<D: Document>(
+        &mut self,
+        parent: &str,
+        since: Millis,
+    ) -> Result<i64> {
         let tenant = self.tenant().clone();
-        Ok(rows::count_of_parent(self.tx(), &tenant, D::KIND, parent).await?)
+        Ok(rows::count_of_parent(self.tx(), &tenant, D::KIND, parent, since).await?)
     }
 }
 

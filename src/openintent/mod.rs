@@ -27,7 +27,9 @@ pub mod records;
 pub mod status;
 pub mod streams;
 pub mod subscriptions;
+pub mod suspension;
 pub mod tasks;
+pub mod tools;
 pub mod triggers;
 
 use std::sync::Arc;
@@ -40,7 +42,10 @@ use crate::{
     bus::{BusEvent, EventBus, Face},
     error::{Error, Result},
     governance::approvals::ApprovalService,
-    ids, store,
+    ids,
+    outbound::Outbound,
+    secrets::SecretBox,
+    store,
     store::{
         openintent::{event_log, event_log::EventRow, intents as intent_rows, intents::IntentRow},
         Store,
@@ -116,6 +121,9 @@ pub struct Context {
     webhooks: Arc<WebhookService>,
     /// The one approval queue, which RFC-0013 requests and escalations join.
     approvals: Arc<ApprovalService>,
+    /// What RFC-0014 credentials are sealed with, and the client their calls go through.
+    secrets: Arc<SecretBox>,
+    outbound: Arc<Outbound>,
 }
 
 /// Declares the per-RFC services, each a cheap handle on the shared [`Context`].
@@ -166,6 +174,8 @@ services! {
     Approvals,
     /// RFC-0013: coordinator leases and decision records ([`coordinators`]).
     Coordinators,
+    /// RFC-0014: vaults, credentials, tool grants and the tool proxy ([`tools`]).
+    Tools,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -186,6 +196,7 @@ pub struct OpenIntent {
     pub federation: Federation,
     pub approvals: Approvals,
     pub coordinators: Coordinators,
+    pub tools: Tools,
 }
 
 impl OpenIntent {
@@ -193,11 +204,14 @@ impl OpenIntent {
         writer: Writer,
         webhooks: Arc<WebhookService>,
         approvals: Arc<ApprovalService>,
+        (secrets, outbound): (Arc<SecretBox>, Arc<Outbound>),
     ) -> Self {
         let context = Arc::new(Context {
             writer,
             webhooks,
             approvals,
+            secrets,
+            outbound,
         });
         OpenIntent {
             intents: Intents(context.clone()),
@@ -214,7 +228,8 @@ impl OpenIntent {
             triggers: Triggers(context.clone()),
             federation: Federation(context.clone()),
             approvals: Approvals(context.clone()),
-            coordinators: Coordinators(context),
+            coordinators: Coordinators(context.clone()),
+            tools: Tools(context),
         }
     }
 }
@@ -226,6 +241,14 @@ impl Context {
 
     pub fn bus(&self) -> &Arc<dyn EventBus> {
         self.writer.bus()
+    }
+
+    fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    fn outbound(&self) -> &Outbound {
+        &self.outbound
     }
 
     async fn change<'a>(&'a self, caller: &'a Caller) -> Result<Change<'a>> {

@@ -1,17 +1,17 @@
 //! Signed webhooks: tenants register endpoints for events; every event is written to an outbox
 //! in the transaction of its change ([`outbox`]), fanned out to the subscribed endpoints and
 //! sent with retries by [`delivery`]. Bodies and signatures are in [`payload`]; which targets
-//! may be called is [`target`]'s business.
+//! may be called is [`crate::outbound`]'s business.
 
 pub mod delivery;
 mod sealing;
 pub mod sender;
-pub mod target;
 
 use std::{collections::HashMap, sync::Arc};
 
 use serde_json::json;
 
+use crate::outbound::target::TargetPolicy;
 use crate::{
     audit::AuditEvent,
     auth::{api_key::random_secret, TenantId},
@@ -26,7 +26,6 @@ use crate::{
 };
 use sealing::{Reseal, SigningSecrets};
 use sender::{Message, Outcome, Sender};
-use target::TargetPolicy;
 
 /// The id prefix of endpoints.
 pub const ENDPOINT_ID_PREFIX: &str = "whe";

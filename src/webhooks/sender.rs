@@ -1,10 +1,13 @@
-//! One signed POST to an endpoint, with the headers every webhook carries, through a client
-//! that refuses addresses the target policy forbids (see [`super::target`] for the three
-//! checks). Used by the delivery worker and by an endpoint's test ping.
+//! One signed POST to an endpoint, with the headers every webhook carries, through the
+//! shared outbound client ([`crate::outbound`]: address checks, no redirects, bounded time and
+//! size). Used by the delivery worker and by an endpoint's test ping.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use super::target::TargetPolicy;
+use crate::outbound::{Failure, Outbound};
 use crate::outbox::envelope::sign;
 use crate::time::{rfc3339, Millis};
 
@@ -48,31 +51,23 @@ impl Outcome {
 }
 
 pub struct Sender {
-    client: reqwest::Client,
-    targets: TargetPolicy,
+    outbound: Arc<Outbound>,
 }
 
 impl Sender {
-    pub fn new(targets: TargetPolicy) -> anyhow::Result<Self> {
-        let client = targets
-            .guard(reqwest::Client::builder())
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("IntendedOps-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, targets })
+    pub fn new(outbound: Arc<Outbound>) -> Self {
+        Self { outbound }
     }
 
     pub async fn send(&self, message: &Message<'_>) -> Outcome {
-        // Refused before connecting at all (the resolver does this for names).
-        if let Err(refused) = self.targets.permit_literal(message.url) {
-            return Outcome::not_sent(refused);
-        }
-        let started = Instant::now();
+        let url = match reqwest::Url::parse(message.url) {
+            Ok(url) => url,
+            Err(err) => return Outcome::not_sent(format!("the URL does not parse: {err}")),
+        };
         let body = message.body.as_bytes();
         let mut request = self
-            .client
-            .post(message.url)
+            .outbound
+            .request(reqwest::Method::POST, url.clone())
             .header("content-type", "application/json")
             .header("x-intendedops-signature", sign(message.secret, body))
             .header("x-intendedops-id", message.event_id)
@@ -84,43 +79,30 @@ impl Sender {
         if let Some(traceparent) = traceparent_of(message) {
             request = request.header("traceparent", traceparent);
         }
-        let result = request.body(message.body.to_string()).send().await;
-        let latency = started.elapsed();
-        match result {
-            Ok(response) => {
-                let status = response.status();
-                Outcome {
-                    status_code: Some(status.as_u16()),
-                    error: (!status.is_success()).then(|| format!("HTTP {status}")),
-                    latency,
-                }
-            }
-            Err(err) => Outcome {
+        let request = request.body(message.body.to_string());
+        let started = Instant::now();
+        match self.outbound.send(&url, request, ATTEMPT_TIMEOUT).await {
+            Ok(reply) => Outcome {
+                status_code: Some(reply.status),
+                error: (!reply.is_success()).then(|| http_status(reply.status)),
+                latency: reply.latency,
+            },
+            Err(Failure::Refused(reason)) => Outcome::not_sent(reason),
+            Err(failure) => Outcome {
                 status_code: None,
-                error: Some(describe(&err)),
-                latency,
+                error: Some(failure.to_string()),
+                latency: started.elapsed(),
             },
         }
     }
 }
 
-/// A transport error without the URL (which the tenant knows) but with its cause chain.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut message = kind.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// `HTTP 404 Not Found`, as an attempt's error.
+fn http_status(code: u16) -> String {
+    match reqwest::StatusCode::from_u16(code) {
+        Ok(status) => format!("HTTP {status}"),
+        Err(_) => format!("HTTP {code}"),
     }
-    message
 }
 
 /// RFC-0020: a delivery of an OpenIntent event that carries a W3C trace id continues that

@@ -534,6 +534,8 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     oi.get("/subscriptions", "/subscriptions").await;
     rfc_0012_to_0017_examples(&mut oi, &id).await;
     rfc_0013_examples(&mut oi, &other_id).await;
+    rfc_0014_examples(&mut oi).await;
+    rfc_0026_examples(&mut oi).await;
     oi.get("/server/config", "/server/config").await;
     oi.try_it(
         Method::DELETE,
@@ -727,6 +729,159 @@ async fn rfc_0012_to_0017_examples(oi: &mut Face<'_>, intent: &str) {
     oi.try_it(Method::DELETE, "/triggers/{id}", &trigger_path, 204)
         .await;
     oi.get("/federation/status", "/federation/status").await;
+}
+
+/// The examples of vaults, credentials, grants, invocations and the tool proxy (the
+/// example credential has no execution config: invoking answers the placeholder result).
+async fn rfc_0014_examples(oi: &mut Face<'_>) {
+    let (post, patch, delete) = (Method::POST, Method::PATCH, Method::DELETE);
+    let id_of = |value: &Value| value["id"].as_str().unwrap().to_string();
+    let vault = id_of(&oi.try_it(post.clone(), "/vaults", "/vaults", 201).await);
+    let vault_path = format!("/vaults/{vault}");
+    oi.get("/vaults", "/vaults").await;
+    oi.get("/vaults/{id}", &vault_path).await;
+    let mut body = oi.example(&post, "/credentials");
+    body["vault_id"] = json!(vault);
+    let credential = oi
+        .call(
+            post.clone(),
+            "/credentials",
+            "/credentials",
+            Some(body),
+            None,
+            201,
+        )
+        .await;
+    let credential = id_of(&credential);
+    let second = oi
+        .try_it(
+            post.clone(),
+            "/vaults/{id}/credentials",
+            &format!("{vault_path}/credentials"),
+            201,
+        )
+        .await;
+    oi.get(
+        "/vaults/{id}/credentials",
+        &format!("{vault_path}/credentials"),
+    )
+    .await;
+    let credential_path = format!("/credentials/{credential}");
+    oi.get("/credentials/{id}", &credential_path).await;
+    oi.try_it(
+        patch.clone(),
+        "/credentials/{id}/rotate",
+        &format!("{credential_path}/rotate"),
+        200,
+    )
+    .await;
+    let mut body = oi.example(&post, "/grants");
+    body["credential_id"] = json!(credential);
+    let grant = id_of(
+        &oi.call(post.clone(), "/grants", "/grants", Some(body), None, 201)
+            .await,
+    );
+    let grant_path = format!("/grants/{grant}");
+    oi.get("/grants/{id}", &grant_path).await;
+    oi.get("/agents/{agent_id}/grants", "/agents/research-agent/grants")
+        .await;
+    for (action, template) in [
+        ("suspend", "/grants/{id}/suspend"),
+        ("resume", "/grants/{id}/resume"),
+    ] {
+        oi.try_it(
+            patch.clone(),
+            template,
+            &format!("{grant_path}/{action}"),
+            200,
+        )
+        .await;
+    }
+    oi.try_it(
+        post.clone(),
+        "/grants/{id}/delegate",
+        &format!("{grant_path}/delegate"),
+        201,
+    )
+    .await;
+    let invoked = oi
+        .try_it(post.clone(), "/tools/invoke", "/tools/invoke", 200)
+        .await;
+    assert_eq!(invoked["result"]["placeholder"], json!(true), "{invoked}");
+    let mut body = oi.example(&post, "/invocations");
+    body["grant_id"] = json!(grant);
+    let recorded = oi
+        .call(
+            post.clone(),
+            "/invocations",
+            "/invocations",
+            Some(body),
+            None,
+            201,
+        )
+        .await;
+    oi.get(
+        "/invocations/{id}",
+        &format!("/invocations/{}", id_of(&recorded)),
+    )
+    .await;
+    oi.get(
+        "/grants/{id}/invocations",
+        &format!("{grant_path}/invocations"),
+    )
+    .await;
+    oi.try_it(delete.clone(), "/grants/{id}", &grant_path, 200)
+        .await;
+    let second_path = format!("/credentials/{}", id_of(&second));
+    oi.try_it(delete.clone(), "/credentials/{id}", &second_path, 200)
+        .await;
+    oi.try_it(delete, "/vaults/{id}", &vault_path, 204).await;
+}
+
+/// The example answer to a suspended intent's question (suspended here as the SDK does it).
+async fn rfc_0026_examples(oi: &mut Face<'_>) {
+    let post = Method::POST;
+    let intent = oi.try_it(post.clone(), "/intents", "/intents", 201).await;
+    let at = format!("/intents/{}", intent["id"].as_str().unwrap());
+    let mut version = intent["version"].as_i64().unwrap();
+    for status in ["active", "suspended_awaiting_input"] {
+        let body = json!({ "status": status });
+        let path = format!("{at}/status");
+        oi.call(
+            post.clone(),
+            "/intents/{id}/status",
+            &path,
+            Some(body),
+            Some(version),
+            200,
+        )
+        .await;
+        version += 1;
+    }
+    let respond = oi.example(&post, "/intents/{id}/suspend/respond");
+    let question = json!({ "patches": [{ "op": "set", "path": "/_suspension", "value": {
+        "id": respond["suspension_id"], "question": "Refund?", "response_type": "choice",
+        "choices": [{ "value": "approve", "label": "Approve", "description": "Send the refund" }],
+    }}]});
+    let state = format!("{at}/state");
+    oi.call(
+        post.clone(),
+        "/intents/{id}/state",
+        &state,
+        Some(question),
+        Some(version),
+        200,
+    )
+    .await;
+    let answer = oi
+        .try_it(
+            post,
+            "/intents/{id}/suspend/respond",
+            &format!("{at}/suspend/respond"),
+            200,
+        )
+        .await;
+    assert_eq!(answer["choice_label"], json!("Approve"), "{answer}");
 }
 
 #[test]

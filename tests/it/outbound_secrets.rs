@@ -245,6 +245,25 @@ async fn the_rotate_command_reseals_under_the_new_key() {
     let second = rotated["secret"].as_str().unwrap().to_string();
     app.shutdown().await;
 
+    let stderr = rotate_keys_with_next_key_first(&app).await;
+    assert!(stderr.contains("1 webhook endpoint"), "{stderr}");
+    let row = stored(&app, &endpoint).await;
+    assert_sealed(&row, &[&first, &second]);
+    assert_eq!(
+        (row.1.as_deref(), row.3.as_deref()),
+        (Some("next"), Some("next"))
+    );
+
+    let server = app
+        .another_instance(|config| config.secret_keys = keys(NEXT_KEY))
+        .await;
+    register_agent(&app, &server, "Re-sealed").await;
+    assert_signed(&receiver, 1, &second, Some(&first)).await;
+}
+
+/// Runs `intendedops secrets rotate` with [`NEXT_KEY`] put in front of the tests' key: its
+/// standard error, once it succeeded.
+async fn rotate_keys_with_next_key_first(app: &TestApp) -> String {
     let database = app.db.url.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_intendedops"))
@@ -261,21 +280,9 @@ async fn the_rotate_command_reseals_under_the_new_key() {
     })
     .await
     .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("1 webhook endpoint"), "{stderr}");
-    let row = stored(&app, &endpoint).await;
-    assert_sealed(&row, &[&first, &second]);
-    assert_eq!(
-        (row.1.as_deref(), row.3.as_deref()),
-        (Some("next"), Some("next"))
-    );
-
-    let server = app
-        .another_instance(|config| config.secret_keys = keys(NEXT_KEY))
-        .await;
-    register_agent(&app, &server, "Re-sealed").await;
-    assert_signed(&receiver, 1, &second, Some(&first)).await;
+    stderr
 }
 
 /// The error `App::build` fails with under `config`.
@@ -370,5 +377,128 @@ async fn a_development_server_over_sqlite_generates_and_keeps_its_key() {
     assert_eq!(
         received[0].header("x-intendedops-signature"),
         hmac_hex(&secret, received[0].body.as_bytes())
+    );
+}
+
+/// Sends `body` as tenant A's admin to `url` (an instance's OpenIntent face).
+async fn oi_admin(
+    app: &TestApp,
+    url: String,
+    method: Method,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .request(method, url)
+        .header("x-api-key", &app.a.admin_key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    send(request).await
+}
+
+/// A vault of tenant A, through `server`.
+async fn oi_vault(app: &TestApp) -> String {
+    let body = json!({"owner_id": "ops", "name": "production"});
+    let (status, vault) = oi_admin(app, app.url("/api/v1/vaults"), Method::POST, Some(body)).await;
+    assert_eq!(status, 201, "{vault}");
+    vault["id"].as_str().unwrap().to_string()
+}
+
+/// RFC-0014 credentials name the addresses their calls go to: private ones are refused when
+/// the credential is stored (and again at every call, by the shared outbound client).
+#[tokio::test]
+async fn tool_credentials_calling_private_addresses_are_refused() {
+    let app = spawn_app().await;
+    let vault = oi_vault(&app).await;
+    for (metadata, field) in [
+        (
+            json!({"base_url": "http://127.0.0.1:9/"}),
+            "metadata.base_url",
+        ),
+        (
+            json!({"base_url": "http://[::ffff:127.0.0.1]/"}),
+            "metadata.base_url",
+        ),
+        (
+            json!({"base_url": "http://169.254.169.254/latest"}),
+            "metadata.base_url",
+        ),
+        (
+            json!({"base_url": "https://8.8.8.8/", "token_url": "http://10.0.0.1/token"}),
+            "metadata.token_url",
+        ),
+    ] {
+        let body = json!({
+            "vault_id": vault, "service": "svc", "label": "l", "auth_type": "oauth2_token",
+            "metadata": metadata, "secret": {"access_token": "tok-123456"},
+        });
+        let (status, refused) = oi_admin(
+            &app,
+            app.url("/api/v1/credentials"),
+            Method::POST,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400, "{metadata}: {refused}");
+        assert_eq!(refused["errors"][0]["path"], json!([field]), "{refused}");
+        assert!(!refused.to_string().contains("tok-123456"), "{refused}");
+    }
+}
+
+/// A credential's material, read straight from the database (its stored document).
+async fn stored_credential(app: &TestApp, id: &str) -> Value {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let (doc,): (String,) = sqlx::query_as("SELECT doc FROM oi_documents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    serde_json::from_str(&doc).unwrap()
+}
+
+/// Credential material is stored sealed; `intendedops secrets rotate` re-seals it under the
+/// new key, and a server holding only that key still reads it.
+#[tokio::test]
+async fn credential_material_is_sealed_and_rotated_with_the_keys() {
+    let mut app = spawn_app().await;
+    let vault = oi_vault(&app).await;
+    let secret = "sk-material-never-in-clear-0123";
+    let body = json!({
+        "vault_id": vault, "service": "svc", "label": "l", "scopes_available": ["read"],
+        "secret": {"api_key": secret},
+    });
+    let (status, credential) = oi_admin(
+        &app,
+        app.url("/api/v1/credentials"),
+        Method::POST,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{credential}");
+    assert!(!credential.to_string().contains(secret));
+    let id = credential["id"].as_str().unwrap().to_string();
+    let doc = stored_credential(&app, &id).await;
+    assert!(!doc.to_string().contains(secret), "{doc}");
+    assert_eq!(doc["sealed"]["key_id"], json!("test"));
+    app.shutdown().await;
+
+    let stderr = rotate_keys_with_next_key_first(&app).await;
+    assert!(stderr.contains("1 OpenIntent credential"), "{stderr}");
+    let resealed = stored_credential(&app, &id).await;
+    assert_eq!(resealed["sealed"]["key_id"], json!("next"));
+    assert_ne!(resealed["sealed"]["text"], doc["sealed"]["text"]);
+    assert!(!resealed.to_string().contains(secret));
+
+    let server = app
+        .another_instance(|config| config.secret_keys = keys(NEXT_KEY))
+        .await;
+    let url = server.url(&format!("/api/v1/credentials/{id}"));
+    let (status, read) = oi_admin(&app, url, Method::GET, None).await;
+    assert_eq!(
+        (status, read["secret_fields"].clone()),
+        (StatusCode::OK, json!(["api_key"]))
     );
 }

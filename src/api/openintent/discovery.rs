@@ -13,13 +13,17 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// Support per RFC. `partial`: RFC-0006 stores webhook subscriptions but delivers events
 /// only over SSE; RFC-0013 serves governance policies, approval requests and escalations (in
 /// the `/v1` approval queue), coordinator leases with heartbeats and decision records, not
-/// guardrail enforcement, supervisor actions or handoffs; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
+/// guardrail enforcement, supervisor actions or handoffs; RFC-0014 serves vaults,
+/// credentials, grants (delegation, suspension, cascading revocation), invocations and the
+/// tool proxy (REST, OAuth2 and webhook adapters), not the tool registry (`GET /tools…`),
+/// `requires_tools` lease checks or automatic delegation; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
 /// not enforce drain timeouts; RFC-0017 serves schedule triggers and manual firing, not event
 /// or webhook triggers; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
 /// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
-/// serves the server configuration but not suspension responses.
-const RFC_COMPLIANCE: [(&str, &str); 18] = [
+/// serves the server configuration and suspension responses, not the suspension-aware
+/// container aggregates or task mirroring.
+const RFC_COMPLIANCE: [(&str, &str); 19] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),
     ("RFC-0003", "full"),
@@ -33,6 +37,7 @@ const RFC_COMPLIANCE: [(&str, &str); 18] = [
     ("RFC-0011", "full"),
     ("RFC-0012", "partial"),
     ("RFC-0013", "partial"),
+    ("RFC-0014", "partial"),
     ("RFC-0015", "partial"),
     ("RFC-0016", "partial"),
     ("RFC-0017", "partial"),
@@ -40,7 +45,7 @@ const RFC_COMPLIANCE: [(&str, &str); 18] = [
     ("RFC-0026", "partial"),
 ];
 
-const CAPABILITIES: [&str; 24] = [
+const CAPABILITIES: [&str; 26] = [
     "intents",
     "events",
     "agents",
@@ -65,6 +70,8 @@ const CAPABILITIES: [&str; 24] = [
     "triggers",
     "governance",
     "coordinators",
+    "credential-vaults",
+    "tool-proxy",
 ];
 
 #[handler]

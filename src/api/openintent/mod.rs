@@ -27,7 +27,9 @@ pub mod portfolios;
 pub mod records;
 pub mod resources;
 pub mod streams;
+pub mod suspension;
 pub mod tasks;
+pub mod tools;
 pub mod triggers;
 pub mod vocab;
 
@@ -73,6 +75,8 @@ pub enum OiTag {
     /// RFC-0013 governance: policies, approval requests, escalations, coordinator leases,
     /// decision records.
     Governance,
+    /// RFC-0014 credential vaults, tool grants and the tool proxy.
+    Tools,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -220,43 +224,56 @@ pub fn parse<T: serde::de::DeserializeOwned, D>(body: Body<D>) -> OiResult<T> {
     crate::openintent::records::parse_body(body.0.value).map_err(fail)
 }
 
+/// The face's route groups: RFCs 0001–0011, then the later RFCs (a tuple holds at most 16).
 pub type Apis = (
-    intents::IntentsOi,
-    graph::GraphOi,
-    leases::LeasesOi,
-    records::RecordsOi,
-    portfolios::PortfoliosOi,
-    access::AccessOi,
-    streams::StreamsOi,
-    tasks::TasksOi,
-    memory::MemoryOi,
-    lifecycle::LifecycleOi,
-    triggers::TriggersOi,
-    federation::FederationOi,
-    governance::GovernanceOi,
-    coordinators::CoordinatorsOi,
-    discovery::ServerOi,
+    (
+        intents::IntentsOi,
+        graph::GraphOi,
+        leases::LeasesOi,
+        records::RecordsOi,
+        portfolios::PortfoliosOi,
+        access::AccessOi,
+        streams::StreamsOi,
+        suspension::SuspensionOi,
+        discovery::ServerOi,
+    ),
+    (
+        tasks::TasksOi,
+        memory::MemoryOi,
+        lifecycle::LifecycleOi,
+        triggers::TriggersOi,
+        federation::FederationOi,
+        governance::GovernanceOi,
+        coordinators::CoordinatorsOi,
+        tools::ToolsOi,
+    ),
 );
 
 /// The face's OpenAPI service, to be nested at `/api/v1`.
 pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
-            intents::IntentsOi(core.intents.clone()),
-            graph::GraphOi(core.graphs.clone()),
-            leases::LeasesOi(core.leases.clone()),
-            records::RecordsOi(core.records.clone()),
-            portfolios::PortfoliosOi(core.portfolios.clone()),
-            access::AccessOi(core.access.clone()),
-            streams::StreamsOi(core.subscriptions.clone()),
-            tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
-            memory::MemoryOi(core.memory.clone()),
-            lifecycle::LifecycleOi(core.lifecycle.clone()),
-            triggers::TriggersOi(core.triggers.clone()),
-            federation::FederationOi(core.federation.clone()),
-            governance::GovernanceOi(core.intents.clone(), core.approvals.clone()),
-            coordinators::CoordinatorsOi(core.coordinators.clone()),
-            discovery::ServerOi,
+            (
+                intents::IntentsOi(core.intents.clone()),
+                graph::GraphOi(core.graphs.clone()),
+                leases::LeasesOi(core.leases.clone()),
+                records::RecordsOi(core.records.clone()),
+                portfolios::PortfoliosOi(core.portfolios.clone()),
+                access::AccessOi(core.access.clone()),
+                streams::StreamsOi(core.subscriptions.clone()),
+                suspension::SuspensionOi(core.intents.clone()),
+                discovery::ServerOi,
+            ),
+            (
+                tasks::TasksOi(core.tasks.clone(), core.plans.clone()),
+                memory::MemoryOi(core.memory.clone()),
+                lifecycle::LifecycleOi(core.lifecycle.clone()),
+                triggers::TriggersOi(core.triggers.clone()),
+                federation::FederationOi(core.federation.clone()),
+                governance::GovernanceOi(core.intents.clone(), core.approvals.clone()),
+                coordinators::CoordinatorsOi(core.coordinators.clone()),
+                tools::ToolsOi(core.tools.clone()),
+            ),
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
         env!("CARGO_PKG_VERSION"),

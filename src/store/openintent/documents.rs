@@ -188,41 +188,72 @@ pub async fn list(
     select.fetch_all(store.reader()).await
 }
 
-/// Every document of `kind` under one parent, inside a transaction (the tasks of an intent
-/// when a completion may make others ready).
-pub async fn of_parent(
+/// Which documents a grouping selects: a parent's, or a namespace's.
+#[derive(Debug, Clone, Copy)]
+pub enum Group<'a> {
+    Parent(&'a str),
+    Namespace(&'a str),
+}
+
+impl<'a> Group<'a> {
+    fn column_and_value(self) -> (&'static str, &'a str) {
+        match self {
+            Group::Parent(parent) => ("parent", parent),
+            Group::Namespace(namespace) => ("namespace", namespace),
+        }
+    }
+}
+
+/// Every document of `kind` in one group, oldest first, inside a transaction (the tasks of
+/// an intent when a completion may make others ready; the grants of a credential).
+pub async fn of_group(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,
     kind: &str,
-    parent: &str,
+    group: Group<'_>,
 ) -> sqlx::Result<Vec<DocumentRow>> {
+    let (column, value) = group.column_and_value();
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_documents WHERE tenant_id = $1 AND kind = $2 AND parent = $3 \
+        "SELECT {COLUMNS} FROM oi_documents WHERE tenant_id = $1 AND kind = $2 AND {column} = $3 \
          ORDER BY created_at, id"
     ))
     .bind(tenant_id)
     .bind(kind)
-    .bind(parent)
+    .bind(value)
     .fetch_all(conn)
     .await
 }
 
-/// How many documents of `kind` a parent holds (caps on what one intent or agent may store).
+/// How many documents of `kind` a parent holds that were created at or after `since` (caps
+/// on what one intent or agent may store; a grant's invocations in the last hour).
 pub async fn count_of_parent(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,
     kind: &str,
     parent: &str,
+    since: Millis,
 ) -> sqlx::Result<i64> {
     let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM oi_documents WHERE tenant_id = $1 AND kind = $2 AND parent = $3",
+        "SELECT COUNT(*) FROM oi_documents WHERE tenant_id = $1 AND kind = $2 AND parent = $3 \
+         AND created_at >= $4",
     )
     .bind(tenant_id)
     .bind(kind)
     .bind(parent)
+    .bind(since)
     .fetch_one(conn)
     .await?;
     Ok(count)
+}
+
+/// Every document of `kind`, of every tenant (what `intendedops secrets rotate` re-seals).
+pub async fn of_kind(store: &Store, kind: &str) -> sqlx::Result<Vec<DocumentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oi_documents WHERE kind = $1 ORDER BY tenant_id, id"
+    ))
+    .bind(kind)
+    .fetch_all(store.reader())
+    .await
 }
 
 /// Documents of `kind` (any tenant) due at `now`, oldest due first: what a sweep works on.

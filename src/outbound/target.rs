@@ -1,8 +1,8 @@
-//! Outbound URL safety: webhooks go to public http(s) addresses only, so a tenant cannot make
-//! the service call into its own network (loopback, private ranges, link-local, cloud metadata,
+//! Outbound URL safety: tenant-named targets (webhook endpoints, RFC-0014 tool services) are
+//! public http(s) addresses only, so a tenant cannot make the service call into its own network (loopback, private ranges, link-local, cloud metadata,
 //! or any of these reached through an IPv6 form that carries an IPv4 address).
 //!
-//! Addresses are checked at registration and again at every delivery, three times over:
+//! Addresses are checked at registration and again at every call, three times over:
 //! an IP-literal URL before connecting ([`TargetPolicy::permit_literal`]: the HTTP client does
 //! not resolve literals); a name's addresses in the client's resolver, so a name that later
 //! resolves somewhere private (DNS rebinding) is refused before any connection; and finally the
@@ -13,7 +13,7 @@
 //! Redirects are not followed and proxies are not used (a proxy would connect for us, past these
 //! checks). The operator can allow private targets for development
 //! (`INTENDEDOPS_OUTBOUND_ALLOW_PRIVATE=true`); the checks apply to endpoints registered before
-//! the switch was turned off too.
+//! the switch was turned off too. [`super::Outbound`] is the client that applies all of it.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -139,7 +139,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UnsafeTarget>
     Ok(found)
 }
 
-/// Resolves names for the webhook client, keeping only the addresses the policy permits (and
+/// Resolves names for the outbound client, keeping only the addresses the policy permits (and
 /// failing when none is left).
 struct CheckedResolver {
     policy: TargetPolicy,
