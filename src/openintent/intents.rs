@@ -291,6 +291,12 @@ impl Intents {
         row.status = next.as_str().to_string();
         bump(&mut row);
         intent_rows::update(change.tx(), &row).await?;
+        if matches!(
+            next,
+            CoordinationStatus::Completed | CoordinationStatus::Abandoned
+        ) {
+            change.close_channels_of(id).await?;
+        }
         change
             .record(NewEvent::new(
                 id,

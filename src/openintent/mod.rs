@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod approvals;
+pub mod channels;
 pub mod coordinators;
 pub mod documents;
 pub mod event_types;
@@ -70,6 +71,8 @@ pub mod prefixes {
     pub const TRIGGER: &str = "trg";
     pub const COORDINATOR: &str = "clease";
     pub const DECISION_RECORD: &str = "drec";
+    pub const CHANNEL: &str = "chan";
+    pub const MESSAGE: &str = "msg";
 }
 
 /// The caller of a protocol operation: tenant and the verified acting agent (`X-Agent-ID`
@@ -176,6 +179,8 @@ services! {
     Coordinators,
     /// RFC-0014: vaults, credentials, tool grants and the tool proxy ([`tools`]).
     Tools,
+    /// RFC-0021: channels and messages between agents ([`channels`]).
+    Channels,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -197,6 +202,7 @@ pub struct OpenIntent {
     pub approvals: Approvals,
     pub coordinators: Coordinators,
     pub tools: Tools,
+    pub channels: Channels,
 }
 
 impl OpenIntent {
@@ -229,7 +235,8 @@ impl OpenIntent {
             federation: Federation(context.clone()),
             approvals: Approvals(context.clone()),
             coordinators: Coordinators(context.clone()),
-            tools: Tools(context),
+            tools: Tools(context.clone()),
+            channels: Channels(context),
         }
     }
 }
@@ -387,6 +394,12 @@ impl Change<'_> {
             self.record(event).await?;
             return Ok(());
         }
+        self.stream_only(event).await
+    }
+
+    /// Sends an event to live streams, webhooks and the audit trail without a log row (what
+    /// would flood the intent's log: the messages of a channel that is not audited).
+    async fn stream_only(&mut self, event: NewEvent<'_>) -> Result<()> {
         let (row, view) = self.event_row(event);
         self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
             .await?;

@@ -536,6 +536,7 @@ async fn openintent_examples_work_and_answers_fit_the_document() {
     rfc_0013_examples(&mut oi, &other_id).await;
     rfc_0014_examples(&mut oi).await;
     rfc_0026_examples(&mut oi).await;
+    rfc_0021_examples(&mut oi, &id).await;
     oi.get("/server/config", "/server/config").await;
     oi.try_it(
         Method::DELETE,
@@ -836,6 +837,68 @@ async fn rfc_0014_examples(oi: &mut Face<'_>) {
     oi.try_it(delete.clone(), "/credentials/{id}", &second_path, 200)
         .await;
     oi.try_it(delete, "/vaults/{id}", &vault_path, 204).await;
+}
+
+/// The examples of channels and messages, on `intent` (a request, read and replied to by the
+/// one agent of this test, then the channel closed).
+async fn rfc_0021_examples(oi: &mut Face<'_>, intent: &str) {
+    let (post, patch) = (Method::POST, Method::PATCH);
+    let mut body = oi.example(&post, "/intents/{id}/channels");
+    body["members"] = json!(["research-agent"]);
+    let path = format!("/intents/{intent}/channels");
+    let channel = oi
+        .call(
+            post.clone(),
+            "/intents/{id}/channels",
+            &path,
+            Some(body),
+            None,
+            201,
+        )
+        .await;
+    oi.get("/intents/{id}/channels", &path).await;
+    let at = format!("/channels/{}", channel["id"].as_str().unwrap());
+    oi.get("/channels/{id}", &at).await;
+    oi.call(
+        patch.clone(),
+        "/channels/{id}",
+        &at,
+        Some(json!({"members": ["research-agent"]})),
+        None,
+        200,
+    )
+    .await;
+    let mut body = oi.example(&post, "/channels/{id}/messages");
+    body["to"] = json!("research-agent");
+    let messages = format!("{at}/messages");
+    let message = oi
+        .call(
+            post.clone(),
+            "/channels/{id}/messages",
+            &messages,
+            Some(body),
+            None,
+            201,
+        )
+        .await;
+    oi.get("/channels/{id}/messages", &messages).await;
+    let one = format!("{messages}/{}", message["id"].as_str().unwrap());
+    oi.get("/channels/{id}/messages/{message_id}", &one).await;
+    oi.try_it(patch, "/channels/{id}/messages/{message_id}", &one, 200)
+        .await;
+    let mut reply = oi.example(&post, "/channels/{id}/messages");
+    reply.as_object_mut().unwrap().remove("message_type");
+    let path = format!("{one}/reply");
+    oi.call(
+        post,
+        "/channels/{id}/messages/{message_id}/reply",
+        &path,
+        Some(reply),
+        None,
+        201,
+    )
+    .await;
+    oi.try_it(Method::DELETE, "/channels/{id}", &at, 200).await;
 }
 
 /// The example answer to a suspended intent's question (suspended here as the SDK does it).

@@ -16,14 +16,16 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// guardrail enforcement, supervisor actions or handoffs; RFC-0014 serves vaults,
 /// credentials, grants (delegation, suspension, cascading revocation), invocations and the
 /// tool proxy (REST, OAuth2 and webhook adapters), not the tool registry (`GET /tools…`),
-/// `requires_tools` lease checks or automatic delegation; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
+/// `requires_tools` lease checks or automatic delegation; RFC-0021 serves channels, messages,
+/// request/reply and closing with the intent, not implicit channel creation, the channel SSE
+/// stream, task-scoped closing or departure notices; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
 /// not enforce drain timeouts; RFC-0017 serves schedule triggers and manual firing, not event
 /// or webhook triggers; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
 /// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
 /// serves the server configuration and suspension responses, not the suspension-aware
 /// container aggregates or task mirroring.
-const RFC_COMPLIANCE: [(&str, &str); 19] = [
+const RFC_COMPLIANCE: [(&str, &str); 20] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),
     ("RFC-0003", "full"),
@@ -42,10 +44,11 @@ const RFC_COMPLIANCE: [(&str, &str); 19] = [
     ("RFC-0016", "partial"),
     ("RFC-0017", "partial"),
     ("RFC-0020", "partial"),
+    ("RFC-0021", "partial"),
     ("RFC-0026", "partial"),
 ];
 
-const CAPABILITIES: [&str; 26] = [
+const CAPABILITIES: [&str; 27] = [
     "intents",
     "events",
     "agents",
@@ -72,6 +75,7 @@ const CAPABILITIES: [&str; 26] = [
     "coordinators",
     "credential-vaults",
     "tool-proxy",
+    "channels",
 ];
 
 #[handler]

@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod bodies;
+pub mod channels;
 pub mod coordinators;
 pub mod discovery;
 pub mod error;
@@ -77,6 +78,8 @@ pub enum OiTag {
     Governance,
     /// RFC-0014 credential vaults, tool grants and the tool proxy.
     Tools,
+    /// RFC-0021 channels and messages between agents.
+    Channels,
     /// RFC-0026 server configuration.
     Server,
 }
@@ -246,6 +249,7 @@ pub type Apis = (
         governance::GovernanceOi,
         coordinators::CoordinatorsOi,
         tools::ToolsOi,
+        channels::ChannelsOi,
     ),
 );
 
@@ -273,6 +277,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
                 governance::GovernanceOi(core.intents.clone(), core.approvals.clone()),
                 coordinators::CoordinatorsOi(core.coordinators.clone()),
                 tools::ToolsOi(core.tools.clone()),
+                channels::ChannelsOi(core.channels.clone()),
             ),
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
