@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod channels;
 pub mod coordinators;
 pub mod documents;
+pub mod event_triggers;
 pub mod event_types;
 pub mod federation;
 pub mod governance;

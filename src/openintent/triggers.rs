@@ -1,6 +1,6 @@
 //! Triggers (RFC-0017): standing declarations that create an intent from a template, fired
-//! by hand (`POST /triggers/{id}/fire`) or on a schedule (a cron expression, or once `at`
-//! an instant). A due trigger is fired by exactly one instance: the firing moves the
+//! by hand (`POST /triggers/{id}/fire`), on a schedule (a cron expression, or once `at`
+//! an instant) or on logged events ([`super::event_triggers`]). A due trigger is fired by exactly one instance: the firing moves the
 //! trigger's next firing time from the value the sweep read, inside the change, and an
 //! instance that finds it moved already leaves it.
 //!
@@ -87,6 +87,28 @@ pub struct Trigger {
     /// The intent the last firing created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_intent_id: Option<String>,
+    /// Event triggers: the last logged event considered (see [`super::event_triggers`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_cursor: Option<String>,
+}
+
+/// Where a firing sits in a chain of triggers (RFC-0017 §3.3), as its intent records it.
+pub struct Lineage {
+    pub depth: i64,
+    pub chain: Vec<Value>,
+    /// The event an event trigger fired for.
+    pub source_event_id: Option<String>,
+}
+
+impl Lineage {
+    /// A firing that starts a chain (by hand, or on schedule).
+    fn first(trigger_id: &str) -> Self {
+        Lineage {
+            depth: 1,
+            chain: vec![Value::from(trigger_id)],
+            source_event_id: None,
+        }
+    }
 }
 
 impl Trigger {
@@ -232,14 +254,16 @@ fn next_firing(trigger_type: &str, condition: &Value, after: Millis) -> Result<O
     Ok(next.filter(|at| *at <= ends))
 }
 
-fn check_condition(trigger_type: &str) -> Result<()> {
+fn check_condition(trigger_type: &str, condition: &Value) -> Result<()> {
     if trigger_type == "event" {
-        return Err(Error::invalid(
-            &["type"],
-            "event triggers are not served yet; use schedule triggers or fire by hand",
-        ));
+        super::event_triggers::Listener::of(condition)?;
     }
     Ok(())
+}
+
+/// Where an event trigger starts reading the log: now (it fires for what happens from now on).
+fn cursor_from_now(trigger_type: &str) -> Option<String> {
+    (trigger_type == "event").then(|| ids::new_id(super::prefixes::EVENT))
 }
 
 impl Triggers {
@@ -249,7 +273,7 @@ impl Triggers {
         let trigger_type = input.trigger_type.unwrap_or_default();
         one_of(&trigger_type, &TYPES, "type")?;
         let condition = object(input.condition.unwrap_or_default(), "condition")?;
-        check_condition(&trigger_type)?;
+        check_condition(&trigger_type, &condition)?;
         next_firing(&trigger_type, &condition, now_ms())?;
         let deduplication = input.deduplication.unwrap_or_else(|| "allow".into());
         one_of(&deduplication, &DEDUPLICATION, "deduplication")?;
@@ -259,6 +283,7 @@ impl Triggers {
             trigger_id: ids::new_id(super::prefixes::TRIGGER),
             name,
             next_fire_at: next_firing(&trigger_type, &condition, now)?.map(protocol_instant),
+            event_cursor: cursor_from_now(&trigger_type),
             trigger_type,
             enabled: input.enabled.unwrap_or(true),
             condition,
@@ -345,12 +370,16 @@ impl Triggers {
         }
         if let Some(condition) = input.condition {
             trigger.condition = object(condition, "condition")?;
-            check_condition(&trigger.trigger_type)?;
+            check_condition(&trigger.trigger_type, &trigger.condition)?;
         }
         if let Some(template) = input.intent_template {
             trigger.intent_template = check_template(template, &trigger.name)?;
         }
         if let Some(enabled) = input.enabled {
+            // Re-enabled, it fires for what happens from now on, not for what it missed.
+            if enabled && !trigger.enabled {
+                trigger.event_cursor = cursor_from_now(&trigger.trigger_type);
+            }
             trigger.enabled = enabled;
         }
         if let Some(deduplication) = input.deduplication {
@@ -381,14 +410,24 @@ impl Triggers {
     /// Fires a trigger by hand (a disabled one too: the caller asked for it).
     pub async fn fire_trigger(&self, caller: &Caller, id: &str) -> Result<Firing> {
         let mut change = self.change(caller).await?;
-        let trigger: Trigger = change.document(self.store(), id).await?;
-        let firing = fire(&mut change, self.store(), trigger, "manual", now_ms()).await?;
+        let mut trigger: Trigger = change.document(self.store(), id).await?;
+        let lineage = Lineage::first(&trigger.trigger_id);
+        let firing = fire(
+            &mut change,
+            self.store(),
+            &mut trigger,
+            "manual",
+            now_ms(),
+            lineage,
+        )
+        .await?;
         change.commit().await?;
         Ok(firing)
     }
 
-    /// One pass of the scheduler: fires every enabled schedule trigger that is due, each
-    /// once across instances. Returns how many fired.
+    /// One pass of the scheduler: fires every enabled schedule trigger that is due, and the
+    /// event triggers for the events logged since their last pass, each once across
+    /// instances. Returns how many fired.
     pub async fn fire_due(&self) -> Result<usize> {
         let now = now_ms();
         let mut fired = 0;
@@ -398,7 +437,7 @@ impl Triggers {
                     .await?,
             );
         }
-        Ok(fired)
+        Ok(fired + self.fire_on_events().await?)
     }
 
     async fn fire_scheduled(
@@ -415,7 +454,7 @@ impl Triggers {
         let trigger: Trigger = super::documents::from_row(&seen)?;
         let caller = scheduler_caller(tenant, &trigger.created_by);
         let mut change = self.change(&caller).await?;
-        let trigger: Trigger = match change.document(self.store(), id).await {
+        let mut trigger: Trigger = match change.document(self.store(), id).await {
             Err(Error::NotFound { .. }) => return Ok(false),
             other => other?,
         };
@@ -423,14 +462,23 @@ impl Triggers {
         if !trigger.enabled || trigger.next_fire_ms() != due_at {
             return Ok(false);
         }
-        fire(&mut change, self.store(), trigger, "schedule", now).await?;
+        let lineage = Lineage::first(&trigger.trigger_id);
+        fire(
+            &mut change,
+            self.store(),
+            &mut trigger,
+            "schedule",
+            now,
+            lineage,
+        )
+        .await?;
         change.commit().await?;
         Ok(true)
     }
 }
 
 /// Who a scheduled firing acts as: the trigger's creator, through the service itself.
-fn scheduler_caller(tenant: &TenantId, created_by: &str) -> Caller {
+pub(super) fn scheduler_caller(tenant: &TenantId, created_by: &str) -> Caller {
     Caller {
         tenant: tenant.clone(),
         agent_id: created_by.to_string(),
@@ -456,12 +504,13 @@ fn check_template(mut template: IntentTemplate, name: &str) -> Result<IntentTemp
 
 /// Fires: creates the template's intent (unless deduplication says the last one is still
 /// open), logs `trigger.fired` on it, counts the firing and moves the schedule on.
-async fn fire(
+pub(super) async fn fire(
     change: &mut Change<'_>,
     store: &crate::store::Store,
-    mut trigger: Trigger,
+    trigger: &mut Trigger,
     how: &str,
     now: Millis,
+    lineage: Lineage,
 ) -> Result<Firing> {
     let expected = trigger.version;
     let open_intent = match (&trigger.last_intent_id, trigger.deduplication.as_str()) {
@@ -488,8 +537,9 @@ async fn fire(
                 "created_by": "trigger",
                 "trigger_id": trigger.trigger_id,
                 "trigger_type": trigger.trigger_type,
-                "trigger_depth": 1,
-                "trigger_chain": [trigger.trigger_id],
+                "trigger_depth": lineage.depth,
+                "trigger_chain": lineage.chain,
+                "source_event_id": lineage.source_event_id,
             });
             let template = &trigger.intent_template;
             let mut state = template.context.clone();
@@ -517,9 +567,9 @@ async fn fire(
     trigger.next_fire_at =
         next_firing(&trigger.trigger_type, &trigger.condition, now)?.map(protocol_instant);
     trigger.updated_at = protocol_instant(now);
-    change.save_document(&trigger, expected, now).await?;
+    change.save_document(&*trigger, expected, now).await?;
     Ok(Firing {
-        trigger_id: trigger.trigger_id,
+        trigger_id: trigger.trigger_id.clone(),
         fired: intent_id.is_some(),
         reason: intent_id.is_none().then(|| "deduplicated".to_string()),
         intent_id,

@@ -12,7 +12,7 @@ from openintent.exceptions import ConflictError, NotFoundError, ValidationError
 from openintent.models import IntentStatus, TriggerType
 
 from conftest import CLIENT_TIMEOUT_S, RESEARCH_AGENT, RESEARCH_KEY, start_server, stop_server
-from sdkhelpers import event_types, is_utc, py310_instant, set_statuses, unique
+from sdkhelpers import event_types, is_utc, new_intent, py310_instant, set_statuses, unique
 
 
 def soon(seconds: float) -> str:
@@ -128,6 +128,40 @@ def test_a_due_trigger_fires_once_with_two_instances(server, client):
         stop_server(second)
 
 
+def test_an_event_trigger_fires_once_per_matching_event_with_two_instances(server, client):
+    """Two schedulers read the same log; each matching event creates one intent."""
+    watched = new_intent(client)
+    bystander = new_intent(client)
+    log_path = server.workdir / "third-server.log"
+    second, _, failure = start_server(server.binary, server.env, server.workdir, log_path)
+    assert failure is None, failure
+    try:
+        trigger = client.create_trigger(
+            unique("on-activation"),
+            "event",
+            condition={"event": "intent.state_changed",
+                       "filter": {"intent_id": watched.id, "to_state": "active"}},
+            intent_template={"title": "Follow up", "context": {"source": "event"}},
+        )
+        set_statuses(client, bystander, IntentStatus.ACTIVE)
+        set_statuses(client, watched, IntentStatus.ACTIVE)
+        deadline = time.monotonic() + 20
+        while not intents_of(client, trigger.trigger_id):
+            assert time.monotonic() < deadline, "the event trigger did not fire"
+            time.sleep(0.25)
+        time.sleep(3)  # both schedulers have had several passes since
+        created = intents_of(client, trigger.trigger_id)
+        assert len(created) == 1, created
+        lineage = created[0].state.get("trigger_lineage")
+        assert lineage["trigger_type"] == "event" and lineage["trigger_depth"] == 1
+        assert lineage["source_event_id"].startswith("oev_")
+        assert created[0].state.get("source") == "event"
+        assert client.get_trigger(trigger.trigger_id).fire_count == 1
+        assert "trigger.fired" in event_types(client, created[0].id)
+    finally:
+        stop_server(second)
+
+
 def test_bad_triggers_are_400s(client):
     for kwargs in (
         {"condition": {"cron": "every day"}},
@@ -140,8 +174,9 @@ def test_bad_triggers_are_400s(client):
             client.create_trigger("bad", "schedule", **kwargs)
     with pytest.raises(ValidationError):
         client.create_trigger("bad", "cosmic", condition={})
-    with pytest.raises(ValidationError):
-        client.create_trigger("later", "event", condition={"event": "status_changed"})
+    for condition in ({}, {"event": ""}, {"event": "status_changed", "filter": ["x"]}):
+        with pytest.raises(ValidationError):
+            client.create_trigger("bad", "event", condition=condition)
 
 
 def test_triggers_are_tenant_scoped(client, other_tenant_client):

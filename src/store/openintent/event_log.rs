@@ -91,6 +91,29 @@ pub async fn list(
     .await
 }
 
+/// A tenant's events of one type after `after_id` and created by `until`, oldest first:
+/// what an event trigger has not considered yet.
+pub async fn of_type_after(
+    store: &Store,
+    tenant_id: &TenantId,
+    event_type: &str,
+    after_id: &str,
+    until: Millis,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND id > $2 AND event_type = $3 \
+         AND created_at <= $4 ORDER BY id LIMIT $5"
+    ))
+    .bind(tenant_id)
+    .bind(after_id)
+    .bind(event_type)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(store.reader())
+    .await
+}
+
 /// Events of several intents after `after_id`, oldest first: the replay of a portfolio or
 /// agent stream.
 pub async fn list_for_intents(
