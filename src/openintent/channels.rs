@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    documents::{Columns, Document},
+    documents::{identified_by, Columns, Document},
     prefixes, Caller, Change, Channels, NewEvent,
 };
 use crate::{
@@ -109,13 +109,7 @@ impl Document for Channel {
     const KIND: &'static str = "channel";
     const WHAT: &'static str = "channel";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {
@@ -177,13 +171,7 @@ impl Document for Message {
     const KIND: &'static str = "message";
     const WHAT: &'static str = "message";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {

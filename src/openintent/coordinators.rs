@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    documents::{Columns, Document},
+    documents::{identified_by, Columns, Document},
     prefixes, Caller, Change, Coordinators, NewEvent,
 };
 use crate::{
@@ -147,13 +147,7 @@ impl Document for CoordinatorLease {
     const KIND: &'static str = "coordinator";
     const WHAT: &'static str = "coordinator lease";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {

@@ -37,6 +37,21 @@ pub trait Document: Serialize + DeserializeOwned {
     fn columns(&self) -> Columns;
 }
 
+/// Writes a [`Document`]'s `id` and `version` from the fields holding them
+/// (`identified_by!(id, version)`, `identified_by!(info.id, info.version)`).
+macro_rules! identified_by {
+    ($($id:ident).+, $($version:ident).+) => {
+        fn id(&self) -> &str {
+            &self.$($id).+
+        }
+
+        fn version(&self) -> i64 {
+            self.$($version).+
+        }
+    };
+}
+pub(crate) use identified_by;
+
 fn to_row<D: Document>(caller: &Caller, doc: &D, now: Millis) -> Result<DocumentRow> {
     let columns = doc.columns();
     let tags = match columns.tags.is_empty() {

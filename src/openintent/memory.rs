@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    documents::{check_tags, expect_version, Columns, Document},
+    documents::{check_tags, expect_version, identified_by, Columns, Document},
     Caller, Change, Memory, NewEvent, Version,
 };
 use crate::{
@@ -85,13 +85,7 @@ impl Document for MemoryEntry {
     const KIND: &'static str = "memory";
     const WHAT: &'static str = "memory entry";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    documents::{expect_version, Columns, Document, OfIntent},
+    documents::{expect_version, identified_by, Columns, Document, OfIntent},
     tasks::Task,
     Caller, Change, NewEvent, Plans, Version,
 };
@@ -146,13 +146,7 @@ impl Document for Plan {
     const KIND: &'static str = "plan";
     const WHAT: &'static str = "plan";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 type JsonMap = Map<String, Value>;
 
 use super::{
-    documents::{check_tags, expect_version, Columns, Document, OfIntent},
+    documents::{check_tags, expect_version, identified_by, Columns, Document, OfIntent},
     plans, Caller, Change, NewEvent, Tasks, Version,
 };
 use crate::{
@@ -170,13 +170,7 @@ impl Document for Task {
     const KIND: &'static str = "task";
     const WHAT: &'static str = "task";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    documents::{expect_version, Columns, Document},
+    documents::{expect_version, identified_by, Columns, Document},
     intents::{insert_intent, NewIntent},
     Caller, Change, NewEvent, Triggers, Version,
 };
@@ -123,13 +123,7 @@ impl Document for Trigger {
     const KIND: &'static str = "trigger";
     const WHAT: &'static str = "trigger";
 
-    fn id(&self) -> &str {
-        &self.trigger_id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(trigger_id, version);
 
     fn columns(&self) -> Columns {
         Columns {

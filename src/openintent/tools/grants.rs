@@ -351,12 +351,7 @@ impl Tools {
             created_at: protocol_instant(now),
             revoked_at: None,
         };
-        change
-            .insert_document(&grant, now, "the grant exists")
-            .await?;
-        audit_grant(&mut change, &grant, "grant.created", json!({})).await?;
-        change.commit().await?;
-        Ok(grant)
+        issue(change, grant, now, "grant.created", json!({})).await
     }
 
     pub async fn get_grant(&self, caller: &Caller, id: &str) -> Result<Grant> {
@@ -537,15 +532,26 @@ impl Tools {
             created_at: protocol_instant(now),
             revoked_at: None,
         };
-        change
-            .insert_document(&grant, now, "the grant exists")
-            .await?;
         let extra =
             json!({ "source_grant_id": source.id, "delegation_depth": grant.delegation_depth });
-        audit_grant(&mut change, &grant, "grant.delegated", extra).await?;
-        change.commit().await?;
-        Ok(grant)
+        issue(change, grant, now, "grant.delegated", extra).await
     }
+}
+
+/// Stores a new grant, audits it as `event` and commits.
+async fn issue(
+    mut change: Change<'_>,
+    grant: Grant,
+    now: Millis,
+    event: &str,
+    extra: Value,
+) -> Result<Grant> {
+    change
+        .insert_document(&grant, now, "the grant exists")
+        .await?;
+    audit_grant(&mut change, &grant, event, extra).await?;
+    change.commit().await?;
+    Ok(grant)
 }
 
 /// An admin key, or the agent a grant was delegated by, may withdraw it.

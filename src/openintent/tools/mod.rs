@@ -20,7 +20,7 @@ pub mod vaults;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::documents::{Columns, Document};
+use super::documents::{identified_by, Columns, Document};
 use crate::time::{parse_instant, DayBound, Millis};
 
 pub const AUTH_TYPES: [&str; 7] = [
@@ -64,13 +64,7 @@ impl Document for Vault {
     const KIND: &'static str = "vault";
     const WHAT: &'static str = "vault";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {
@@ -131,13 +125,7 @@ impl Document for Credential {
     const KIND: &'static str = "credential";
     const WHAT: &'static str = "credential";
 
-    fn id(&self) -> &str {
-        &self.info.id
-    }
-
-    fn version(&self) -> i64 {
-        self.info.version
-    }
+    identified_by!(info.id, info.version);
 
     fn columns(&self) -> Columns {
         Columns {
@@ -200,13 +188,7 @@ impl Document for Grant {
     const KIND: &'static str = "grant";
     const WHAT: &'static str = "grant";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {
@@ -273,13 +255,7 @@ impl Document for Invocation {
     const KIND: &'static str = "invocation";
     const WHAT: &'static str = "invocation";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
+    identified_by!(id, version);
 
     fn columns(&self) -> Columns {
         Columns {
