@@ -231,6 +231,7 @@ fn write_of<'a>(
         last_heartbeat_at: heartbeat,
         unhealthy_after_ms: config.unhealthy_after_seconds * 1000,
         dead_after_ms: config.dead_after_seconds * 1000,
+        drain_deadline_at: None,
     }
 }
 
@@ -445,13 +446,18 @@ impl Lifecycle {
             let doc = row.lifecycle.clone().unwrap_or_else(|| "{}".into());
             let version = row.lifecycle_version + 1;
             let now = now_ms();
-            let write = write_of(
+            let mut write = write_of(
                 to,
                 &doc,
                 version,
                 row.last_heartbeat_at,
                 &profile.heartbeat_config,
             );
+            if to == "draining" {
+                write.drain_deadline_at = profile
+                    .drain_timeout_seconds
+                    .map(|seconds| now + seconds.max(0) * 1000);
+            }
             rows::write(change.tx(), &caller.tenant, agent_id, &write, now).await?;
             let data = json!({ "from": from, "to": to, "version": version });
             change.audit("agent.status_changed", agent_id, data).await?;
@@ -462,8 +468,9 @@ impl Lifecycle {
         record_of(&row).ok_or_else(not_registered)
     }
 
-    /// One pass of the health sweep: silent agents become unhealthy, long-silent ones dead.
-    /// Returns how many moved.
+    /// One pass of the health sweep: silent agents become unhealthy, long-silent ones dead,
+    /// and draining agents past their `drain_timeout_seconds` are deregistered. Returns how
+    /// many moved.
     pub async fn sweep_health(&self) -> Result<usize> {
         let now = now_ms();
         let mut moved = 0;
@@ -471,6 +478,7 @@ impl Lifecycle {
             ("active", "unhealthy", Silence::Unhealthy),
             ("draining", "unhealthy", Silence::Unhealthy),
             ("unhealthy", "dead", Silence::Dead),
+            ("draining", "deregistered", Silence::DrainTimedOut),
         ];
         for (from, to, silence) in passes {
             for (tenant, agent_id) in rows::overdue(self.store(), from, silence, now, 500).await? {
@@ -496,7 +504,11 @@ impl Lifecycle {
         if !rows::mark_overdue(&mut work, tenant, agent_id, from, to, silence, now).await? {
             return Ok(false);
         }
-        let data = json!({ "from": from, "to": to, "reason": "missed heartbeats" });
+        let reason = match silence {
+            Silence::DrainTimedOut => "drain timeout",
+            Silence::Unhealthy | Silence::Dead => "missed heartbeats",
+        };
+        let data = json!({ "from": from, "to": to, "reason": reason });
         work.audit(AuditEvent {
             event_type: "openintent.agent.status_changed",
             actor: actors::SYSTEM,

@@ -95,6 +95,29 @@ def test_missed_heartbeats_make_an_agent_unhealthy_then_dead(fresh_agent):
     assert refused.value.status_code == 410
 
 
+def test_a_drain_past_its_timeout_deregisters_the_agent(fresh_agent, base_url):
+    client, agent_id = fresh_agent
+    client.register_agent(agent_id, drain_timeout_seconds=1)
+    assert client.update_agent_status(agent_id, "draining")["status"] == "draining"
+    assert client.agent_heartbeat(agent_id)["status"] == "draining"  # it may finish its work
+    deadline = time.monotonic() + 10
+    while client.get_agent_record(agent_id).status != AgentStatus.DEREGISTERED:
+        assert time.monotonic() < deadline, "the drain timeout never deregistered the agent"
+        time.sleep(0.2)
+    with pytest.raises(OpenIntentError) as refused:
+        client.agent_heartbeat(agent_id)
+    assert refused.value.status_code == 410
+    # Without a timeout, draining lasts until the agent says otherwise.
+    other = unique("lifecycle")
+    with OpenIntentClient(base_url=base_url, api_key=ADMIN_KEY, agent_id=other,
+                          timeout=CLIENT_TIMEOUT_S) as patient:
+        patient.list_intents(limit=1)
+        patient.register_agent(other)
+        patient.update_agent_status(other, "draining")
+        time.sleep(2.5)
+        assert patient.get_agent_record(other).status == AgentStatus.DRAINING
+
+
 def test_bound_keys_manage_only_their_agents(client, client2):
     # research-agent's key may not register or beat for synth-agent.
     for call in (

@@ -19,8 +19,7 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// `requires_tools` lease checks or automatic delegation; RFC-0021 serves channels, messages,
 /// request/reply and closing with the intent, not implicit channel creation, the channel SSE
 /// stream, task-scoped closing or departure notices; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
-/// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0016 does
-/// not enforce drain timeouts; RFC-0017 serves schedule and event triggers and manual firing,
+/// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0017 serves schedule and event triggers and manual firing,
 /// not webhook triggers or namespace policies; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
 /// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
 /// serves the server configuration and suspension responses, not the suspension-aware
@@ -41,7 +40,7 @@ const RFC_COMPLIANCE: [(&str, &str); 20] = [
     ("RFC-0013", "partial"),
     ("RFC-0014", "partial"),
     ("RFC-0015", "partial"),
-    ("RFC-0016", "partial"),
+    ("RFC-0016", "full"),
     ("RFC-0017", "partial"),
     ("RFC-0020", "partial"),
     ("RFC-0021", "partial"),

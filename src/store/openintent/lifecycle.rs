@@ -31,6 +31,8 @@ pub struct LifecycleChange<'a> {
     pub last_heartbeat_at: Option<Millis>,
     pub unhealthy_after_ms: i64,
     pub dead_after_ms: i64,
+    /// While draining: when the sweep deregisters the agent.
+    pub drain_deadline_at: Option<Millis>,
 }
 
 pub async fn get_for_update(
@@ -90,8 +92,8 @@ pub async fn write(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE agents SET lifecycle_status = $3, lifecycle = $4, lifecycle_version = $5, \
-         last_heartbeat_at = $6, unhealthy_after_ms = $7, dead_after_ms = $8, updated_at = $9 \
-         WHERE tenant_id = $1 AND id = $2",
+         last_heartbeat_at = $6, unhealthy_after_ms = $7, dead_after_ms = $8, updated_at = $9, \
+         drain_deadline_at = $10 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
     .bind(id)
@@ -102,6 +104,7 @@ pub async fn write(
     .bind(change.unhealthy_after_ms)
     .bind(change.dead_after_ms)
     .bind(now)
+    .bind(change.drain_deadline_at)
     .execute(conn)
     .await
     .map(|_| ())
@@ -138,20 +141,36 @@ pub async fn heartbeat(
     Ok(updated.rows_affected() == 1)
 }
 
-/// Which silence a health sweep looks for.
+/// What a health sweep looks for.
 #[derive(Debug, Clone, Copy)]
 pub enum Silence {
-    /// Longer than the agent's `unhealthy_after_seconds`.
+    /// Silent longer than the agent's `unhealthy_after_seconds`.
     Unhealthy,
-    /// Longer than its `dead_after_seconds`.
+    /// Silent longer than its `dead_after_seconds`.
     Dead,
+    /// Draining past its drain deadline.
+    DrainTimedOut,
 }
 
 impl Silence {
-    fn column(self) -> &'static str {
+    /// The SQL condition (on `agents`) of an agent overdue at the instant bound as `now`, and
+    /// the column overdue agents are taken in order of.
+    fn condition(self, now: &str) -> (String, &'static str) {
         match self {
-            Silence::Unhealthy => "unhealthy_after_ms",
-            Silence::Dead => "dead_after_ms",
+            Silence::Unhealthy | Silence::Dead => {
+                let threshold = match self {
+                    Silence::Unhealthy => "unhealthy_after_ms",
+                    _ => "dead_after_ms",
+                };
+                let condition = format!(
+                    "last_heartbeat_at IS NOT NULL AND last_heartbeat_at + {threshold} <= {now}"
+                );
+                (condition, "last_heartbeat_at")
+            }
+            Silence::DrainTimedOut => (
+                format!("drain_deadline_at IS NOT NULL AND drain_deadline_at <= {now}"),
+                "drain_deadline_at",
+            ),
         }
     }
 }
@@ -165,11 +184,10 @@ pub async fn overdue(
     now: Millis,
     limit: i64,
 ) -> sqlx::Result<Vec<(TenantId, String)>> {
-    let threshold = silence.column();
+    let (overdue, order) = silence.condition("$2");
     sqlx::query_as(&format!(
-        "SELECT tenant_id, id FROM agents WHERE lifecycle_status = $1 \
-         AND last_heartbeat_at IS NOT NULL AND last_heartbeat_at + {threshold} <= $2 \
-         ORDER BY last_heartbeat_at LIMIT $3"
+        "SELECT tenant_id, id FROM agents WHERE lifecycle_status = $1 AND {overdue} \
+         ORDER BY {order} LIMIT $3"
     ))
     .bind(from)
     .bind(now)
@@ -189,11 +207,11 @@ pub async fn mark_overdue(
     silence: Silence,
     now: Millis,
 ) -> sqlx::Result<bool> {
-    let threshold_column = silence.column();
+    let (overdue, _) = silence.condition("$5");
     let moved = sqlx::query(&format!(
-        "UPDATE agents SET lifecycle_status = $4, lifecycle_version = lifecycle_version + 1 \
-         WHERE tenant_id = $1 AND id = $2 AND lifecycle_status = $3 \
-         AND last_heartbeat_at + {threshold_column} <= $5"
+        "UPDATE agents SET lifecycle_status = $4, lifecycle_version = lifecycle_version + 1, \
+         drain_deadline_at = NULL \
+         WHERE tenant_id = $1 AND id = $2 AND lifecycle_status = $3 AND {overdue}"
     ))
     .bind(tenant_id)
     .bind(id)
