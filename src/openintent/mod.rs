@@ -112,6 +112,16 @@ pub fn trace_id_of(traceparent: &str) -> Option<String> {
     (well_formed && trace.bytes().any(|b| b != b'0')).then(|| trace.to_string())
 }
 
+/// RFC-0020: the `traceparent` of an outbound call continuing trace `trace_id` (32 hex), with a
+/// span id derived from `span_seed` (the same seed gives the same span: a retry is the same
+/// call).
+pub fn traceparent(trace_id: &str, span_seed: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(span_seed.as_bytes());
+    let span: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("00-{trace_id}-{span}-01")
+}
+
 /// Optimistic-concurrency token from `If-Match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version(pub i64);

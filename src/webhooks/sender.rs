@@ -114,14 +114,8 @@ fn traceparent_of(message: &Message<'_>) -> Option<String> {
     }
     let body: serde_json::Value = serde_json::from_str(message.body).ok()?;
     let trace = body["event"]["trace_id"].as_str()?;
-    let header = format!("00-{trace}-{}-01", span_of(message.event_id));
+    let header = crate::openintent::traceparent(trace, message.event_id);
     crate::openintent::trace_id_of(&header).map(|_| header)
-}
-
-fn span_of(event_id: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(event_id.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -314,6 +314,23 @@ def test_path_parameters_and_get_queries(admin, agent, tools_server):
     assert answer["result"]["query"] == {"expand": "customer"}
 
 
+def test_traced_invocations_carry_their_trace_to_the_service(admin, raw, tools_server):
+    scope = unique("traced")
+    rest_tool(admin, tools_server, "api_key", {"api_key": secret("traced")}, scope,
+              endpoints={scope: {"path": "/traced"}})
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = raw.post(
+        "/api/v1/tools/invoke",
+        json={"tool_name": scope, "agent_id": RESEARCH_AGENT},
+        headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
+    BODIES.append(response.text)
+    assert response.status_code == 200, response.text
+    sent = tools_server.last("/traced")["headers"]["traceparent"]
+    assert sent.startswith(f"00-{trace}-") and sent.endswith("-01") and len(sent) == 55
+    assert "00f067aa0ba902b7" not in sent  # a span of its own
+
+
 def test_oauth2_refreshes_once_and_keeps_the_new_token(admin, agent, tools_server):
     scope = unique("oauth")
     before = tools_server.token_requests

@@ -21,7 +21,8 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// stream, task-scoped closing or departure notices; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0017 serves schedule and event triggers and manual firing,
 /// not webhook triggers or namespace policies; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
-/// onto the webhook deliveries of traced events, but opens no spans of its own; RFC-0026
+/// onto the webhook deliveries of traced events and traced tool calls (a span id of their
+/// own), but records no spans; RFC-0026
 /// serves the server configuration and suspension responses, not the suspension-aware
 /// container aggregates or task mirroring.
 const RFC_COMPLIANCE: [(&str, &str); 20] = [

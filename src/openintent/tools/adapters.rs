@@ -326,6 +326,8 @@ pub struct Call<'a> {
     pub material: &'a Material,
     /// The grant's `allowed_hosts`.
     pub grant_hosts: Option<&'a [String]>,
+    /// RFC-0020: the `traceparent` the call carries, when the invocation was traced.
+    pub traceparent: Option<&'a str>,
 }
 
 /// What a call produced, before redaction.
@@ -349,6 +351,13 @@ pub async fn execute(
         Adapter::Webhook => webhook(outbound, call).await,
         Adapter::Rest => rest(outbound, call, None).await,
         Adapter::OAuth2 => oauth2(outbound, call).await,
+    }
+}
+
+fn traced(request: reqwest::RequestBuilder, call: &Call<'_>) -> reqwest::RequestBuilder {
+    match call.traceparent {
+        Some(traceparent) => request.header("traceparent", traceparent),
+        None => request,
     }
 }
 
@@ -424,7 +433,7 @@ async fn rest(
             sent_url.query_pairs_mut().append_pair(param, key);
         }
     }
-    let mut request = outbound.request(method, sent_url.clone());
+    let mut request = traced(outbound.request(method, sent_url.clone()), call);
     for (name, value) in endpoint
         .get("headers")
         .and_then(Value::as_object)
@@ -572,8 +581,7 @@ async fn webhook(outbound: &Outbound, call: &Call<'_>) -> std::result::Result<At
         "timestamp": crate::time::now_ms() / 1000,
     })
     .to_string();
-    let mut request = outbound
-        .request(Method::POST, url.clone())
+    let mut request = traced(outbound.request(Method::POST, url.clone()), call)
         .header("content-type", "application/json");
     if let Some(secret) = call.material.get("signing_secret") {
         let signature = sign(secret, body.as_bytes());

@@ -321,8 +321,19 @@ impl Tools {
         change.audit("tool.authorized", &id, authorized).await?;
         change.commit().await?;
 
+        let traceparent = caller
+            .trace_id
+            .as_deref()
+            .map(|trace| crate::openintent::traceparent(trace, &id));
         let (settled, fingerprint, refreshed) = self
-            .call(caller, &tool, &grant, &credential, &parameters)
+            .call(
+                caller,
+                &tool,
+                &grant,
+                &credential,
+                &parameters,
+                traceparent.as_deref(),
+            )
             .await?;
         let finished = now_ms();
         invocation.status = settled.status.into();
@@ -383,6 +394,7 @@ impl Tools {
         grant: &Grant,
         credential: &Credential,
         parameters: &Map<String, Value>,
+        traceparent: Option<&str>,
     ) -> Result<(Settled, Option<String>, Option<String>)> {
         let info = &credential.info;
         let Some(config) = ExecutionConfig::of(&info.metadata, &info.auth_type)? else {
@@ -399,6 +411,7 @@ impl Tools {
             parameters,
             material: &material,
             grant_hosts: grant_hosts.as_deref(),
+            traceparent,
         };
         match adapters::execute(self.outbound(), &call).await {
             Ok(Attempt {
