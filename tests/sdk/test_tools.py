@@ -464,6 +464,7 @@ def test_rate_limits_parameters_and_idempotency(admin, agent, tools_server):
         assert over.status_code == 429, over.text
         assert over.json()["error"]["code"] == "GRANT_RATE_LIMITED"
         assert 0 < over.json()["error"]["details"]["retry_after_seconds"] <= 3600
+        assert over.headers["retry-after"] == str(over.json()["error"]["details"]["retry_after_seconds"])
         assert tools_server.count("/pay") == before + 2
     assert len(agent.list_invocations(limited.id)) == 2
 

@@ -19,7 +19,7 @@ use crate::{
         schema::AnyOf,
         types::{Documented, JsonObject},
     },
-    error::Error,
+    error::{Error, ToolCode},
 };
 
 /// The face's error body.
@@ -47,6 +47,8 @@ pub struct OiError {
     status: StatusCode,
     /// Boxed: every operation's `Result` carries this error, and most answers are `Ok`.
     body: Box<OiErrorEnvelope>,
+    /// A 429's `Retry-After`, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl From<ApiError> for OiError {
@@ -65,6 +67,7 @@ impl From<ApiError> for OiError {
                 current_version: None,
                 existing_lease: None,
             }),
+            retry_after: None,
         }
     }
 }
@@ -79,12 +82,21 @@ impl From<Error> for OiError {
         // The protocol answers a decision on a settled request with 409 (the SDK's
         // `ConflictError`); `/v1` keeps the contract's 400. The code is the same.
         let settled = matches!(err, Error::AlreadyResolved(_));
+        let retry_after = match &err {
+            Error::Tool {
+                code: ToolCode::GrantRateLimited,
+                details,
+                ..
+            } => details["retry_after_seconds"].as_u64(),
+            _ => None,
+        };
         let mut oi = OiError::from(ApiError::from(err));
         if settled {
             oi.status = StatusCode::CONFLICT;
         }
         oi.body.current_version = current_version;
         oi.body.existing_lease = existing_lease;
+        oi.retry_after = retry_after;
         oi
     }
 }
@@ -109,7 +121,11 @@ impl ResponseError for OiError {
 
 impl IntoResponse for OiError {
     fn into_response(self) -> Response {
-        json_error(self.status, &*self.body)
+        let mut response = json_error(self.status, &*self.body);
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert("retry-after", seconds.into());
+        }
+        response
     }
 }
 
