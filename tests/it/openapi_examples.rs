@@ -786,6 +786,7 @@ async fn rfc_0014_examples(oi: &mut Face<'_>) {
     oi.get("/grants/{id}", &grant_path).await;
     oi.get("/agents/{agent_id}/grants", "/agents/research-agent/grants")
         .await;
+    oi.get("/tools/granted", "/tools/granted").await;
     for (action, template) in [
         ("suspend", "/grants/{id}/suspend"),
         ("resume", "/grants/{id}/resume"),

@@ -204,6 +204,14 @@ def test_vault_credential_and_grant_round_trip(admin, agent):
     assert admin.get_tool_grant(made_grant.id).scopes == ["charges.read"]
     listed = agent.list_agent_grants(RESEARCH_AGENT)
     assert made_grant.id in [g.id for g in listed]
+    granted = agent._client.get("/api/v1/tools/granted").json()
+    assert granted["agent_id"] == RESEARCH_AGENT
+    mine = [t for t in granted["tools"] if t["grant_id"] == made_grant.id]
+    assert mine == [{
+        "grant_id": made_grant.id, "service": "stripe", "tool": "charges.read",
+        "constraints": {"max_invocations_per_hour": 5}, "source": "direct",
+        "delegated_from": None, "context": {}, "expires_at": None,
+    }]
 
 
 def test_scopes_no_wider_than_the_credential_and_bad_inputs(admin):

@@ -15,7 +15,8 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// the `/v1` approval queue), coordinator leases with heartbeats and decision records, not
 /// guardrail enforcement, supervisor actions or handoffs; RFC-0014 serves vaults,
 /// credentials, grants (delegation, suspension, cascading revocation), invocations and the
-/// tool proxy (REST, OAuth2 and webhook adapters), not the tool registry (`GET /tools…`),
+/// tool proxy (REST, OAuth2 and webhook adapters) and each agent's granted tools, not the tool
+/// registry (`GET /tools`, `/tools/{service}`),
 /// `requires_tools` lease checks or automatic delegation; RFC-0021 serves channels, messages,
 /// request/reply and closing with the intent, not implicit channel creation, the channel SSE
 /// stream, task-scoped closing or departure notices; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no

@@ -260,7 +260,50 @@ pub struct InvokeDoc {
     replayed: bool,
 }
 
+/// One tool an agent may use: a scope of one of its active grants.
+#[derive(Debug, Object)]
+#[oai(example, skip_serializing_if_is_none)]
+pub struct GrantedToolDoc {
+    grant_id: String,
+    service: String,
+    /// The scope: what `tool_name` names in `POST /tools/invoke`.
+    tool: String,
+    constraints: JsonObject,
+    source: Word<GrantSource>,
+    delegated_from: Option<String>,
+    context: JsonObject,
+    expires_at: Option<String>,
+}
+
+/// The tools an agent may use now (RFC-0014 §2.3).
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct GrantedToolsDoc {
+    agent_id: String,
+    tools: Vec<GrantedToolDoc>,
+}
+
 examples! {
+    GrantedToolDoc => {
+        "grant_id": "grant_01HN4X9A1B2C3D4E5F6G7H8J9K",
+        "service": "search",
+        "tool": "web_search",
+        "constraints": {"max_invocations_per_hour": 100},
+        "source": "direct",
+        "context": {},
+        "expires_at": "2026-03-07T10:00:00.000+00:00"
+    }
+    GrantedToolsDoc => {
+        "agent_id": "research-agent",
+        "tools": [{
+            "grant_id": "grant_01HN4X9A1B2C3D4E5F6G7H8J9K",
+            "service": "search",
+            "tool": "web_search",
+            "constraints": {"max_invocations_per_hour": 100},
+            "source": "direct",
+            "context": {}
+        }]
+    }
     VaultDoc => {
         "id": "vault_01HN4X7KQZ8Y1A2B3C4D5E6F7G",
         "owner_id": "user-ops-lead",
@@ -700,6 +743,24 @@ impl ToolsOi {
                 .grant_invocations(&reader(&key, req)?, &id, limit.0.unwrap_or(50))
                 .await,
         )
+    }
+
+    /// The tools an agent (default: the calling agent) may use now: one entry per scope of each
+    /// active grant.
+    #[oai(
+        path = "/tools/granted",
+        method = "get",
+        operation_id = "oi_granted_tools"
+    )]
+    async fn granted(
+        &self,
+        key: TenantKey,
+        req: &Request,
+        agent_id: Query<Option<String>>,
+    ) -> OiResult<DocAnswer<GrantedToolsDoc>> {
+        let caller = reader(&key, req)?;
+        let agent = agent_id.0.unwrap_or_else(|| caller.agent_id.clone());
+        document(self.0.granted_tools(&caller, &agent).await)
     }
 
     /// Invoke a tool through the server's proxy: the grant is resolved and checked, the call

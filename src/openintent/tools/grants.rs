@@ -379,6 +379,31 @@ impl Tools {
             .collect())
     }
 
+    /// RFC-0014 §2.3: the tools an agent may use now, one per scope of each usable grant.
+    pub async fn granted_tools(&self, caller: &Caller, agent_id: &str) -> Result<Value> {
+        let tools: Vec<Value> = self
+            .agent_grants(caller, agent_id)
+            .await?
+            .into_iter()
+            .filter(|grant| grant.status == "active")
+            .flat_map(|grant| {
+                grant
+                    .scopes
+                    .iter()
+                    .map(|scope| {
+                        json!({
+                            "grant_id": grant.id, "service": grant.service, "tool": scope,
+                            "constraints": grant.constraints.clone().unwrap_or_default(),
+                            "source": grant.source, "delegated_from": grant.delegated_from,
+                            "context": grant.context, "expires_at": grant.expires_at,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(json!({ "agent_id": agent_id, "tools": tools }))
+    }
+
     /// Revokes a grant and every grant delegated from it: `grant.revoked` for each.
     pub async fn revoke_grant(&self, caller: &Caller, id: &str) -> Result<usize> {
         let mut change = self.change(caller).await?;
