@@ -519,10 +519,13 @@ impl Channels {
         change
             .insert_document(&message, now, "the message exists")
             .await?;
-        let held: Vec<Message> = change.documents_of(&channel.id).await?;
-        let excess = held.len() as i64 - channel.max_messages();
-        for evicted in held.iter().take(excess.max(0) as usize) {
-            change.delete_document::<Message>(&evicted.id).await?;
+        // Counted first: the messages are read only when some must go.
+        let excess = change.count_documents::<Message>(&channel.id).await? - channel.max_messages();
+        if excess > 0 {
+            let held: Vec<Message> = change.documents_of(&channel.id).await?;
+            for evicted in held.iter().take(excess as usize) {
+                change.delete_document::<Message>(&evicted.id).await?;
+            }
         }
         channel.message_count += 1;
         channel.last_message_at = Some(message.created_at.clone());

@@ -37,6 +37,21 @@ pub const CASCADE_LIMIT: i64 = 10;
 /// How old an event must be before a trigger considers it.
 pub const SETTLE_MS: Millis = 2_000;
 const EVENTS_PER_PASS: i64 = 200;
+/// How far a quiet trigger's cursor may fall behind before it is moved on.
+const IDLE_ADVANCE_MS: Millis = 60_000;
+
+/// The instant an event id (a cursor) was made at: event ids are ULIDs, which begin with it.
+fn cursor_time(cursor: &str) -> Option<Millis> {
+    let ulid = cursor.rsplit('_').next()?;
+    let ms = ulid::Ulid::from_string(ulid).ok()?.timestamp_ms();
+    Millis::try_from(ms).ok()
+}
+
+/// A cursor after every event made before `at` and before every event made after it.
+fn cursor_at(at: Millis) -> String {
+    let ulid = ulid::Ulid::from_parts(u64::try_from(at).unwrap_or(0), 0);
+    format!("{}_{ulid}", super::prefixes::EVENT)
+}
 
 /// What an event trigger listens for.
 pub struct Listener {
@@ -154,9 +169,10 @@ impl Triggers {
     /// cursor. Returns how many intents were created.
     pub async fn fire_on_events(&self) -> Result<usize> {
         let mut fired = 0;
-        for row in rows::of_kind(self.store(), Trigger::KIND).await? {
+        // A trigger's status column is its type.
+        for row in rows::of_kind(self.store(), Trigger::KIND, Some("event")).await? {
             let trigger: Trigger = from_row(&row)?;
-            if trigger.trigger_type != "event" || !trigger.enabled {
+            if !trigger.enabled {
                 continue;
             }
             match self.react(&row.tenant_id, trigger).await {
@@ -182,8 +198,15 @@ impl Triggers {
             EVENTS_PER_PASS,
         )
         .await?;
-        let Some(last) = events.last() else {
-            return Ok(0);
+        let through = match events.last() {
+            Some(last) => last.id.clone(),
+            // Nothing of its type for a while: the cursor moves up to the horizon anyway, so
+            // a quiet trigger does not rescan a growing stretch of the log every second (and
+            // writes only once per IDLE_ADVANCE_MS).
+            None if cursor_time(&cursor).is_none_or(|at| at < now - IDLE_ADVANCE_MS) => {
+                cursor_at(now - SETTLE_MS)
+            }
+            None => return Ok(0),
         };
         let caller = scheduler_caller(tenant, &seen.created_by);
         let mut change = self.change(&caller).await?;
@@ -230,13 +253,13 @@ impl Triggers {
             fired += usize::from(firing.fired);
         }
         let expected = trigger.version;
-        trigger.event_cursor = Some(last.id.clone());
+        trigger.event_cursor = Some(through.clone());
         change.save_document(&trigger, expected, now).await?;
         change
             .audit(
                 "trigger.events_considered",
                 &trigger.trigger_id,
-                json!({ "through": last.id, "fired": fired }),
+                json!({ "through": through, "fired": fired }),
             )
             .await?;
         change.commit().await?;
@@ -260,6 +283,15 @@ mod tests {
             parent_event_id: None,
             created_at: 0,
         }
+    }
+
+    #[test]
+    fn cursors_carry_their_time() {
+        let at = 1_765_000_000_000;
+        assert_eq!(cursor_time(&cursor_at(at)), Some(at));
+        let later = crate::ids::new_id(crate::openintent::prefixes::EVENT);
+        assert!(later > cursor_at(at) && cursor_time(&later).unwrap() > at);
+        assert_eq!(cursor_time("garbage"), None);
     }
 
     #[test]

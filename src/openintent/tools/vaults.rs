@@ -313,7 +313,7 @@ impl Tools {
         let secrets = self.secrets();
         let current = secrets.current_key_id().map(str::to_string);
         let mut resealed = 0;
-        for row in rows::of_kind(self.store(), Credential::KIND).await? {
+        for row in rows::of_kind(self.store(), Credential::KIND, None).await? {
             let credential: Credential = from_row(&row)?;
             let Some(sealed) = &credential.sealed else {
                 continue;

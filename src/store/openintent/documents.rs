@@ -246,12 +246,19 @@ pub async fn count_of_parent(
     Ok(count)
 }
 
-/// Every document of `kind`, of every tenant (what `intendedops secrets rotate` re-seals).
-pub async fn of_kind(store: &Store, kind: &str) -> sqlx::Result<Vec<DocumentRow>> {
+/// Every document of `kind` (in `status`, when given), of every tenant: what `intendedops
+/// secrets rotate` re-seals, the event triggers a sweep runs.
+pub async fn of_kind(
+    store: &Store,
+    kind: &str,
+    status: Option<&str>,
+) -> sqlx::Result<Vec<DocumentRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_documents WHERE kind = $1 ORDER BY tenant_id, id"
+        "SELECT {COLUMNS} FROM oi_documents WHERE kind = $1 AND ($2 IS NULL OR status = $2) \
+         ORDER BY tenant_id, id"
     ))
     .bind(kind)
+    .bind(status)
     .fetch_all(store.reader())
     .await
 }
