@@ -6,8 +6,8 @@ use anyhow::Context;
 use poem::{Endpoint, EndpointExt, Response, Route};
 
 use crate::{
-    api, auth::scrape::ScrapeAccess, config::AppConfig, http, services::Services, store::Backend,
-    supervisor::Supervisor,
+    api, audit::checkpoints::SEAL_SWEEP_PERIOD, auth::scrape::ScrapeAccess, config::AppConfig,
+    http, services::Services, store::Backend, supervisor::Supervisor,
 };
 
 /// How often SQLite's write-ahead log is copied into the database file.
@@ -46,6 +46,16 @@ impl App {
             .secure_credentials(false)
             .await
             .context("stored OpenIntent credentials")?;
+        let checkpoints = services.audit.checkpoints();
+        checkpoints
+            .publish_key()
+            .await
+            .context("cannot publish the checkpoint signing key")?;
+        if config.checkpoint_signing_key.is_none() {
+            tracing::warn!(
+                "audit checkpoints are signed with a key made at start-up (published, but lost                  at exit): set INTENDEDOPS_CHECKPOINT_SIGNING_KEY (`intendedops audit                  signing-key` makes one)"
+            );
+        }
         if services.verifier.dev_mode() {
             services
                 .keys
@@ -75,6 +85,10 @@ impl App {
                 "/.well-known/openintent-compat.json",
                 api::openintent::discovery::compatibility,
             )
+            .at(
+                "/.well-known/intendedops/checkpoint-keys",
+                api::v1::checkpoints::published_keys,
+            )
             .at("/api/v1/openapi.json", openintent.spec_endpoint())
             .nest(
                 "/api/v1",
@@ -93,6 +107,7 @@ impl App {
             .data(services.sessions.clone())
             .data(services.registry.clone())
             .data(services.store.clone())
+            .data(services.audit.checkpoints().clone())
             .data(services.metrics.clone())
             .data(Arc::new(ScrapeAccess::new(
                 self.config.metrics_token.as_deref(),
@@ -145,6 +160,12 @@ impl App {
             MEMORY_EXPIRY_PERIOD,
             services.openintent.memory.clone(),
             |memory| async move { memory.purge_expired().await },
+        );
+        workers.spawn_every(
+            "audit_checkpoints",
+            SEAL_SWEEP_PERIOD,
+            services.audit.checkpoints().clone(),
+            |checkpoints| async move { checkpoints.seal_due().await },
         );
         workers.spawn_every(
             "trigger_scheduler",

@@ -6,6 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use clap::{ArgAction, Args, ValueEnum};
 
 use crate::{
+    audit::checkpoints::SealPolicy,
     auth::sessions::SessionPolicy,
     governance::trust::CreditRule,
     secrets::{KeySource, KeyText},
@@ -185,6 +186,26 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub login_attempts_per_minute: u32,
+    /// The Ed25519 key signing audit checkpoints: base64 of its 32-byte seed
+    /// (`intendedops audit signing-key` makes one). Unset: a key made at start-up, published
+    /// like any other but lost at exit. Prefer the environment to the flag.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_CHECKPOINT_SIGNING_KEY",
+        hide_env_values = true
+    )]
+    pub checkpoint_signing_key: Option<String>,
+    /// Sign an audit checkpoint once a tenant has this many unsealed records (0: not by count).
+    #[arg(
+        long,
+        env = "INTENDEDOPS_CHECKPOINT_EVERY_RECORDS",
+        default_value_t = 1000
+    )]
+    pub checkpoint_every_records: u64,
+    /// Sign an audit checkpoint once a tenant's oldest unsealed record is this many seconds
+    /// past its last checkpoint (0: not by time).
+    #[arg(long, env = "INTENDEDOPS_CHECKPOINT_EVERY_SECS", default_value_t = 60)]
+    pub checkpoint_every_secs: u64,
 }
 
 /// Everything the application needs to start, resolved from flags/environment (or built by tests).
@@ -221,6 +242,9 @@ pub struct AppConfig {
     /// Which reported completions earn trust.
     pub trust_credit: CreditRule,
     pub sessions: SessionPolicy,
+    /// Base64 seed of the key signing audit checkpoints; `None`: one made at start-up.
+    pub checkpoint_signing_key: Option<String>,
+    pub checkpoint_policy: SealPolicy,
     /// The time rate-limit windows and approval expiry go by (tests move a manual one).
     pub clock: SharedClock,
 }
@@ -252,6 +276,8 @@ impl AppConfig {
             auto_register_agents: None,
             trust_credit: CreditRule::default(),
             sessions: SessionPolicy::default(),
+            checkpoint_signing_key: None,
+            checkpoint_policy: SealPolicy::default(),
             clock: system_clock(),
         }
     }
@@ -294,6 +320,18 @@ impl AppConfig {
                 idle: Duration::from_secs(serve.session_idle_minutes.saturating_mul(60)),
                 secure_cookies: serve.secure_cookies,
                 login_attempts_per_minute: serve.login_attempts_per_minute,
+            },
+            checkpoint_signing_key: serve
+                .checkpoint_signing_key
+                .clone()
+                .filter(|key| !key.is_empty()),
+            checkpoint_policy: SealPolicy {
+                every_records: match serve.checkpoint_every_records {
+                    0 => i64::MAX,
+                    count => i64::try_from(count).unwrap_or(i64::MAX),
+                },
+                every: (serve.checkpoint_every_secs > 0)
+                    .then(|| Duration::from_secs(serve.checkpoint_every_secs)),
             },
             clock: system_clock(),
         }

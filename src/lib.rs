@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod redis;
 pub mod secrets;
 pub mod services;
+pub mod signing;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;

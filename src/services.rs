@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::{
-    audit::AuditLog,
+    audit::{checkpoints::Checkpoints, AuditLog},
     auth::{keys::KeyService, sessions::SessionService, users::UserService, KeyVerifier},
     bus::{postgres::PgNotifyBus, EventBus, InProcessBus},
     config::AppConfig,
@@ -21,6 +21,7 @@ use crate::{
     ratelimit::{Counters, RateLimiter, SharedCounters},
     redis::RedisHandle,
     secrets,
+    signing::Signer,
     store::{Backend, Store},
     tenants::TenantService,
     webhooks::{
@@ -167,6 +168,15 @@ impl Services {
             sender.clone(),
             secrets.clone(),
         ));
+        let signer = Arc::new(match &config.checkpoint_signing_key {
+            Some(text) => Signer::from_base64(text).context("checkpoint signing key")?,
+            None => Signer::generate(),
+        });
+        let checkpoints = Arc::new(Checkpoints::new(
+            writer.clone(),
+            signer,
+            config.checkpoint_policy,
+        ));
         Ok(Services {
             openintent: OpenIntent::new(
                 writer.clone(),
@@ -201,7 +211,7 @@ impl Services {
             registry,
             tenants: Arc::new(TenantService::new(writer.clone())),
             writer,
-            audit: Arc::new(AuditLog::new(store.clone())),
+            audit: Arc::new(AuditLog::new(store.clone(), checkpoints)),
             store,
             redis,
             metrics,

@@ -51,6 +51,7 @@ pub type Apis = (
     v1::policies::PoliciesApi,
     v1::stats::StatsApi,
     v1::audit::AuditApi,
+    v1::checkpoints::CheckpointsApi,
     v1::keys::KeysApi,
     v1::usage::UsageApi,
     v1::users::UsersApi,
@@ -75,6 +76,7 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::policies::PoliciesApi::new(services.policies.clone(), services.intents.clone()),
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
+            v1::checkpoints::CheckpointsApi::new(services.audit.checkpoints().clone()),
             v1::keys::KeysApi::new(services.keys.clone()),
             v1::usage::UsageApi::new(
                 services.keys.clone(),

@@ -6,21 +6,25 @@
 //! definition). Verification walks the chain in batches and names the first record that
 //! does not fit; an export (JSON Lines) can be verified offline with the same code.
 
+pub mod checkpoints;
 pub mod depth;
+pub mod merkle;
 pub mod verify;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{value::RawValue, Value};
 use sqlx::AnyConnection;
 
-pub use verify::{ChainCheck, Verification};
+pub use verify::{ChainCheck, CheckpointMatch, Verification};
 
 use crate::{
     canonical,
     error::{Error, Result},
     ids::TenantId,
     pagination::{Page, PageRequest},
-    store::{audit, audit::AuditFilter, audit::AuditRow, Store},
+    store::{audit, audit::AuditFilter, audit::AuditRow, audit_tree, Store},
     time::{now_ms, rfc3339, TimeRange},
 };
 
@@ -37,6 +41,8 @@ pub mod event_types {
     pub const USER_UPDATED: &str = "user.updated";
     pub const USER_SIGNED_IN: &str = "user.signed_in";
     pub const USER_SIGNED_OUT: &str = "user.signed_out";
+    /// Records below a checkpoint were removed by retention.
+    pub const AUDIT_PRUNED: &str = "audit.pruned";
 }
 
 /// Who acts when no API key is involved.
@@ -123,7 +129,7 @@ impl AuditRecord {
             .unwrap_or_else(|_| Value::String(self.data.get().to_string()))
     }
 
-    fn from_row(row: AuditRow) -> Self {
+    pub(crate) fn from_row(row: AuditRow) -> Self {
         let data = stored_data(row.data);
         AuditRecord {
             sequence: row.sequence,
@@ -209,11 +215,17 @@ pub struct AuditQuery {
 /// Reading, verifying and exporting chains.
 pub struct AuditLog {
     store: Store,
+    checkpoints: Arc<checkpoints::Checkpoints>,
 }
 
 impl AuditLog {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, checkpoints: Arc<checkpoints::Checkpoints>) -> Self {
+        Self { store, checkpoints }
+    }
+
+    /// Signed checkpoints and proofs over the same chains.
+    pub fn checkpoints(&self) -> &Arc<checkpoints::Checkpoints> {
+        &self.checkpoints
     }
 
     /// Records matching `query`, oldest first.
@@ -237,24 +249,37 @@ impl AuditLog {
         })
     }
 
-    /// Walks the tenant's chain in batches and checks it against the stored head.
+    /// Walks the tenant's chain in batches and checks it against the stored head (from
+    /// where retention cut it, if it did) and against the latest signed checkpoint.
     pub async fn verify(&self, tenant: &TenantId) -> Result<Verification> {
         // Read the head first: records appended during the walk only extend the chain.
-        let head = audit::head(&self.store, tenant).await?;
-        let mut check = ChainCheck::default();
+        let head = audit::head(self.store.reader(), tenant).await?;
+        let pruned = audit_tree::tree(&self.store, tenant)
+            .await?
+            .and_then(|tree| tree.pruned_hash.map(|hash| (tree.pruned_through, hash)));
+        let mut check = match pruned {
+            Some((through, hash)) => ChainCheck::resuming(through, hash),
+            None => ChainCheck::default(),
+        };
+        let mut root_check = self.checkpoints.root_check(tenant).await?;
         self.walk(
             tenant,
             head.as_ref().map(|(sequence, _)| *sequence),
             |record| {
                 check.feed(&record);
+                if let Some(root_check) = root_check.as_mut() {
+                    root_check.feed(&record);
+                }
                 Ok(())
             },
         )
         .await?;
-        let mut verification = check.finish(
-            head.as_ref()
-                .map(|(sequence, hash)| (*sequence, hash.as_str())),
-        );
+        let mut verification = check
+            .finish(
+                head.as_ref()
+                    .map(|(sequence, hash)| (*sequence, hash.as_str())),
+            )
+            .with_checkpoint(root_check.map(checkpoints::RootCheck::finish));
         // The walk reads 1..head only; a record stored outside it (0, negative, or past the
         // head) was not appended by the chain and is a finding too.
         if let Some(stray) = audit::first_outside_chain(&self.store, tenant).await? {
@@ -272,7 +297,7 @@ impl AuditLog {
     ) -> Result<()> {
         let mut after = 0;
         loop {
-            let rows = audit::batch_after(&self.store, tenant, after, VERIFY_BATCH).await?;
+            let rows = audit::batch_after(self.store.reader(), tenant, after, VERIFY_BATCH).await?;
             let Some(last) = rows.last() else { break };
             after = last.sequence;
             let done = rows.len() < VERIFY_BATCH as usize;

@@ -16,9 +16,32 @@ pub struct Verification {
     pub head_hash: String,
     /// The first sequence at which the chain breaks: a changed, missing or misplaced record.
     pub first_invalid_sequence: Option<i64>,
+    /// Whether the records reproduce the root of the latest signed checkpoint (absent when
+    /// there is none to check against).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointMatch>,
+}
+
+/// The outcome of recomputing a checkpoint's root from the records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointMatch {
+    pub tree_size: i64,
+    pub root_hash: String,
+    pub matches: bool,
 }
 
 impl Verification {
+    /// Adds the outcome of a checkpoint check; a root the records do not reproduce makes the
+    /// trail invalid even where every link holds (the whole chain was rewritten).
+    pub fn with_checkpoint(mut self, checkpoint: Option<CheckpointMatch>) -> Self {
+        if checkpoint.as_ref().is_some_and(|c| !c.matches) {
+            self.valid = false;
+        }
+        self.checkpoint = checkpoint;
+        self
+    }
+
     /// Records a break at `sequence`; the earliest break is the one reported.
     pub fn break_at(&mut self, sequence: i64) {
         self.valid = false;
@@ -50,6 +73,16 @@ impl Default for ChainCheck {
 }
 
 impl ChainCheck {
+    /// A check of a chain whose records up to `after` were pruned: it resumes after the
+    /// pruned record's hash.
+    pub fn resuming(after: i64, previous_hash: String) -> Self {
+        ChainCheck {
+            expected_sequence: after + 1,
+            previous_hash,
+            ..ChainCheck::default()
+        }
+    }
+
     /// Checks the next record: its sequence follows the previous one, it links to the
     /// previous hash, and its own hash matches its content.
     pub fn feed(&mut self, record: &AuditRecord) {
@@ -85,6 +118,7 @@ impl ChainCheck {
             event_count: self.event_count,
             head_hash: self.previous_hash,
             first_invalid_sequence: first_invalid,
+            checkpoint: None,
         }
     }
 }

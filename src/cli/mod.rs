@@ -2,24 +2,20 @@
 //! `audit`, `secrets`.
 
 mod accounts;
+mod audit;
 
-use std::{
-    future::Future,
-    io::{BufRead, Write},
-    pin::Pin,
-    process::ExitCode,
-};
+use std::{future::Future, pin::Pin, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use self::accounts::{KeyCommand, TenantCommand, UserCommand};
+use self::{
+    accounts::{KeyCommand, TenantCommand, UserCommand},
+    audit::AuditCommand,
+};
 use crate::{
     app::{shutdown_signal, App},
-    audit::{AuditRecord, ChainCheck, Verification},
-    auth::TenantId,
     config::{AppConfig, GlobalArgs, ServeArgs},
-    error::Error,
     secrets::{keys, KeySource},
     services::Services,
     store::{describe_url, sqlite_file},
@@ -57,7 +53,7 @@ pub enum Command {
     /// Manage console users (people who sign in to approve and administer).
     #[command(subcommand)]
     User(UserCommand),
-    /// Verify or export audit trails.
+    /// Verify, export and prove audit trails; the checkpoint signing keys.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Manage the keys that seal stored secrets (webhook signing secrets).
@@ -78,27 +74,6 @@ pub enum SecretsCommand {
     Rotate,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Verify a tenant's chain in the database; exit status 1 when it is broken.
-    Verify {
-        /// The tenant whose chain to verify.
-        #[arg(long)]
-        tenant: String,
-    },
-    /// Print a tenant's chain as JSON Lines (one record per line, oldest first).
-    Export {
-        /// The tenant whose chain to export.
-        #[arg(long)]
-        tenant: String,
-    },
-    /// Verify an exported chain offline (a file, or `-` for stdin); exit status 1 when broken.
-    VerifyFile {
-        /// Path of a JSON Lines export, or `-`.
-        path: String,
-    },
-}
-
 /// Runs the parsed command; the exit status says whether what was checked holds.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
@@ -106,12 +81,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         None => return serve(global, cli.serve).await,
         Some(Command::Serve(args)) => return serve(global, args).await,
-        Some(Command::Audit(AuditCommand::VerifyFile { path })) => return verify_file(&path),
+        Some(Command::Audit(command)) if command.is_offline() => return audit::offline(command),
         Some(Command::Migrate) => Box::pin(migrate(global)),
         Some(Command::Tenant(command)) => Box::pin(accounts::tenant(global, command)),
         Some(Command::Key(command)) => Box::pin(accounts::key(global, command)),
         Some(Command::User(command)) => Box::pin(accounts::user(global, command)),
-        Some(Command::Audit(command)) => Box::pin(audit_command(global, command)),
+        Some(Command::Audit(command)) => Box::pin(audit::run(global, command)),
         Some(Command::Secrets(SecretsCommand::GenerateKey { id })) => {
             return generate_key(id);
         }
@@ -152,7 +127,7 @@ async fn migrate(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 /// (`migrate`, `tenant create`) may create a SQLite file: for any other, a missing file means
 /// the wrong directory or URL, and saying so beats "tenant not found" from a new empty file.
 /// Only commands that read or write secrets need the secret keys (`keys`).
-async fn open_database(
+pub(crate) async fn open_database(
     global: &GlobalArgs,
     may_create: bool,
     keys: KeySource,
@@ -192,72 +167,6 @@ async fn rotate_keys(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         "re-sealed the material of {credentials} OpenIntent credential(s) under the first key"
     );
     Ok(ExitCode::SUCCESS)
-}
-
-async fn audit_command(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let verification = match command {
-        AuditCommand::Verify { tenant } => {
-            let services = open_database(global, false, KeySource::NotNeeded).await?;
-            services.audit.verify(&TenantId::parse(&tenant)?).await?
-        }
-        AuditCommand::Export { tenant } => {
-            let services = open_database(global, false, KeySource::NotNeeded).await?;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            services
-                .audit
-                .walk(&TenantId::parse(&tenant)?, None, |record| {
-                    serde_json::to_writer(&mut out, &record)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|()| Ok(out.write_all(b"\n")?))
-                        .map_err(Error::Internal)
-                })
-                .await?;
-            out.flush()?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        AuditCommand::VerifyFile { path } => verify_export(open_export(&path)?)?,
-    };
-    report(&verification)
-}
-
-/// `audit verify-file`: needs no database.
-fn verify_file(path: &str) -> anyhow::Result<ExitCode> {
-    report(&verify_export(open_export(path)?)?)
-}
-
-/// An export to read: a file, or stdin for `-`.
-fn open_export(path: &str) -> anyhow::Result<Box<dyn BufRead>> {
-    Ok(if path == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-        Box::new(std::io::BufReader::new(file))
-    })
-}
-
-/// Prints a verification as JSON; the exit status says whether the chain holds.
-fn report(verification: &Verification) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string(verification)?);
-    Ok(if verification.valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Verifies a JSON Lines export; a line that is not an audit record fails the command.
-fn verify_export(reader: impl BufRead) -> anyhow::Result<Verification> {
-    let mut check = ChainCheck::default();
-    for (index, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: AuditRecord = serde_json::from_str(&line)
-            .with_context(|| format!("line {} is not an audit record", index + 1))?;
-        check.feed(&record);
-    }
-    Ok(check.finish(None))
 }
 
 #[cfg(test)]

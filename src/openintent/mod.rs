@@ -17,6 +17,7 @@ pub mod event_types;
 pub mod federation;
 pub mod governance;
 pub mod graph;
+pub mod identities;
 pub mod intents;
 pub mod leases;
 pub mod lifecycle;
@@ -192,6 +193,8 @@ services! {
     Tools,
     /// RFC-0021: channels and messages between agents ([`channels`]).
     Channels,
+    /// RFC-0018: agent identities ([`identities`]).
+    Identities,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -214,6 +217,7 @@ pub struct OpenIntent {
     pub coordinators: Coordinators,
     pub tools: Tools,
     pub channels: Channels,
+    pub identities: Identities,
 }
 
 impl OpenIntent {
@@ -247,7 +251,8 @@ impl OpenIntent {
             approvals: Approvals(context.clone()),
             coordinators: Coordinators(context.clone()),
             tools: Tools(context.clone()),
-            channels: Channels(context),
+            channels: Channels(context.clone()),
+            identities: Identities(context),
         }
     }
 }

@@ -125,17 +125,20 @@ async fn append_step_by_step(
 }
 
 /// The chain head `(sequence, hash)`, if the tenant has any record.
-pub async fn head(store: &Store, tenant_id: &TenantId) -> sqlx::Result<Option<(i64, String)>> {
+pub async fn head<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    tenant_id: &TenantId,
+) -> sqlx::Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT sequence, hash FROM audit_heads WHERE tenant_id = $1")
         .bind(tenant_id)
-        .fetch_optional(store.reader())
+        .fetch_optional(executor)
         .await
 }
 
 /// Up to `limit` records with a sequence above `after`, in sequence order (keyset paging, so
 /// walking a long chain stays cheap and memory stays bounded).
-pub async fn batch_after(
-    store: &Store,
+pub async fn batch_after<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
     tenant_id: &TenantId,
     after: i64,
     limit: i64,
@@ -147,7 +150,7 @@ pub async fn batch_after(
     .bind(tenant_id)
     .bind(after)
     .bind(limit)
-    .fetch_all(store.reader())
+    .fetch_all(executor)
     .await
 }
 

@@ -25,6 +25,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod audit_tree;
 pub mod intents;
 pub mod openintent;
 pub mod policies;

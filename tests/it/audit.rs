@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{cli, expect_error, send, spawn_app, TestApp};
 
-async fn append(store: &Store, tenant: &str, n: usize) {
+pub(crate) async fn append(store: &Store, tenant: &str, n: usize) {
     let tenant = TenantId::parse(tenant).unwrap();
     let mut tx = store.begin().await.unwrap();
     let event = AuditEvent {
@@ -78,7 +78,7 @@ async fn concurrent_appends_of_two_tenants_give_two_gap_free_valid_chains() {
 }
 
 /// A fresh tenant with `records` appended records and a read key; returns the key.
-async fn tenant_with_records(app: &TestApp, tenant: &str, records: usize) -> String {
+pub(crate) async fn tenant_with_records(app: &TestApp, tenant: &str, records: usize) -> String {
     app.tenants
         .create(&TenantId::parse(tenant).unwrap(), None)
         .await

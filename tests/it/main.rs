@@ -7,6 +7,7 @@ mod helpers;
 mod agents;
 mod approval_queue;
 mod audit;
+mod audit_checkpoints;
 mod auth;
 mod cli;
 mod console;

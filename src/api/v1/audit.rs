@@ -100,6 +100,17 @@ pub struct VerificationOut {
     head_hash: String,
     /// The first sequence where the chain breaks; null when valid.
     first_invalid_sequence: Option<i64>,
+    /// Whether the records reproduce the latest signed checkpoint's root; absent before the
+    /// first checkpoint. A root they do not reproduce makes the trail invalid.
+    checkpoint: Option<CheckpointMatchOut>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CheckpointMatchOut {
+    tree_size: i64,
+    root_hash: String,
+    matches: bool,
 }
 
 impl From<Verification> for VerificationOut {
@@ -109,6 +120,11 @@ impl From<Verification> for VerificationOut {
             event_count: result.event_count,
             head_hash: result.head_hash,
             first_invalid_sequence: result.first_invalid_sequence,
+            checkpoint: result.checkpoint.map(|c| CheckpointMatchOut {
+                tree_size: c.tree_size,
+                root_hash: c.root_hash,
+                matches: c.matches,
+            }),
         }
     }
 }
@@ -118,7 +134,12 @@ examples! {
         "valid": true,
         "eventCount": 42,
         "headHash": "3b7e1f9a5c2d8e4b6a0f1c3e5d7b9a2c4e6f8a0b1d3c5e7f9a2b4c6d8e0f1a3b",
-        "firstInvalidSequence": null
+        "firstInvalidSequence": null,
+        "checkpoint": {
+            "treeSize": 40,
+            "rootHash": "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+            "matches": true
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod approvals;
 pub mod audit;
+pub mod checkpoints;
 pub mod domains;
 pub mod event_stream;
 pub mod intents;
