@@ -59,7 +59,12 @@ impl Document for IdentityRecord {
     fn columns(&self) -> Columns {
         Columns {
             parent: self.agent_id.clone(),
-            status: if self.public_key.is_some() { "registered" } else { "pending" }.into(),
+            status: if self.public_key.is_some() {
+                "registered"
+            } else {
+                "pending"
+            }
+            .into(),
             ..Columns::default()
         }
     }
@@ -199,7 +204,9 @@ impl Identities {
     fn check_owner(caller: &Caller, agent_id: &str) -> Result<()> {
         match caller.admin || caller.agent_id == agent_id {
             true => Ok(()),
-            false => Err(refused("only the agent itself (or an admin key) manages its identity")),
+            false => Err(refused(
+                "only the agent itself (or an admin key) manages its identity",
+            )),
         }
     }
 
@@ -221,7 +228,10 @@ impl Identities {
         super::intents::check_agent_id(agent_id)?;
         if let Some(algorithm) = input.key_algorithm.as_deref() {
             if !algorithm.eq_ignore_ascii_case(ALGORITHM) {
-                return Err(Error::invalid(&["key_algorithm"], "only Ed25519 is supported"));
+                return Err(Error::invalid(
+                    &["key_algorithm"],
+                    "only Ed25519 is supported",
+                ));
             }
         }
         key_of(&input.public_key, "public_key")?;
@@ -243,7 +253,10 @@ impl Identities {
             challenge_expires_at: protocol_instant(pending.expires_at),
         };
         let mut change = self.change(caller).await?;
-        let existing = match change.document::<IdentityRecord>(self.store(), agent_id).await {
+        let existing = match change
+            .document::<IdentityRecord>(self.store(), agent_id)
+            .await
+        {
             Err(Error::NotFound { .. }) => None,
             other => Some(other?),
         };
@@ -300,12 +313,19 @@ impl Identities {
         let signature = signature_of(&answer.signature)?;
         let now = now_ms();
         let mut change = self.change(caller).await?;
-        let mut record = match change.document::<IdentityRecord>(self.store(), agent_id).await {
-            Err(Error::NotFound { .. }) => return Err(refused("no challenge was issued to this agent")),
+        let mut record = match change
+            .document::<IdentityRecord>(self.store(), agent_id)
+            .await
+        {
+            Err(Error::NotFound { .. }) => {
+                return Err(refused("no challenge was issued to this agent"))
+            }
             other => other?,
         };
         if record.public_key.is_some() {
-            return Err(Error::Conflict(format!("agent '{agent_id}' already has an identity key")));
+            return Err(Error::Conflict(format!(
+                "agent '{agent_id}' already has an identity key"
+            )));
         }
         let pending = record
             .pending
@@ -320,8 +340,13 @@ impl Identities {
             pending.challenge.as_bytes().to_vec(),
             signing::decode_base64(&pending.challenge).unwrap_or_default(),
         ];
-        if !signed.iter().any(|message| signing::verify(&key, message, &signature)) {
-            return Err(refused("the signature does not verify with the key being registered"));
+        if !signed
+            .iter()
+            .any(|message| signing::verify(&key, message, &signature))
+        {
+            return Err(refused(
+                "the signature does not verify with the key being registered",
+            ));
         }
         let expected = record.version;
         record.version += 1;
@@ -344,9 +369,12 @@ impl Identities {
 
     /// The agent's registered identity, or 404.
     pub async fn get(&self, caller: &Caller, agent_id: &str) -> Result<Identity> {
-        let record = self.stored(caller, agent_id).await?.ok_or(Error::NotFound {
-            what: "agent identity",
-        })?;
+        let record = self
+            .stored(caller, agent_id)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "agent identity",
+            })?;
         record.registered().map(|(identity, _)| identity)
     }
 
@@ -359,9 +387,12 @@ impl Identities {
         input: SignedPayload,
     ) -> Result<SignatureCheck> {
         let signature = signature_of(&input.signature)?;
-        let record = self.stored(caller, agent_id).await?.ok_or(Error::NotFound {
-            what: "agent identity",
-        })?;
+        let record = self
+            .stored(caller, agent_id)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "agent identity",
+            })?;
         let (identity, key) = record.registered()?;
         let now = now_ms();
         let expired = identity
@@ -386,18 +417,27 @@ impl Identities {
         rotation: KeyRotation,
     ) -> Result<Identity> {
         Self::check_owner(caller, agent_id)?;
-        if rotation.action.as_deref().is_some_and(|action| action != "rotate") {
+        if rotation
+            .action
+            .as_deref()
+            .is_some_and(|action| action != "rotate")
+        {
             return Err(Error::invalid(&["action"], "must be `rotate`"));
         }
         let signature = signature_of(&rotation.signature)?;
         let new_key = key_of(&rotation.new_public_key, "new_public_key")?;
         let old_key = key_of(&rotation.old_public_key, "old_public_key")?;
         if new_key == old_key {
-            return Err(Error::invalid(&["new_public_key"], "must differ from the current key"));
+            return Err(Error::invalid(
+                &["new_public_key"],
+                "must differ from the current key",
+            ));
         }
         let now = now_ms();
         let mut change = self.change(caller).await?;
-        let mut record = change.document::<IdentityRecord>(self.store(), agent_id).await?;
+        let mut record = change
+            .document::<IdentityRecord>(self.store(), agent_id)
+            .await?;
         let (_, current) = record.clone().registered()?;
         if current != old_key {
             return Err(refused("old_public_key is not the agent's current key"));

@@ -19,6 +19,7 @@ pub mod error;
 pub mod federation;
 pub mod governance;
 pub mod graph;
+pub mod identities;
 pub mod identity;
 pub mod intents;
 pub mod leases;
@@ -250,6 +251,7 @@ pub type Apis = (
         coordinators::CoordinatorsOi,
         tools::ToolsOi,
         channels::ChannelsOi,
+        identities::IdentitiesOi,
     ),
 );
 
@@ -278,6 +280,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
                 coordinators::CoordinatorsOi(core.coordinators.clone()),
                 tools::ToolsOi(core.tools.clone()),
                 channels::ChannelsOi(core.channels.clone()),
+                identities::IdentitiesOi(core.identities.clone()),
             ),
         ),
         "IntendedOps — OpenIntent Coordination Protocol",
