@@ -174,7 +174,7 @@ impl Services {
         });
         let checkpoints = Arc::new(Checkpoints::new(
             writer.clone(),
-            signer,
+            signer.clone(),
             config.checkpoint_policy,
         ));
         Ok(Services {
@@ -182,7 +182,7 @@ impl Services {
                 writer.clone(),
                 webhooks.clone(),
                 approvals.clone(),
-                (secrets.clone(), outbound),
+                (secrets.clone(), outbound, signer.clone()),
             ),
             feed: Arc::new(Feed::new(&writer)),
             event_listener,

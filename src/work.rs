@@ -98,7 +98,17 @@ impl UnitOfWork {
     /// Appends to the tenant's audit chain. The head stays locked until the commit: append
     /// after the change's other statements.
     pub async fn audit(&mut self, event: AuditEvent<'_>) -> Result<AuditRecord> {
-        let record = audit::append(&mut self.tx, &self.tenant, event).await?;
+        self.audit_about(event, None).await
+    }
+
+    /// [`UnitOfWork::audit`] for a record about an OpenIntent event written in this unit:
+    /// the event row is stamped with the record's sequence and hash.
+    pub async fn audit_about(
+        &mut self,
+        event: AuditEvent<'_>,
+        oi_event_id: Option<&str>,
+    ) -> Result<AuditRecord> {
+        let record = audit::append_about(&mut self.tx, &self.tenant, event, oi_event_id).await?;
         self.audited = true;
         Ok(record)
     }

@@ -161,6 +161,18 @@ pub async fn append(
     tenant: &TenantId,
     event: AuditEvent<'_>,
 ) -> Result<AuditRecord> {
+    append_about(conn, tenant, event, None).await
+}
+
+/// [`append`], for a record about the OpenIntent event `oi_event_id` of this transaction:
+/// the event is stamped with the record's sequence and hash (its RFC-0019 `sequence` and
+/// `event_hash`) by the same statement.
+pub async fn append_about(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    event: AuditEvent<'_>,
+    oi_event_id: Option<&str>,
+) -> Result<AuditRecord> {
     depth::check(&event.data, MAX_DATA_DEPTH, &[])
         .map_err(|error| Error::Validation(vec![error]))?;
     let created_at = now_ms();
@@ -179,6 +191,7 @@ pub async fn append(
         subject: event.subject,
         data: &data,
         created_at,
+        oi_event_id,
     };
     let (sequence, previous_hash, hash) = audit::append(conn, tenant, &record, &template).await?;
     Ok(AuditRecord {

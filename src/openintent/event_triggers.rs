@@ -282,6 +282,9 @@ mod tests {
             trace_id: None,
             parent_event_id: None,
             created_at: 0,
+            audit_sequence: None,
+            event_hash: None,
+            previous_event_hash: None,
         }
     }
 

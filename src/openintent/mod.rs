@@ -34,6 +34,7 @@ pub mod suspension;
 pub mod tasks;
 pub mod tools;
 pub mod triggers;
+pub mod verifiable;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ use crate::{
     ids,
     outbound::Outbound,
     secrets::SecretBox,
+    signing::Signer,
     store,
     store::{
         openintent::{event_log, event_log::EventRow, intents as intent_rows, intents::IntentRow},
@@ -139,6 +141,8 @@ pub struct Context {
     /// What RFC-0014 credentials are sealed with, and the client their calls go through.
     secrets: Arc<SecretBox>,
     outbound: Arc<Outbound>,
+    /// The server key that signs checkpoints (RFC-0019, as the audit trail's).
+    signer: Arc<Signer>,
 }
 
 /// Declares the per-RFC services, each a cheap handle on the shared [`Context`].
@@ -195,6 +199,8 @@ services! {
     Channels,
     /// RFC-0018: agent identities ([`identities`]).
     Identities,
+    /// RFC-0019: verifiable event logs ([`verifiable`]).
+    Verifiable,
 }
 
 /// The protocol core: one service per RFC over one shared context, cheap to clone.
@@ -218,6 +224,7 @@ pub struct OpenIntent {
     pub tools: Tools,
     pub channels: Channels,
     pub identities: Identities,
+    pub verifiable: Verifiable,
 }
 
 impl OpenIntent {
@@ -225,7 +232,7 @@ impl OpenIntent {
         writer: Writer,
         webhooks: Arc<WebhookService>,
         approvals: Arc<ApprovalService>,
-        (secrets, outbound): (Arc<SecretBox>, Arc<Outbound>),
+        (secrets, outbound, signer): (Arc<SecretBox>, Arc<Outbound>, Arc<Signer>),
     ) -> Self {
         let context = Arc::new(Context {
             writer,
@@ -233,6 +240,7 @@ impl OpenIntent {
             approvals,
             secrets,
             outbound,
+            signer,
         });
         OpenIntent {
             intents: Intents(context.clone()),
@@ -252,7 +260,8 @@ impl OpenIntent {
             coordinators: Coordinators(context.clone()),
             tools: Tools(context.clone()),
             channels: Channels(context.clone()),
-            identities: Identities(context),
+            identities: Identities(context.clone()),
+            verifiable: Verifiable(context),
         }
     }
 }
@@ -272,6 +281,10 @@ impl Context {
 
     fn outbound(&self) -> &Outbound {
         &self.outbound
+    }
+
+    fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     async fn change<'a>(&'a self, caller: &'a Caller) -> Result<Change<'a>> {
@@ -384,7 +397,7 @@ impl Change<'_> {
 
     /// Appends the event to the intent's log and to the tenant's audit trail.
     async fn record(&mut self, event: NewEvent<'_>) -> Result<model::Event> {
-        let (row, view) = self.event_row(event);
+        let (row, mut view) = self.event_row(event);
         // With a database-carried bus the event row and its notification are one statement,
         // sent before the audit append: the tenant's chain head stays locked for less time.
         match self.work.announce(|| bus_event(&row, &view)) {
@@ -397,8 +410,18 @@ impl Change<'_> {
         self.queue_for_webhooks(&row.intent_id, &row.event_type, &view)
             .await?;
         let data = json!({ "eventId": row.id, "payload": view.payload });
-        self.audit_as(&row.actor, &row.event_type, &row.intent_id, data)
+        // The record stamps the event with its sequence and hash (RFC-0019).
+        let record = self
+            .audit_about(
+                &row.actor,
+                &row.event_type,
+                &row.intent_id,
+                data,
+                Some(&row.id),
+            )
             .await?;
+        view.sequence = Some(record.sequence);
+        view.event_hash = Some(verifiable::event_hash(&record.hash));
         Ok(view)
     }
 
@@ -440,6 +463,9 @@ impl Change<'_> {
             trace_id: event.trace_id.or_else(|| self.caller.trace_id.clone()),
             parent_event_id: event.parent_event_id,
             created_at: now_ms(),
+            audit_sequence: None,
+            event_hash: None,
+            previous_event_hash: None,
         };
         let view = model::Event::with_payload(&row, event.payload);
         (row, view)
@@ -458,15 +484,27 @@ impl Change<'_> {
         subject: &str,
         data: Value,
     ) -> Result<()> {
-        self.work
-            .audit(AuditEvent {
-                event_type: &format!("openintent.{event_type}"),
-                actor,
-                subject,
-                data,
-            })
-            .await?;
-        Ok(())
+        self.audit_about(actor, event_type, subject, data, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// The audit record of a change, about the logged event `event_id` when there is one.
+    async fn audit_about(
+        &mut self,
+        actor: &str,
+        event_type: &str,
+        subject: &str,
+        data: Value,
+        event_id: Option<&str>,
+    ) -> Result<crate::audit::AuditRecord> {
+        let event = AuditEvent {
+            event_type: &format!("openintent.{event_type}"),
+            actor,
+            subject,
+            data,
+        };
+        self.work.audit_about(event, event_id).await
     }
 
     /// Commits; then hands the events to the in-process bus (a database-carried bus has

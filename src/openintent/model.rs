@@ -107,6 +107,12 @@ pub struct Event {
     pub parent_event_id: Option<String>,
     #[serde(serialize_with = "instant")]
     pub created_at: Millis,
+    /// RFC-0019: the position of the event's audit record in the tenant's chain (increasing
+    /// along the intent's log), that record's hash as `sha256:<base64url>`, and the hash of the
+    /// event before it in the log (listings; null for the first).
+    pub sequence: Option<i64>,
+    pub event_hash: Option<String>,
+    pub previous_event_hash: Option<String>,
 }
 
 impl Event {
@@ -125,6 +131,12 @@ impl Event {
             trace_id: row.trace_id.clone(),
             parent_event_id: row.parent_event_id.clone(),
             created_at: row.created_at,
+            sequence: row.audit_sequence,
+            event_hash: row.event_hash.as_deref().map(super::verifiable::event_hash),
+            previous_event_hash: row
+                .previous_event_hash
+                .as_deref()
+                .map(super::verifiable::event_hash),
         }
     }
 

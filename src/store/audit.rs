@@ -29,6 +29,9 @@ pub struct NewRecord<'a> {
     /// Canonical JSON.
     pub data: &'a str,
     pub created_at: Millis,
+    /// The OpenIntent event (`oi_events` row of this transaction) the record is about: it is
+    /// stamped with the record's sequence and hash by the same statement (RFC-0019).
+    pub oi_event_id: Option<&'a str>,
 }
 
 /// Appends a record to the tenant's chain; returns `(sequence, previous hash, hash)`.
@@ -58,7 +61,17 @@ async fn append_in_one_statement(
     record: &NewRecord<'_>,
     template: &HashTemplate,
 ) -> sqlx::Result<(i64, String, String)> {
-    sqlx::query_as(
+    // The event stamp rides in the statement as one more data-modifying CTE: no round trip
+    // of its own while the head is locked.
+    let stamp = match record.oi_event_id {
+        Some(_) => {
+            ", stamped AS (UPDATE oi_events SET audit_sequence = head.sequence, \
+             event_hash = head.hash FROM head WHERE oi_events.tenant_id = $1 \
+             AND oi_events.id = $11) "
+        }
+        None => " ",
+    };
+    let sql = format!(
         "WITH head AS ( \
            INSERT INTO audit_heads (tenant_id, sequence, previous_hash, hash) \
            VALUES ($1, 1, $2, encode(sha256(convert_to($3 || $2 || $4 || '1' || $5, 'UTF8')), 'hex')) \
@@ -67,22 +80,27 @@ async fn append_in_one_statement(
              previous_hash = audit_heads.hash, \
              hash = encode(sha256(convert_to( \
                $3 || audit_heads.hash || $4 || (audit_heads.sequence + 1)::text || $5, 'UTF8')), 'hex') \
-           RETURNING sequence, previous_hash, hash) \
+           RETURNING sequence, previous_hash, hash){stamp}\
          INSERT INTO audit_records \
            (tenant_id, sequence, event_type, actor, subject, data, created_at, previous_hash, hash) \
          SELECT $1, sequence, $6, $7, $8, $9, $10, previous_hash, hash FROM head \
-         RETURNING sequence, previous_hash, hash",
-    )
-    .bind(tenant_id)
-    .bind(GENESIS_HASH)
-    .bind(&template.before_previous)
-    .bind(&template.before_sequence)
-    .bind(&template.after_sequence)
-    .bind(record.event_type)
-    .bind(record.actor)
-    .bind(record.subject)
-    .bind(record.data)
-    .bind(record.created_at)
+         RETURNING sequence, previous_hash, hash"
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(GENESIS_HASH)
+        .bind(&template.before_previous)
+        .bind(&template.before_sequence)
+        .bind(&template.after_sequence)
+        .bind(record.event_type)
+        .bind(record.actor)
+        .bind(record.subject)
+        .bind(record.data)
+        .bind(record.created_at);
+    match record.oi_event_id {
+        Some(event_id) => query.bind(event_id),
+        None => query,
+    }
     .fetch_one(conn)
     .await
 }
@@ -103,22 +121,34 @@ async fn append_step_by_step(
     .fetch_one(&mut *conn)
     .await?;
     let hash = template.hash(&previous_hash, sequence);
-    // Two statements, one round trip to the connection's thread.
-    sqlx::query(
+    // Two statements (three with an event to stamp), one round trip to the connection's thread.
+    let stamp = match record.oi_event_id {
+        Some(_) => {
+            "UPDATE oi_events SET audit_sequence = $2, event_hash = $9 \
+             WHERE tenant_id = $1 AND id = $10;"
+        }
+        None => "",
+    };
+    let sql = format!(
         "INSERT INTO audit_records \
          (tenant_id, sequence, event_type, actor, subject, data, created_at, previous_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); \
-         UPDATE audit_heads SET previous_hash = $8, hash = $9 WHERE tenant_id = $1",
-    )
-    .bind(tenant_id)
-    .bind(sequence)
-    .bind(record.event_type)
-    .bind(record.actor)
-    .bind(record.subject)
-    .bind(record.data)
-    .bind(record.created_at)
-    .bind(&previous_hash)
-    .bind(&hash)
+         UPDATE audit_heads SET previous_hash = $8, hash = $9 WHERE tenant_id = $1;{stamp}"
+    );
+    let query = sqlx::query(&sql)
+        .bind(tenant_id)
+        .bind(sequence)
+        .bind(record.event_type)
+        .bind(record.actor)
+        .bind(record.subject)
+        .bind(record.data)
+        .bind(record.created_at)
+        .bind(&previous_hash)
+        .bind(&hash);
+    match record.oi_event_id {
+        Some(event_id) => query.bind(event_id),
+        None => query,
+    }
     .execute(conn)
     .await?;
     Ok((sequence, previous_hash, hash))
@@ -167,6 +197,28 @@ pub async fn first_outside_chain(store: &Store, tenant_id: &TenantId) -> sqlx::R
     .fetch_one(store.reader())
     .await?;
     Ok(first)
+}
+
+/// The records at `sequences` (those that exist).
+pub async fn records_at(
+    store: &Store,
+    tenant_id: &TenantId,
+    sequences: &[i64],
+) -> sqlx::Result<Vec<AuditRow>> {
+    let mut rows = Vec::new();
+    for chunk in sequences.chunks(500) {
+        let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        rows.extend(
+            sqlx::query_as::<_, AuditRow>(&format!(
+                "SELECT {COLUMNS} FROM audit_records WHERE tenant_id = $1 AND sequence IN ({})",
+                list.join(",")
+            ))
+            .bind(tenant_id)
+            .fetch_all(store.reader())
+            .await?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Filters of the audit listing; `None` means "any".

@@ -1313,3 +1313,45 @@ async fn federation_dispatch_to_a_private_or_metadata_address_is_refused_before_
     let status = a.get("/federation/status").await;
     assert_eq!(status["enabled"], false);
 }
+
+/// RFC-0019: each event is checked against the audit record that sealed it, so an event
+/// edited in the database (its payload, or its stamped hash) is named by the verification.
+#[tokio::test]
+async fn an_event_edited_in_the_database_breaks_its_intent_chain() {
+    let app = spawn_app().await;
+    let oi = Oi::new(&app, &app.a.admin_key, "agent-a");
+    let id = oi.create_intent("chained").await;
+    let (status, _) = oi.patch_state(&id, 1, "step", json!(1)).await;
+    assert_eq!(status, 200);
+    let events = oi.events(&id).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["previous_event_hash"], events[0]["event_hash"]);
+    let verify = format!("/intents/{id}/events/verify");
+    let intact = oi.get(&verify).await;
+    assert_eq!(intact["valid"], true, "{intact}");
+
+    let patched = events[1]["id"].as_str().unwrap();
+    app.raw_sql(&format!(
+        "UPDATE oi_events SET payload = '{{\"step\":99}}' WHERE id = '{patched}'"
+    ))
+    .await;
+    let edited = oi.get(&verify).await;
+    assert_eq!(edited["valid"], false, "{edited}");
+    assert_eq!(edited["breaks"].as_array().unwrap().len(), 1);
+    assert_eq!(edited["breaks"][0]["event_id"], patched);
+
+    let created = events[0]["id"].as_str().unwrap();
+    app.raw_sql(&format!(
+        "UPDATE oi_events SET event_hash = '{}' WHERE id = '{created}'",
+        "0".repeat(64)
+    ))
+    .await;
+    let rehashed = oi.get(&verify).await;
+    let broken: Vec<&Value> = rehashed["breaks"].as_array().unwrap().iter().collect();
+    assert_eq!(broken.len(), 2, "{rehashed}");
+    assert_eq!(broken[0]["event_id"], created);
+    // Another tenant sees no such intent.
+    let other = Oi::new(&app, &app.b.admin_key, "agent-a");
+    let (status, _) = other.call(Method::GET, &verify, None, None).await;
+    assert_eq!(status, 404);
+}

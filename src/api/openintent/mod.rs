@@ -33,6 +33,7 @@ pub mod suspension;
 pub mod tasks;
 pub mod tools;
 pub mod triggers;
+pub mod verifiable;
 pub mod vocab;
 
 use poem::Request;
@@ -252,6 +253,7 @@ pub type Apis = (
         tools::ToolsOi,
         channels::ChannelsOi,
         identities::IdentitiesOi,
+        verifiable::VerifiableOi,
     ),
 );
 
@@ -281,6 +283,7 @@ pub fn openapi(core: &OpenIntent) -> OpenApiService<Apis, ()> {
                 tools::ToolsOi(core.tools.clone()),
                 channels::ChannelsOi(core.channels.clone()),
                 identities::IdentitiesOi(core.identities.clone()),
+                verifiable::VerifiableOi(core.verifiable.clone()),
             ),
         ),
         "IntendedOps — OpenIntent Coordination Protocol",

@@ -65,6 +65,14 @@ pub struct IntentEvent {
     trace_id: Option<String>,
     parent_event_id: Option<String>,
     created_at: String,
+    /// RFC-0019: the position of the event's audit record in the tenant's hash chain
+    /// (increasing along the log, with gaps for the tenant's other records).
+    sequence: Option<i64>,
+    /// RFC-0019: the hash of that audit record, `sha256:<base64url>`.
+    event_hash: Option<String>,
+    /// RFC-0019: the `event_hash` of the event before it in the log; null for the first (and
+    /// in answers to writes).
+    previous_event_hash: Option<String>,
 }
 
 /// An agent assigned to an intent.
@@ -399,6 +407,9 @@ impl From<model::Event> for IntentEvent {
             trace_id: event.trace_id,
             parent_event_id: event.parent_event_id,
             created_at: protocol_instant(event.created_at),
+            sequence: event.sequence,
+            event_hash: event.event_hash,
+            previous_event_hash: event.previous_event_hash,
         }
     }
 }
@@ -778,7 +789,10 @@ examples! {
         "payload": {"patches": [{"op": "set", "path": "progress", "value": 0.5}], "version": 3},
         "trace_id": null,
         "parent_event_id": null,
-        "created_at": "2024-01-15T10:42:00.000Z"
+        "created_at": "2024-01-15T10:42:00.000Z",
+        "sequence": 42,
+        "event_hash": "sha256:O34fmlwtjktqDxw-XXuaLE5viguxPF5_mitsbY4PGjs",
+        "previous_event_hash": "sha256:nyxOCnsdP15qjAstT26KDBs9f56hw-W305Gjxee50R8"
     }
     Assignment => {
         "intent_id": INTENT,
@@ -1054,6 +1068,9 @@ mod tests {
             trace_id: Some("trace-1".into()),
             parent_event_id: None,
             created_at: 1_705_314_600_000,
+            sequence: Some(7),
+            event_hash: Some("sha256:O34fmlwtjktqDxw-XXuaLE5viguxPF5_mitsbY4PGjs".into()),
+            previous_event_hash: None,
         };
         assert_eq!(
             IntentEvent::from(event.clone()).to_json(),

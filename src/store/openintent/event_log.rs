@@ -9,8 +9,12 @@ use crate::{
     time::Millis,
 };
 
-const COLUMNS: &str =
+/// The columns an event is written with.
+const WRITTEN: &str =
     "tenant_id, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at";
+/// The columns it is read with: also the stamp of its audit record (RFC-0019).
+const COLUMNS: &str = "tenant_id, id, intent_id, event_type, actor, payload, trace_id, \
+     parent_event_id, created_at, audit_sequence, event_hash";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
@@ -24,6 +28,15 @@ pub struct EventRow {
     pub trace_id: Option<String>,
     pub parent_event_id: Option<String>,
     pub created_at: Millis,
+    /// The sequence and hash (hex) of the event's audit record; `None` until it is appended
+    /// (and for events logged before records were stamped).
+    #[sqlx(default)]
+    pub audit_sequence: Option<i64>,
+    #[sqlx(default)]
+    pub event_hash: Option<String>,
+    /// The `event_hash` of the event before it in the intent's log (listings only).
+    #[sqlx(default)]
+    pub previous_event_hash: Option<String>,
 }
 
 impl Keyed for EventRow {
@@ -32,14 +45,14 @@ impl Keyed for EventRow {
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &EventRow) -> sqlx::Result<()> {
-    let sql = format!("INSERT INTO oi_events ({COLUMNS}) VALUES ({VALUES})");
+    let sql = format!("INSERT INTO oi_events ({WRITTEN}) VALUES ({VALUES})");
     bind_event(sqlx::query(&sql), row)
         .execute(conn)
         .await
         .map(|_| ())
 }
 
-/// `$1`–`$9`, in [`COLUMNS`] order.
+/// `$1`–`$9`, in [`WRITTEN`] order.
 const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9";
 
 fn bind_event<'q>(
@@ -69,7 +82,7 @@ pub struct EventFilter<'a> {
     pub limit: i64,
 }
 
-/// An intent's events, oldest first.
+/// An intent's events, oldest first, each with the hash of the event before it.
 pub async fn list(
     store: &Store,
     tenant_id: &TenantId,
@@ -77,7 +90,10 @@ pub async fn list(
     filter: &EventFilter<'_>,
 ) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM oi_events WHERE tenant_id = $1 AND intent_id = $2 \
+        "SELECT {COLUMNS}, (SELECT p.event_hash FROM oi_events p WHERE p.tenant_id = e.tenant_id \
+           AND p.intent_id = e.intent_id AND p.id < e.id ORDER BY p.id DESC LIMIT 1) \
+           AS previous_event_hash \
+         FROM oi_events e WHERE tenant_id = $1 AND intent_id = $2 \
          AND ($3 IS NULL OR event_type = $3) AND ($4 IS NULL OR created_at >= $4) \
          AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6"
     ))
@@ -151,7 +167,7 @@ pub async fn insert_notifying(
     payload: &str,
 ) -> sqlx::Result<()> {
     let sql = format!(
-        "WITH inserted AS (INSERT INTO oi_events ({COLUMNS}) VALUES ({VALUES}) RETURNING id) \
+        "WITH inserted AS (INSERT INTO oi_events ({WRITTEN}) VALUES ({VALUES}) RETURNING id) \
          SELECT pg_notify($10, $11) FROM inserted"
     );
     bind_event(sqlx::query(&sql), row)
