@@ -21,12 +21,16 @@ pub const PROTOCOL_VERSION: &str = "0.1";
 /// request/reply and closing with the intent, not implicit channel creation, the channel SSE
 /// stream, task-scoped closing or departure notices; RFC-0012 keeps plan conditions without evaluating them; RFC-0015 has no
 /// batch or namespace routes and keeps `task_lifetime` entries until deleted; RFC-0017 serves schedule and event triggers and manual firing,
-/// not webhook triggers or namespace policies; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
+/// not webhook triggers or namespace policies; RFC-0018 serves key registration by signed
+/// challenge, did:key identifiers, signature checks and rotation, not signed events (`proof`)
+/// or agent discovery by key; RFC-0019 serves event hashes (its audit records'), chain
+/// verification, signed intent checkpoints, Merkle proofs and consistency, not automatic intent
+/// checkpoints or external anchoring; RFC-0020 takes a W3C `traceparent` onto the events a call logs and
 /// onto the webhook deliveries of traced events and traced tool calls (a span id of their
 /// own), but records no spans; RFC-0026
 /// serves the server configuration and suspension responses, not the suspension-aware
 /// container aggregates or task mirroring.
-const RFC_COMPLIANCE: [(&str, &str); 20] = [
+const RFC_COMPLIANCE: [(&str, &str); 22] = [
     ("RFC-0001", "full"),
     ("RFC-0002", "full"),
     ("RFC-0003", "full"),
@@ -44,12 +48,14 @@ const RFC_COMPLIANCE: [(&str, &str); 20] = [
     ("RFC-0015", "partial"),
     ("RFC-0016", "full"),
     ("RFC-0017", "partial"),
+    ("RFC-0018", "partial"),
+    ("RFC-0019", "partial"),
     ("RFC-0020", "partial"),
     ("RFC-0021", "partial"),
     ("RFC-0026", "partial"),
 ];
 
-const CAPABILITIES: [&str; 27] = [
+const CAPABILITIES: [&str; 29] = [
     "intents",
     "events",
     "agents",
@@ -77,6 +83,8 @@ const CAPABILITIES: [&str; 27] = [
     "credential-vaults",
     "tool-proxy",
     "channels",
+    "agent-identity",
+    "verifiable-logs",
 ];
 
 #[handler]
