@@ -199,7 +199,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "INTENDEDOPS_CHECKPOINT_EVERY_RECORDS",
-        default_value_t = 1000
+        default_value_t = 10_000
     )]
     pub checkpoint_every_records: u64,
     /// Sign an audit checkpoint once a tenant's oldest unsealed record is this many seconds

@@ -88,7 +88,7 @@ pub struct SealPolicy {
 impl Default for SealPolicy {
     fn default() -> Self {
         SealPolicy {
-            every_records: 1000,
+            every_records: 10_000,
             every: Some(Duration::from_secs(60)),
         }
     }
@@ -439,17 +439,20 @@ impl Checkpoints {
 
     /// Extends the tenant's tree over its new records and signs a checkpoint of it; with no
     /// new record, the latest checkpoint (`None` for an empty chain).
+    ///
+    /// The records are read and hashed outside any write transaction (on SQLite the writer is
+    /// shared by every tenant); the write only stores the result, under the tree's row lock,
+    /// and gives way if another sealer moved the tree meanwhile.
     pub async fn seal(&self, tenant: &TenantId) -> Result<Option<Checkpoint>> {
-        let mut tx = self.store().begin().await?;
-        let mut tree = audit_tree::tree_for_update(&mut tx, tenant).await?;
-        let head = audit_rows::head(&mut *tx, tenant)
+        let tree = audit_tree::tree(self.store(), tenant)
+            .await?
+            .unwrap_or_else(TreeRow::empty);
+        let head = audit_rows::head(self.store().reader(), tenant)
             .await?
             .map_or(0, |(sequence, _)| sequence);
         let target = head.min(tree.tree_size + MAX_SEAL_RECORDS);
-        let previous = audit_tree::checkpoint(&mut tx, tenant, None).await?;
         if target <= tree.tree_size {
-            tx.commit().await?;
-            return Ok(previous.map(|row| Checkpoint::from_row(tenant, row)));
+            return self.checkpoint(tenant, None).await;
         }
         let mut edge = Edge {
             size: tree.tree_size as u64,
@@ -462,11 +465,12 @@ impl Checkpoints {
                 "its stored tree edge does not fit its size",
             ));
         }
+        let mut last_hash = tree.last_hash.clone();
         let mut completed = Vec::new();
         while (edge.size as i64) < target {
             let after = edge.size as i64;
             let limit = SEAL_BATCH.min(target - after);
-            let rows = audit_rows::batch_after(&mut *tx, tenant, after, limit).await?;
+            let rows = audit_rows::batch_after(self.store().reader(), tenant, after, limit).await?;
             if rows.is_empty() {
                 return Err(broken(tenant, after + 1));
             }
@@ -474,7 +478,7 @@ impl Checkpoints {
                 let record = AuditRecord::from_row(row);
                 let expected = edge.size as i64 + 1;
                 if record.sequence != expected
-                    || record.previous_hash != tree.last_hash
+                    || record.previous_hash != last_hash
                     || record.computed_hash() != record.hash
                 {
                     return Err(broken(tenant, expected));
@@ -486,9 +490,19 @@ impl Checkpoints {
                         .filter(|(node, _)| node.level >= STORED_LEVEL)
                         .map(|(node, hash)| (node, merkle::hex(&hash))),
                 );
-                tree.last_hash = record.hash;
+                last_hash = record.hash;
             }
         }
+        let started_at = tree.tree_size;
+        let mut tx = self.store().begin().await?;
+        let mut tree = audit_tree::tree_for_update(&mut tx, tenant).await?;
+        if tree.tree_size != started_at {
+            // Another instance sealed meanwhile: its checkpoint stands.
+            tx.commit().await?;
+            return self.checkpoint(tenant, None).await;
+        }
+        let previous = audit_tree::checkpoint(&mut tx, tenant, None).await?;
+        tree.last_hash = last_hash;
         audit_tree::insert_nodes(&mut tx, tenant, &completed).await?;
         let root = edge.root(HASHING);
         if let Some(previous) = &previous {

@@ -31,6 +31,20 @@ pub struct CheckpointRow {
     pub signature: String,
 }
 
+impl TreeRow {
+    /// The tree of a tenant that has none stored yet.
+    pub fn empty() -> Self {
+        TreeRow {
+            tree_size: 0,
+            edge: String::new(),
+            last_hash: GENESIS_HASH.to_string(),
+            sealed_at: 0,
+            pruned_through: 0,
+            pruned_hash: None,
+        }
+    }
+}
+
 const TREE_COLUMNS: &str = "tree_size, edge, last_hash, sealed_at, pruned_through, pruned_hash";
 const CHECKPOINT_COLUMNS: &str = "tree_size, root_hash, created_at, key_id, signature";
 
@@ -137,7 +151,8 @@ pub async fn insert_nodes(
     Ok(())
 }
 
-/// The stored hashes of `nodes` (hex), those that are stored.
+/// The stored hashes of `nodes` (hex), those that are stored. One statement of point
+/// lookups (`UNION ALL`): each branch is a primary-key probe, which an `OR` of pairs is not.
 pub async fn nodes(
     conn: &mut AnyConnection,
     tenant: &TenantId,
@@ -145,13 +160,17 @@ pub async fn nodes(
 ) -> sqlx::Result<Vec<(Node, String)>> {
     let mut found = Vec::new();
     for chunk in nodes.chunks(NODES_PER_INSERT) {
-        let wanted: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 2, 2 * i + 3))
+        let probes: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "SELECT level, idx, hash FROM audit_tree_nodes \
+                     WHERE tenant_id = $1 AND level = ${} AND idx = ${}",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
             .collect();
-        let sql = format!(
-            "SELECT level, idx, hash FROM audit_tree_nodes WHERE tenant_id = $1 AND ({})",
-            wanted.join(" OR ")
-        );
+        let sql = probes.join(" UNION ALL ");
         let mut query = sqlx::query_as::<_, (i32, i64, String)>(&sql).bind(tenant);
         for node in chunk {
             query = query.bind(node.level as i32).bind(node.index as i64);
