@@ -53,7 +53,9 @@ impl App {
             .context("cannot publish the checkpoint signing key")?;
         if config.checkpoint_signing_key.is_none() {
             tracing::warn!(
-                "audit checkpoints are signed with a key made at start-up (published, but lost                  at exit): set INTENDEDOPS_CHECKPOINT_SIGNING_KEY (`intendedops audit                  signing-key` makes one)"
+                "audit checkpoints are signed with a key made at start-up (published, but lost \
+                 at exit): set INTENDEDOPS_CHECKPOINT_SIGNING_KEY (`intendedops audit \
+                 signing-key` makes one)"
             );
         }
         if services.verifier.dev_mode() {
