@@ -77,7 +77,12 @@ impl Signer {
 
     /// The signature of `message`, base64.
     pub fn sign(&self, message: &[u8]) -> String {
-        BASE64.encode(self.key.sign(message).to_bytes())
+        BASE64.encode(self.sign_bytes(message))
+    }
+
+    /// The 64-byte signature of `message`.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
     }
 }
 

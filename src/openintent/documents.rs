@@ -167,6 +167,18 @@ impl Change<'_> {
         from_row(&row)
     }
 
+    /// The document, read for update, if there is one.
+    pub(crate) async fn find_document<D: Document>(
+        &mut self,
+        store: &store::Store,
+        id: &str,
+    ) -> Result<Option<D>> {
+        match self.document::<D>(store, id).await {
+            Err(Error::NotFound { .. }) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// A document of this intent, read for update, that a request names in `field`; 400
     /// when there is none (or it belongs to another intent).
     pub(crate) async fn document_of_intent<D: OfIntent>(
@@ -176,11 +188,8 @@ impl Change<'_> {
         intent_id: &str,
         field: &str,
     ) -> Result<D> {
-        let found = match self.document::<D>(store, id).await {
-            Err(Error::NotFound { .. }) => None,
-            other => Some(other?),
-        };
-        found
+        self.find_document::<D>(store, id)
+            .await?
             .filter(|doc| doc.intent_id() == intent_id)
             .ok_or_else(|| {
                 Error::invalid(

@@ -253,13 +253,9 @@ impl Identities {
             challenge_expires_at: protocol_instant(pending.expires_at),
         };
         let mut change = self.change(caller).await?;
-        let existing = match change
-            .document::<IdentityRecord>(self.store(), agent_id)
-            .await
-        {
-            Err(Error::NotFound { .. }) => None,
-            other => Some(other?),
-        };
+        let existing = change
+            .find_document::<IdentityRecord>(self.store(), agent_id)
+            .await?;
         match existing {
             Some(record) if record.public_key.is_some() => {
                 return Err(Error::Conflict(format!(
@@ -313,15 +309,10 @@ impl Identities {
         let signature = signature_of(&answer.signature)?;
         let now = now_ms();
         let mut change = self.change(caller).await?;
-        let mut record = match change
-            .document::<IdentityRecord>(self.store(), agent_id)
-            .await
-        {
-            Err(Error::NotFound { .. }) => {
-                return Err(refused("no challenge was issued to this agent"))
-            }
-            other => other?,
-        };
+        let mut record = change
+            .find_document::<IdentityRecord>(self.store(), agent_id)
+            .await?
+            .ok_or_else(|| refused("no challenge was issued to this agent"))?;
         if record.public_key.is_some() {
             return Err(Error::Conflict(format!(
                 "agent '{agent_id}' already has an identity key"

@@ -385,9 +385,7 @@ impl Verifiable {
             leaves,
         };
         let signed = canonical::to_canonical(&checkpoint.signed_fields());
-        checkpoint.signature = signing::base64url(
-            &signing::decode_base64(&self.signer().sign(signed.as_bytes())).unwrap_or_default(),
-        );
+        checkpoint.signature = signing::base64url(&self.signer().sign_bytes(signed.as_bytes()));
         let mut change = self.change(caller).await?;
         change
             .insert_document(&checkpoint, now, "this checkpoint exists already")
