@@ -169,6 +169,14 @@ pub struct ServeArgs {
     /// Completions per agent per hour that earn trust; further ones count for nothing.
     #[arg(long, env = "INTENDEDOPS_TRUST_CREDITS_PER_HOUR", default_value_t = 10)]
     pub trust_credits_per_hour: u32,
+    /// Hours an idempotency key of `POST /v1/intents` answers with the intent it created;
+    /// after them the same key creates a new intent.
+    #[arg(
+        long,
+        env = "INTENDEDOPS_IDEMPOTENCY_WINDOW_HOURS",
+        default_value_t = 24
+    )]
+    pub idempotency_window_hours: u64,
     /// Hours a console session lives from sign-in.
     #[arg(long, env = "INTENDEDOPS_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u64,
@@ -241,11 +249,14 @@ pub struct AppConfig {
     pub auto_register_agents: Option<bool>,
     /// Which reported completions earn trust.
     pub trust_credit: CreditRule,
+    /// How long an idempotency key answers with the intent it created.
+    pub idempotency_window: Duration,
     pub sessions: SessionPolicy,
     /// Base64 seed of the key signing audit checkpoints; `None`: one made at start-up.
     pub checkpoint_signing_key: Option<String>,
     pub checkpoint_policy: SealPolicy,
-    /// The time rate-limit windows and approval expiry go by (tests move a manual one).
+    /// The time rate-limit windows, approval expiry and idempotency windows go by (tests move
+    /// a manual one).
     pub clock: SharedClock,
 }
 
@@ -275,6 +286,7 @@ impl AppConfig {
             secret_keys: KeySource::Unset,
             auto_register_agents: None,
             trust_credit: CreditRule::default(),
+            idempotency_window: Duration::from_secs(24 * 3600),
             sessions: SessionPolicy::default(),
             checkpoint_signing_key: None,
             checkpoint_policy: SealPolicy::default(),
@@ -315,6 +327,9 @@ impl AppConfig {
                 .unwrap_or(i64::MAX),
                 per_hour: i64::from(serve.trust_credits_per_hour),
             },
+            idempotency_window: Duration::from_secs(
+                serve.idempotency_window_hours.saturating_mul(3600),
+            ),
             sessions: SessionPolicy {
                 lifetime: Duration::from_secs(serve.session_hours.saturating_mul(3600)),
                 idle: Duration::from_secs(serve.session_idle_minutes.saturating_mul(60)),

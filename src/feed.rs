@@ -21,6 +21,7 @@ use crate::{
     error::{Error, FieldError, Result},
     outbox::EVENT_ID_PREFIX,
     store::{webhooks as rows, webhooks::EventRow, Store},
+    time::Millis,
     webhooks::EVENTS,
     work::Writer,
 };
@@ -97,12 +98,34 @@ impl FeedRequest {
             types,
         })
     }
+
+    fn wants(&self, event: &str) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|types| types.contains(event))
+    }
 }
 
 fn is_event_id(id: &str) -> bool {
     id.strip_prefix(EVENT_ID_PREFIX)
         .and_then(|rest| rest.strip_prefix('_'))
         .is_some_and(|ulid| ulid.len() == 26 && ulid.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Most events one page of the log holds.
+pub const MAX_PAGE: i64 = 500;
+/// How old an event must be before a page shows it: a transaction that logged an event with an
+/// earlier id may still be committing, and a consumer that paged past that id would never see
+/// it. (The live stream has no such gap: it subscribes before it reads.)
+pub const SETTLE_MS: Millis = 2_000;
+
+/// One page of the log for a pull-based consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPage {
+    pub items: Vec<FeedItem>,
+    /// Where the next page starts (`Last-Event-ID` / `after`): the last id this page read,
+    /// filtered out or not; `None` when the page is empty.
+    pub next: Option<String>,
 }
 
 /// Opens feeds.
@@ -119,6 +142,27 @@ impl Feed {
         }
     }
 
+    /// Up to `limit` (at most [`MAX_PAGE`]) of `tenant`'s logged events after `request`'s `Last-Event-ID`, oldest
+    /// first, settled at `now` (older than [`SETTLE_MS`]).
+    pub async fn page(
+        &self,
+        tenant: &TenantId,
+        request: FeedRequest,
+        limit: i64,
+        now: Millis,
+    ) -> Result<LogPage> {
+        let after = request.last_event_id.clone().unwrap_or_default();
+        let until = now - SETTLE_MS;
+        let rows = rows::events_after(&self.store, tenant, &after, until, limit).await?;
+        let next = rows.last().map(|row| row.id.clone());
+        let items = rows
+            .into_iter()
+            .filter(|row| request.wants(&row.event))
+            .map(FeedItem::from)
+            .collect();
+        Ok(LogPage { items, next })
+    }
+
     /// A stream of `tenant`'s events; subscribed to the live feed before this returns.
     pub fn open(&self, tenant: &TenantId, request: FeedRequest) -> FeedStream {
         let receiver = self.bus.subscribe(tenant.as_str());
@@ -126,9 +170,9 @@ impl Feed {
             store: self.store.clone(),
             tenant: tenant.clone(),
             receiver,
-            types: request.types,
             catching_up: request.last_event_id.is_some(),
-            last_id: request.last_event_id.unwrap_or_default(),
+            last_id: request.last_event_id.clone().unwrap_or_default(),
+            request,
             backlog: VecDeque::new(),
             replayed: HashSet::new(),
         }
@@ -139,7 +183,8 @@ pub struct FeedStream {
     store: Store,
     tenant: TenantId,
     receiver: Receiver<Arc<BusEvent>>,
-    types: Option<HashSet<String>>,
+    /// What the client asked for (its types filter).
+    request: FeedRequest,
     /// Reading the log after `last_id` until it is exhausted.
     catching_up: bool,
     /// The newest id read from the log or delivered live.
@@ -175,9 +220,7 @@ impl FeedStream {
     }
 
     fn wanted(&self, event: &str) -> bool {
-        self.types
-            .as_ref()
-            .is_none_or(|types| types.contains(event))
+        self.request.wants(event)
     }
 
     /// A live event, if it is this feed's and new to it.
@@ -210,7 +253,8 @@ impl FeedStream {
 
     /// Queues the next page of the log after `last_id`; the catch-up ends with a short page.
     async fn read_page(&mut self) -> Result<()> {
-        let rows = rows::events_after(&self.store, &self.tenant, &self.last_id, PAGE).await?;
+        let rows =
+            rows::events_after(&self.store, &self.tenant, &self.last_id, Millis::MAX, PAGE).await?;
         self.catching_up = rows.len() as i64 == PAGE;
         if self.replayed.len() > REMEMBERED {
             self.replayed.clear();

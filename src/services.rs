@@ -12,8 +12,13 @@ use crate::{
     config::AppConfig,
     feed::Feed,
     governance::{
-        agents::AgentService, approvals::ApprovalService, catalog::Catalog, intents::IntentService,
-        policies::PolicyService, registry::AgentRegistry, stats::StatsService,
+        agents::AgentService,
+        approvals::ApprovalService,
+        catalog::Catalog,
+        intents::{IntentRules, IntentService},
+        policies::PolicyService,
+        registry::AgentRegistry,
+        stats::StatsService,
     },
     metrics::Metrics,
     openintent::OpenIntent,
@@ -113,7 +118,11 @@ impl Services {
             agents.clone(),
             policies.clone(),
             metrics.clone(),
-            config.trust_credit,
+            IntentRules {
+                credit: config.trust_credit,
+                idempotency_window: config.idempotency_window,
+                clock: config.clock.clone(),
+            },
         ));
         let approvals = Arc::new(ApprovalService::new(
             writer.clone(),

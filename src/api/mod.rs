@@ -77,7 +77,14 @@ pub fn openapi(services: &Services) -> OpenApiService<Apis, ()> {
             v1::stats::StatsApi::new(services.stats.clone()),
             v1::audit::AuditApi::new(services.audit.clone()),
             v1::checkpoints::CheckpointsApi::new(services.audit.checkpoints().clone()),
-            v1::keys::KeysApi::new(services.keys.clone()),
+            v1::keys::KeysApi::new(
+                services.keys.clone(),
+                (
+                    services.verifier.clone(),
+                    services.limiter.clone(),
+                    services.metrics.clone(),
+                ),
+            ),
             v1::usage::UsageApi::new(
                 services.keys.clone(),
                 services.limiter.clone(),

@@ -35,6 +35,8 @@ pub mod event_types {
     pub const TENANT_AGENT_REGISTRATION_CHANGED: &str = "tenant.agent_registration.changed";
     pub const KEY_CREATED: &str = "key.created";
     pub const KEY_REVOKED: &str = "key.revoked";
+    /// A key was reported leaked (`POST /v1/keys/report-leak`) and revoked.
+    pub const KEY_LEAK_REPORTED: &str = "key.leak_reported";
     /// A credential tried to act as an agent it is not bound to.
     pub const IDENTITY_REFUSED: &str = "identity.refused";
     pub const USER_CREATED: &str = "user.created";
@@ -51,6 +53,8 @@ pub mod actors {
     pub const CLI: &str = "cli";
     /// The service itself (start-up seeding, background sweeps).
     pub const SYSTEM: &str = "system";
+    /// Whoever reported a leaked key (a secret scanner, anyone holding the key).
+    pub const LEAK_REPORT: &str = "leak-report";
 }
 
 /// What happened, to be appended to a tenant's chain.

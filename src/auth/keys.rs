@@ -8,7 +8,7 @@ use super::{
     api_key::{self, DEV_KEYS, DEV_TENANT},
     identity, password, scopes_from_column, scopes_to_column,
     users::UserService,
-    KeyVerifier, Scope, TenantId,
+    KeyVerifier, Principal, Scope, TenantId,
 };
 use crate::{
     audit::{actors, event_types, AuditEvent},
@@ -163,6 +163,33 @@ impl KeyService {
     /// Revokes a key of `tenant` on behalf of `actor`; revoking twice is harmless and
     /// returns the key as it is (and records nothing the second time).
     pub async fn revoke(&self, tenant: &TenantId, actor: &str, key_id: &str) -> Result<KeyInfo> {
+        let (info, _) = self
+            .revoke_recorded(tenant, actor, key_id, event_types::KEY_REVOKED)
+            .await?;
+        Ok(info)
+    }
+
+    /// Revokes the key `principal` authenticated with, because someone presented it as
+    /// leaked (`POST /v1/keys/report-leak`): audited as `key.leak_reported`. `true` when this
+    /// report revoked it (`false`: it was revoked already).
+    pub async fn revoke_leaked(&self, principal: &Principal) -> Result<(KeyInfo, bool)> {
+        self.revoke_recorded(
+            &principal.tenant_id,
+            actors::LEAK_REPORT,
+            &principal.key_id,
+            event_types::KEY_LEAK_REPORTED,
+        )
+        .await
+    }
+
+    /// Revokes `key_id`, recording `event_type`; also whether it was revoked just now.
+    async fn revoke_recorded(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        key_id: &str,
+        event_type: &str,
+    ) -> Result<(KeyInfo, bool)> {
         let mut work = self.writer.begin(tenant).await?;
         let revoked_now = api_keys::revoke(&mut work, tenant, key_id, now_ms()).await?;
         let row = api_keys::get(&mut work, tenant, key_id)
@@ -171,7 +198,7 @@ impl KeyService {
         // Revoked before: nothing written, nothing to commit.
         if revoked_now {
             let event = AuditEvent {
-                event_type: event_types::KEY_REVOKED,
+                event_type,
                 actor,
                 subject: key_id,
                 data: serde_json::json!({ "name": row.name }),
@@ -180,7 +207,7 @@ impl KeyService {
             work.commit().await?.publish();
         }
         self.verifier.mark_revoked(key_id);
-        Ok(row.into())
+        Ok((row.into(), revoked_now))
     }
 
     /// Revokes a key given only its id (operator CLI).

@@ -22,7 +22,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use super::{
-    api_key::{self, PresentedKey},
+    api_key::{self, MalformedKey, PresentedKey},
     password::{self, VerifyError as HashError},
     principal::{agents_from_column, scopes_from_column, Principal},
     usage::UsageTracker,
@@ -38,6 +38,9 @@ use crate::{
 pub enum Rejection {
     #[error("API key is malformed")]
     Malformed,
+    /// Shaped like an issued key, but its checksum does not match: mistyped or truncated.
+    #[error("API key is malformed: its checksum does not match (mistyped or truncated?)")]
+    BadChecksum,
     #[error("API key is not valid")]
     Unknown,
     /// A stored key has this key's prefix but another secret: argon2 ran and said no. The
@@ -143,9 +146,14 @@ impl KeyVerifier {
 
     /// The verdict on a raw `x-api-key` value when it needs no argon2: the key is malformed,
     /// or this process has verified it before. `None`: only [`KeyVerifier::verify`] can tell.
+    /// Every request with a key asks this first, so it is where refusals by checksum (no
+    /// lookup, no argon2) are counted.
     pub async fn cached(&self, raw: &str) -> Option<Result<Arc<Principal>, Rejection>> {
-        if api_key::parse(raw, self.dev_mode).is_err() {
-            return Some(Err(Rejection::Malformed));
+        if let Err(malformed) = self.parse(raw) {
+            if malformed == Rejection::BadChecksum {
+                self.metrics.key_checksum_failures.inc();
+            }
+            return Some(Err(malformed));
         }
         let verdict = self.cache.get(&digest(raw)).await?;
         Some(self.settle(verdict))
@@ -153,7 +161,7 @@ impl KeyVerifier {
 
     /// Authenticates a raw `x-api-key` value, running argon2 if it is not cached.
     pub async fn verify(&self, raw: &str) -> Result<Arc<Principal>, VerifyError> {
-        let presented = api_key::parse(raw, self.dev_mode).map_err(|_| Rejection::Malformed)?;
+        let presented = self.parse(raw)?;
         let verdict = self
             .cache
             .try_get_with(digest(raw), self.verify_uncached(presented))
@@ -163,6 +171,13 @@ impl KeyVerifier {
                 ref other => VerifyError::Internal(other.to_string()),
             })?;
         Ok(self.settle(verdict)?)
+    }
+
+    fn parse<'a>(&self, raw: &'a str) -> Result<PresentedKey<'a>, Rejection> {
+        api_key::parse(raw, self.dev_mode).map_err(|malformed| match malformed {
+            MalformedKey::Shape => Rejection::Malformed,
+            MalformedKey::Checksum => Rejection::BadChecksum,
+        })
     }
 
     /// A cached verdict as of now: revocations apply at once, and use is noted.
@@ -180,6 +195,7 @@ impl KeyVerifier {
     }
 
     async fn verify_uncached(&self, key: PresentedKey<'_>) -> Result<Verdict, Unverified> {
+        self.metrics.key_lookups.inc();
         let candidates =
             api_keys::find_by_prefix(&self.store, &key.tenant, key.lookup_prefix).await?;
         let mut rejection = Rejection::Unknown;

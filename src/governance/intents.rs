@@ -5,7 +5,10 @@
 //! type's schema → the agent may submit this type → idempotency → policy → persist the
 //! intent and its audit record in one transaction → respond.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use serde_json::{json, Value};
 
@@ -13,7 +16,9 @@ use super::{
     agents::AgentService,
     approvals::event_types as approval_events,
     catalog::{Catalog, Risk},
-    lifecycle::{apply_transition, intent_notice, Intent, IntentStatus, Moved, Transition},
+    lifecycle::{
+        apply_transition, intent_notice, Intent, IntentStatus, Moved, Receipt, Transition,
+    },
     policies::PolicyService,
     policy::{Decision, Outcome},
     standing::{credit_completion, record_trust_event, TierMove},
@@ -32,7 +37,7 @@ use crate::{
         self, approvals::ApprovalRow, intents, intents::IntentFilter, intents::IntentRow,
         intents::StatusChange,
     },
-    time::{now_ms, Millis, TimeRange},
+    time::{now_ms, Millis, SharedClock, TimeRange},
     work::Writer,
 };
 
@@ -81,14 +86,35 @@ pub struct Completion {
     pub value_cents: Option<i64>,
 }
 
+/// What governs submissions beyond the policy.
+#[derive(Debug, Clone)]
+pub struct IntentRules {
+    /// Which reported completions earn trust.
+    pub credit: CreditRule,
+    /// How long an idempotency key answers with the intent it created; after it, the key
+    /// creates a new intent.
+    pub idempotency_window: Duration,
+    /// The time submissions are stamped with and idempotency windows go by.
+    pub clock: SharedClock,
+}
+
+/// What an idempotency key already in use stands for.
+enum EarlierUse {
+    /// The intent it created, for the same request: replay it.
+    Replay(Box<Intent>),
+    /// Its window has passed, and it is released: submit again.
+    Released,
+    /// No intent holds it (any more): the unique violation was about something else.
+    None,
+}
+
 pub struct IntentService {
     writer: Writer,
     catalog: Arc<Catalog>,
     agents: Arc<AgentService>,
     policies: Arc<PolicyService>,
     metrics: Arc<Metrics>,
-    /// Which reported completions earn trust.
-    credit: CreditRule,
+    rules: IntentRules,
 }
 
 impl IntentService {
@@ -98,7 +124,7 @@ impl IntentService {
         agents: Arc<AgentService>,
         policies: Arc<PolicyService>,
         metrics: Arc<Metrics>,
-        credit: CreditRule,
+        rules: IntentRules,
     ) -> Self {
         Self {
             writer,
@@ -106,7 +132,7 @@ impl IntentService {
             agents,
             policies,
             metrics,
-            credit,
+            rules,
         }
     }
 
@@ -144,7 +170,7 @@ impl IntentService {
             .await?;
         agent.may_submit(&submission.intent_type)?;
         let policy = self.policies.current(tenant).await?;
-        let decision = self
+        let mut decision = self
             .policies
             .decide(
                 policy.policy.clone(),
@@ -154,6 +180,12 @@ impl IntentService {
                 now,
             )
             .await?;
+        decision.action_digest = Some(Receipt::action_digest(
+            &submission.intent_type.name,
+            &submission.intent_type.domain,
+            &submission.agent_id,
+            &submission.params,
+        ));
         Ok(Prepared {
             submission,
             decision,
@@ -165,7 +197,7 @@ impl IntentService {
     pub async fn submit(&self, principal: &Principal, body: &Value) -> Result<Submitted> {
         let started = Instant::now();
         let (tenant, actor) = (&principal.tenant_id, &*principal.key_id);
-        let now = now_ms();
+        let now = self.rules.clock.now_ms();
         let Prepared {
             submission,
             decision,
@@ -173,6 +205,11 @@ impl IntentService {
         // Idempotency: the unique index on (tenant, key) decides when the intent is inserted
         // below; a key seen before turns into a replay of the original (or a conflict).
         let request_hash = submission.request_hash();
+        let receipt = Receipt {
+            action_digest: decision.action_digest.clone().unwrap_or_default(),
+            policy_version: Some(decision.policy_version),
+        };
+        let decision_json = decision.to_json();
         let evaluation = started.elapsed();
         let status = match decision.outcome {
             Outcome::AutoApprove => IntentStatus::Approved,
@@ -191,7 +228,7 @@ impl IntentService {
             justification: submission.justification.clone(),
             idempotency_key: submission.idempotency_key.clone(),
             request_hash: request_hash.clone(),
-            decision: Some(decision.to_json().to_string()),
+            decision: Some(decision_json.to_string()),
             result: None,
             value_cents: None,
             error: None,
@@ -201,21 +238,28 @@ impl IntentService {
             submitted_by: Some(actor.to_string()),
             submitted_by_user: principal.person.as_deref().map(str::to_string),
         };
-        let mut work = self.writer.begin(tenant).await?;
-        if let Err(err) = intents::insert(&mut work, tenant, &row).await {
+        let mut released = false;
+        let mut work = loop {
+            let mut work = self.writer.begin(tenant).await?;
+            let Err(err) = intents::insert(&mut work, tenant, &row).await else {
+                break work;
+            };
             drop(work);
-            return match (
+            let key = match (
                 &submission.idempotency_key,
                 store::is_unique_violation(&err),
             ) {
-                // The key was used before (or by a concurrent submission that won the race).
-                (Some(key), true) => match self.replay(tenant, key, &request_hash).await? {
-                    Some(existing) => Ok(Submitted::Replayed(existing)),
-                    None => Err(err.into()),
-                },
-                _ => Err(err.into()),
+                (Some(key), true) => key,
+                _ => return Err(err.into()),
             };
-        }
+            // The key was used before (or by a concurrent submission that won the race).
+            match self.earlier_use(tenant, key, &request_hash, now).await? {
+                EarlierUse::Replay(existing) => return Ok(Submitted::Replayed(*existing)),
+                // Once: the intent that took the key since is inside its window.
+                EarlierUse::Released if !released => released = true,
+                EarlierUse::Released | EarlierUse::None => return Err(err.into()),
+            }
+        };
         if let Outcome::RequireApproval {
             approvers,
             roles,
@@ -256,7 +300,7 @@ impl IntentService {
                 "status": row.status,
                 "params": submission.params,
                 "idempotencyKey": row.idempotency_key,
-                "decision": decision.to_json(),
+                "decision": decision_json,
             }),
         };
         work.audit(event).await?;
@@ -266,9 +310,10 @@ impl IntentService {
             &row.domain,
             &row.agent_id,
             status,
+            &receipt,
         );
         notice["params"] = submission.params.clone();
-        notice["decision"] = decision.to_json();
+        notice["decision"] = decision_json;
         work.emit(event_types::INTENT_SUBMITTED, &row.id, &notice)
             .await?;
         match &decision.outcome {
@@ -298,21 +343,34 @@ impl IntentService {
         Ok(Submitted::Created(Intent::from_row(row)?))
     }
 
-    /// The intent created earlier with `key`, if any; a different request under the same key
-    /// is `IDEMPOTENCY_CONFLICT`.
-    async fn replay(
+    /// What `key` stands for: the intent created earlier with it inside the idempotency window
+    /// (a different request under it is `IDEMPOTENCY_CONFLICT`), or, past the window, nothing
+    /// any more: the earlier intent lets go of it (it keeps its audit record, which names the
+    /// key) and the caller submits again.
+    async fn earlier_use(
         &self,
         tenant: &TenantId,
         key: &str,
         request_hash: &str,
-    ) -> Result<Option<Intent>> {
+        now: Millis,
+    ) -> Result<EarlierUse> {
         let mut conn = self.writer.store().reader().acquire().await?;
-        match intents::find_by_idempotency_key(&mut conn, tenant, key).await? {
-            Some(existing) if existing.request_hash == request_hash => {
-                Ok(Some(Intent::from_row(existing)?))
-            }
-            Some(_) => Err(Error::IdempotencyConflict(key.to_string())),
-            None => Ok(None),
+        let Some(existing) = intents::find_by_idempotency_key(&mut conn, tenant, key).await? else {
+            return Ok(EarlierUse::None);
+        };
+        drop(conn);
+        let window = i64::try_from(self.rules.idempotency_window.as_millis()).unwrap_or(i64::MAX);
+        let expired_before = now.saturating_sub(window);
+        if existing.created_at < expired_before {
+            let mut tx = self.writer.store().begin().await?;
+            intents::release_idempotency_key(&mut tx, tenant, key, expired_before).await?;
+            tx.commit().await?;
+            return Ok(EarlierUse::Released);
+        }
+        if existing.request_hash == request_hash {
+            Ok(EarlierUse::Replay(Box::new(Intent::from_row(existing)?)))
+        } else {
+            Err(Error::IdempotencyConflict(key.to_string()))
         }
     }
 
@@ -492,8 +550,14 @@ impl IntentService {
             let since_approval = moved.intent.updated_at - moved.entered_previous_at;
             tier_move = match event {
                 TrustEvent::Completed(_) => {
-                    credit_completion(&mut work, &moved.intent, event, since_approval, self.credit)
-                        .await?
+                    credit_completion(
+                        &mut work,
+                        &moved.intent,
+                        event,
+                        since_approval,
+                        self.rules.credit,
+                    )
+                    .await?
                 }
                 _ => record_trust_event(&mut work, &moved.intent.agent_id, event, id).await?,
             };

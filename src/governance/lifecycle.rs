@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::{
     audit::AuditEvent,
+    canonical,
     error::{Error, Result},
     store::{
         approvals, intents,
@@ -220,6 +221,7 @@ pub(crate) async fn apply_transition(
         &current.domain,
         &current.agent_id,
         transition.to,
+        &Receipt::of_row(&current),
     );
     notice["previousStatus"] = json!(from.as_str());
     if transition.to == IntentStatus::Approved {
@@ -261,6 +263,54 @@ fn approval_closure(to: IntentStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// What an executor checks before acting: the digest of the action that was decided on and
+/// the policy version that routed it. Intent detail (in `decision`) and every intent webhook
+/// carry both.
+pub(crate) struct Receipt {
+    pub action_digest: String,
+    /// `None` for an intent stored without a decision.
+    pub policy_version: Option<i64>,
+}
+
+impl Receipt {
+    /// Lowercase hex SHA-256 of the canonical JSON ([`canonical`]) of
+    /// `{"agentId","domain","params","type"}`: exactly what was submitted and decided on.
+    pub fn action_digest(
+        intent_type: &str,
+        domain: &str,
+        agent_id: &str,
+        params: &Value,
+    ) -> String {
+        let action = json!({
+            "type": intent_type,
+            "domain": domain,
+            "agentId": agent_id,
+            "params": params,
+        });
+        canonical::sha256_hex(canonical::to_canonical(&action).as_bytes())
+    }
+
+    /// The receipt of a stored intent.
+    pub fn of_row(row: &IntentRow) -> Receipt {
+        let params: Value = serde_json::from_str(&row.params).unwrap_or_default();
+        let decision: Option<Value> = row
+            .decision
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok());
+        Receipt {
+            action_digest: Self::action_digest(
+                &row.intent_type,
+                &row.domain,
+                &row.agent_id,
+                &params,
+            ),
+            policy_version: decision
+                .as_ref()
+                .and_then(|decision| decision["policyVersion"].as_i64()),
+        }
+    }
+}
+
 /// The common part of an intent's webhook `data`.
 pub(crate) fn intent_notice(
     id: &str,
@@ -268,6 +318,7 @@ pub(crate) fn intent_notice(
     domain: &str,
     agent_id: &str,
     status: IntentStatus,
+    receipt: &Receipt,
 ) -> Value {
     json!({
         "intentId": id,
@@ -275,6 +326,8 @@ pub(crate) fn intent_notice(
         "domain": domain,
         "agentId": agent_id,
         "status": status.as_str(),
+        "actionDigest": receipt.action_digest,
+        "policyVersion": receipt.policy_version,
     })
 }
 

@@ -7,6 +7,7 @@ mod body_limit;
 mod deadlines;
 mod nul_guard;
 mod rate_limit;
+pub use rate_limit::verify_presented;
 mod rejected_requests;
 mod request_context;
 mod request_timeout;

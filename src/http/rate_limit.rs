@@ -1,5 +1,6 @@
 //! Rate limiting at the edge: a request with a valid key counts against that key's window
-//! (limit from its tenant) and gets the `X-RateLimit-*` headers; a presented key that fails
+//! (limit from its tenant) and gets the `X-RateLimit-*` headers and the IETF `RateLimit` and
+//! `RateLimit-Policy` fields (draft-ietf-httpapi-ratelimit-headers); a presented key that fails
 //! to verify counts against the client address's failure window, so keys cannot be guessed
 //! at speed. Over either limit: 429 `RATE_LIMITED` with `Retry-After`.
 //!
@@ -22,7 +23,7 @@ use crate::{
     api::{error::codes, error::ApiError},
     auth::{KeyVerifier, Principal, Rejection, VerifiedKey, VerifyError},
     metrics::Metrics,
-    ratelimit::{Quota, RateLimiter},
+    ratelimit::{Quota, RateLimiter, WINDOW_SECS},
 };
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -75,14 +76,19 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             return self.pass(req).await;
         };
         let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
-        let outcome = match self.verifier.cached(key).await {
-            Some(known) => known.map_err(VerifyError::from),
-            None => match self.verify_uncached(key, address).await {
-                Ok(verified) => verified,
-                Err(standing) => return Ok(limited_response(&standing)),
-            },
+        let outcome = match verify_presented(
+            &self.limiter,
+            &self.verifier,
+            &self.metrics,
+            key,
+            address,
+        )
+        .await
+        {
+            Ok(verified) => verified,
+            Err(standing) => return Ok(limited_response(&standing, Policy::AuthFailures)),
         };
-        let quota = match outcome {
+        let (quota, policy) = match outcome {
             Ok(principal) => {
                 let quota = self
                     .limiter
@@ -94,7 +100,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
                 span.record("tenant", tracing::field::display(&principal.tenant_id));
                 span.record("key_id", tracing::field::display(&principal.key_id));
                 req.extensions_mut().insert(VerifiedKey(principal));
-                quota
+                (quota, Policy::Key)
             }
             Err(VerifyError::Rejected(_)) => {
                 let Some(address) = address else {
@@ -106,7 +112,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
                     // The route answers 401 (or ignores the key, if it needs none).
                     return self.pass(req).await;
                 }
-                quota
+                (quota, Policy::AuthFailures)
             }
             Err(VerifyError::Busy) => {
                 self.metrics.rate_limit_ruled("argon2_slots", false);
@@ -117,10 +123,10 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         };
         if quota.allowed {
             let mut response = self.pass(req).await?;
-            set_quota_headers(response.headers_mut(), &quota);
+            set_quota_headers(response.headers_mut(), &quota, policy);
             Ok(response)
         } else {
-            Ok(limited_response(&quota))
+            Ok(limited_response(&quota, policy))
         }
     }
 }
@@ -129,35 +135,42 @@ impl<E: Endpoint> RateLimitEndpoint<E> {
     async fn pass(&self, req: Request) -> Result<Response> {
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
-
-    /// Verifies a key seen for the first time, unless its address has spent its wrong-secret
-    /// budget (`Err`: that standing, answered 429 without running argon2).
-    async fn verify_uncached(
-        &self,
-        key: &str,
-        address: Option<IpAddr>,
-    ) -> Result<Result<Arc<Principal>, VerifyError>, Quota> {
-        if let Some(address) = address {
-            let standing = self.limiter.admit_hashing(address).await;
-            if !standing.allowed {
-                self.metrics.rate_limit_ruled("hashing", false);
-                return Err(standing);
-            }
-        }
-        let verified = self.verifier.verify(key).await;
-        if let (Err(VerifyError::Rejected(Rejection::WrongSecret)), Some(address)) =
-            (&verified, address)
-        {
-            self.limiter.note_wrong_secret(address).await;
-        }
-        Ok(verified)
-    }
 }
 
-/// 429 with the window's `Retry-After` and `X-RateLimit-*` headers.
-fn limited_response(quota: &Quota) -> Response {
+/// The verdict on a presented key: from the cache when this process verified it before (no
+/// argon2), else by verification, unless `address` has spent its wrong-secret budget (`Err`:
+/// that standing, to be answered 429 without running argon2). The edge and the leaked-key
+/// report both verify through here, so neither is a way around the other's limits.
+pub async fn verify_presented(
+    limiter: &RateLimiter,
+    verifier: &KeyVerifier,
+    metrics: &Metrics,
+    key: &str,
+    address: Option<IpAddr>,
+) -> Result<Result<Arc<Principal>, VerifyError>, Quota> {
+    if let Some(known) = verifier.cached(key).await {
+        return Ok(known.map_err(VerifyError::from));
+    }
+    if let Some(address) = address {
+        let standing = limiter.admit_hashing(address).await;
+        if !standing.allowed {
+            metrics.rate_limit_ruled("hashing", false);
+            return Err(standing);
+        }
+    }
+    let verified = verifier.verify(key).await;
+    if let (Err(VerifyError::Rejected(Rejection::WrongSecret)), Some(address)) =
+        (&verified, address)
+    {
+        limiter.note_wrong_secret(address).await;
+    }
+    Ok(verified)
+}
+
+/// 429 with the window's `Retry-After` and quota headers.
+fn limited_response(quota: &Quota, policy: Policy) -> Response {
     let mut response = too_many_requests(quota);
-    set_quota_headers(response.headers_mut(), quota);
+    set_quota_headers(response.headers_mut(), quota, policy);
     response
 }
 
@@ -193,8 +206,46 @@ fn too_many_requests(quota: &Quota) -> Response {
     response
 }
 
-fn set_quota_headers(headers: &mut HeaderMap, quota: &Quota) {
+/// Which window a quota is counted in, as the `RateLimit` fields name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// Requests per key (the tenant's limit).
+    Key,
+    /// Failed authentications per client address.
+    AuthFailures,
+}
+
+impl Policy {
+    fn name(self) -> &'static str {
+        match self {
+            Policy::Key => "key",
+            Policy::AuthFailures => "auth-failures",
+        }
+    }
+}
+
+/// The seed's `X-RateLimit-*` (limit, remaining, reset as Unix time) and the same standing in
+/// the IETF draft's structured fields: `RateLimit-Policy: "key";q=1000;w=60` (quota per
+/// window) and `RateLimit: "key";r=998;t=42` (remaining, seconds until the window resets, the
+/// value a 429's `Retry-After` carries).
+fn set_quota_headers(headers: &mut HeaderMap, quota: &Quota, policy: Policy) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(quota.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(quota.remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(quota.reset_at));
+    let name = policy.name();
+    let fields = [
+        (
+            "ratelimit-policy",
+            format!("\"{name}\";q={};w={WINDOW_SECS}", quota.limit),
+        ),
+        (
+            "ratelimit",
+            format!("\"{name}\";r={};t={}", quota.remaining, quota.retry_after),
+        ),
+    ];
+    for (header, value) in fields {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header, value);
+        }
+    }
 }

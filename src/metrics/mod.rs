@@ -95,6 +95,11 @@ pub struct Metrics {
     http_duration: Family<MethodLabels, Histogram>,
     /// argon2 verifications of API keys (a cache miss each): should stay near the number of keys.
     pub key_verifications: Counter,
+    /// Store lookups of presented API keys (verified-key cache misses that passed the format
+    /// and checksum checks).
+    pub key_lookups: Counter,
+    /// Presented keys refused by their checksum, before any lookup.
+    pub key_checksum_failures: Counter,
     rate_limit_decisions: Family<LimitLabels, Counter>,
     /// 1 while Redis is configured but unreachable and limits are counted in process.
     pub ratelimit_redis_degraded: Gauge,
@@ -137,6 +142,18 @@ impl Metrics {
             "intendedops_auth_key_verifications",
             "argon2 verifications of presented API keys (verified-key cache misses)",
             key_verifications.clone(),
+        );
+        let key_lookups = Counter::default();
+        registry.register(
+            "intendedops_auth_key_lookups",
+            "Store lookups of presented API keys (cache misses past the format and checksum checks)",
+            key_lookups.clone(),
+        );
+        let key_checksum_failures = Counter::default();
+        registry.register(
+            "intendedops_auth_key_checksum_failures",
+            "Presented API keys refused because their checksum does not match, before any lookup",
+            key_checksum_failures.clone(),
         );
         let rate_limit_decisions = Family::<LimitLabels, Counter>::default();
         registry.register(
@@ -183,6 +200,8 @@ impl Metrics {
             http_requests,
             http_duration,
             key_verifications,
+            key_lookups,
+            key_checksum_failures,
             rate_limit_decisions,
             ratelimit_redis_degraded,
             ratelimit_redis_errors,

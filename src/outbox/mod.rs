@@ -16,7 +16,7 @@ use crate::{
     ids,
     ids::TenantId,
     store::webhooks::{self, DeliveryRow, EventRow},
-    time::now_ms,
+    time::{now_ms, Millis},
 };
 
 /// Id prefixes: events (the body's `id`), deliveries.
@@ -58,7 +58,7 @@ pub async fn enqueue(
 ) -> Result<()> {
     webhooks::insert_event(&mut *tx, row, notification).await?;
     let endpoints = webhooks::subscribers(&mut *tx, &row.tenant_id, &row.event).await?;
-    deliver_to(tx, row, &endpoints).await
+    deliver_to_at(tx, row, &endpoints, row.created_at).await
 }
 
 /// Logs `row` in the caller's transaction with a delivery due now for each of `endpoints`.
@@ -68,13 +68,16 @@ pub async fn enqueue_to(
     endpoints: &[String],
 ) -> Result<()> {
     webhooks::insert_event(&mut *tx, row, None).await?;
-    deliver_to(tx, row, endpoints).await
+    deliver_to_at(tx, row, endpoints, row.created_at).await
 }
 
-async fn deliver_to(
+/// Queues a delivery of the logged event `row` to each of `endpoints`, due at `row`'s time
+/// (for a live event) or later (for a recovered one: `due`).
+pub async fn deliver_to_at(
     tx: &mut sqlx::AnyConnection,
     row: &EventRow,
     endpoints: &[String],
+    due: Millis,
 ) -> Result<()> {
     for endpoint_id in endpoints {
         let delivery = DeliveryRow {
@@ -85,11 +88,11 @@ async fn deliver_to(
             event: row.event.clone(),
             status: "pending".into(),
             attempts: 0,
-            next_attempt_at: row.created_at,
+            next_attempt_at: due,
             last_status_code: None,
             last_error: None,
-            created_at: row.created_at,
-            updated_at: row.created_at,
+            created_at: due,
+            updated_at: due,
         };
         webhooks::insert_delivery(&mut *tx, &delivery).await?;
     }

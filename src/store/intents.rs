@@ -81,6 +81,26 @@ pub async fn get(
     get_by_id(conn, tenant_id, id).await
 }
 
+/// Frees `key` for reuse when the intent holding it was created before `created_before` (its
+/// idempotency window has passed).
+pub async fn release_idempotency_key(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    key: &str,
+    created_before: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE intents SET idempotency_key = NULL \
+         WHERE tenant_id = $1 AND idempotency_key = $2 AND created_at < $3",
+    )
+    .bind(tenant_id)
+    .bind(key)
+    .bind(created_before)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 pub async fn find_by_idempotency_key(
     conn: &mut AnyConnection,
     tenant_id: &TenantId,

@@ -295,21 +295,24 @@ pub async fn insert_event(
     query.execute(conn).await.map(|_| ())
 }
 
-/// The tenant's `/v1` events after `after_id` (all, when empty), oldest first (the rows of
-/// OpenIntent subscription deliveries, `openintent.*`, are not among them).
+/// The tenant's `/v1` events after `after_id` (all, when empty) created before `until`,
+/// oldest first (the rows of OpenIntent subscription deliveries, `openintent.*`, are not
+/// among them).
 pub async fn events_after(
     store: &Store,
     tenant_id: &TenantId,
     after_id: &str,
+    until: Millis,
     limit: i64,
 ) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, event, body, created_at FROM webhook_events \
-         WHERE tenant_id = $1 AND id > $2 AND event NOT LIKE 'openintent.%' \
-         ORDER BY id LIMIT $3",
+         WHERE tenant_id = $1 AND id > $2 AND created_at < $3 AND event NOT LIKE 'openintent.%' \
+         ORDER BY id LIMIT $4",
     )
     .bind(tenant_id)
     .bind(after_id)
+    .bind(until)
     .bind(limit)
     .fetch_all(store.reader())
     .await
@@ -685,6 +688,64 @@ pub async fn requeue_delivery(conn: &mut AnyConnection, id: &str, now: Millis) -
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// The tenant's events of the types `events`, created in `[since, until)`, that `endpoint_id`
+/// has no delivery of, oldest first, at most `limit`: what an endpoint missed while disabled
+/// (or unsubscribed).
+pub async fn events_missed_by(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    endpoint_id: &str,
+    events: &[String],
+    (since, until): (Millis, Millis),
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, tenant_id, event, body, created_at FROM webhook_events v \
+         WHERE v.tenant_id = $1 AND v.created_at >= $3 AND v.created_at < $4 \
+           AND v.event IN ({}) AND NOT EXISTS ( \
+             SELECT 1 FROM webhook_deliveries d \
+             WHERE d.tenant_id = v.tenant_id AND d.endpoint_id = $2 AND d.event_id = v.id) \
+         ORDER BY v.id LIMIT $5",
+        placeholders(6, events.len())
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(endpoint_id)
+        .bind(since)
+        .bind(until)
+        .bind(limit);
+    for event in events {
+        query = query.bind(event);
+    }
+    query.fetch_all(conn).await
+}
+
+/// Makes `endpoint_id`'s dead deliveries of events created at or after `since` due again at
+/// `now`; returns how many.
+pub async fn requeue_dead_since(
+    conn: &mut AnyConnection,
+    tenant_id: &TenantId,
+    endpoint_id: &str,
+    since: Millis,
+    now: Millis,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4, updated_at = $4 \
+         WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead' AND event_id IN ( \
+           SELECT id FROM webhook_events WHERE tenant_id = $1 AND created_at >= $3)",
+    )
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .bind(since)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Deletes finished deliveries (delivered or dead) last changed before `before`, their

@@ -6,6 +6,7 @@
 pub mod delivery;
 mod sealing;
 pub mod sender;
+pub mod standard;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -14,7 +15,7 @@ use serde_json::json;
 use crate::outbound::target::TargetPolicy;
 use crate::{
     audit::AuditEvent,
-    auth::{api_key::random_secret, TenantId},
+    auth::TenantId,
     error::{Error, FieldError, Result},
     ids,
     outbox::{self, envelope},
@@ -51,8 +52,6 @@ pub const PING_EVENT: &str = "ping";
 /// How long the secret replaced by a rotation keeps signing (in a second header).
 pub const ROTATION_GRACE_MS: Millis = 24 * 3600 * 1000;
 
-const SECRET_LEN: usize = 32;
-const SECRET_PREFIX: &str = "whsec_";
 const MAX_URL_LEN: usize = 2048;
 const MAX_DESCRIPTION_LEN: usize = 500;
 
@@ -62,6 +61,22 @@ mod audit_events {
     pub const DELETED: &str = "webhook.deleted";
     pub const ROTATED: &str = "webhook.secret.rotated";
     pub const REDELIVERY: &str = "webhook.redelivery.requested";
+    pub const RECOVERY: &str = "webhook.recovery.requested";
+}
+
+/// Most missed events one recovery queues; a longer gap takes more calls (each resumes where
+/// the last stopped, as missed events then have deliveries).
+pub const MAX_RECOVERED: i64 = 10_000;
+
+/// What a recovery queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Events the endpoint had no delivery of (missed while disabled or unsubscribed), queued.
+    pub queued: u64,
+    /// Dead deliveries (retries exhausted) made due again.
+    pub requeued: u64,
+    /// [`MAX_RECOVERED`] missed events were queued and more may remain: call again.
+    pub more: bool,
 }
 
 /// An endpoint as its tenant sees it: never the secret.
@@ -265,7 +280,7 @@ impl WebhookService {
         let url = self.checked_url(url, "url").await?;
         let now = now_ms();
         let id = ids::new_id(ENDPOINT_ID_PREFIX);
-        let secret = new_secret();
+        let secret = standard::new_secret();
         let sealed = sealing::seal(&self.secrets, tenant.as_str(), &id, &secret)?;
         let row = EndpointRow {
             tenant_id: tenant.clone(),
@@ -339,7 +354,7 @@ impl WebhookService {
         let mut work = self.writer.begin(tenant).await?;
         let mut row = found(webhooks::get_endpoint(&mut work, tenant, id).await?)?;
         let now = now_ms();
-        let secret = new_secret();
+        let secret = standard::new_secret();
         let sealed = sealing::seal(&self.secrets, tenant.as_str(), id, &secret)?;
         // The sealed current secret moves as it is: its seal binds the endpoint, not the column.
         let stored = &mut row.secrets;
@@ -451,6 +466,57 @@ impl WebhookService {
         Ok(Delivery { row, attempts })
     }
 
+    /// Re-queues what the endpoint did not get of the events since `since` (at most its
+    /// creation): a delivery of each subscribed event it has none of (missed while it was
+    /// disabled) and its dead deliveries, due now, audited. Delivered and pending deliveries
+    /// stay as they are; the log keeps events as long as webhook deliveries are kept.
+    pub async fn recover(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        endpoint_id: &str,
+        since: Millis,
+    ) -> Result<Recovered> {
+        let mut work = self.writer.begin(tenant).await?;
+        let row = found(webhooks::get_endpoint(&mut work, tenant, endpoint_id).await?)?;
+        let events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
+        let now = now_ms();
+        let since = since.max(row.created_at);
+        let missed = webhooks::events_missed_by(
+            &mut work,
+            tenant,
+            endpoint_id,
+            &events,
+            (since, now),
+            MAX_RECOVERED,
+        )
+        .await?;
+        let endpoint = [row.id.clone()];
+        for event in &missed {
+            outbox::deliver_to_at(&mut work, event, &endpoint, now).await?;
+        }
+        let requeued =
+            webhooks::requeue_dead_since(&mut work, tenant, endpoint_id, since, now).await?;
+        let recovered = Recovered {
+            queued: missed.len() as u64,
+            requeued,
+            more: missed.len() as i64 == MAX_RECOVERED,
+        };
+        let event = AuditEvent {
+            event_type: audit_events::RECOVERY,
+            actor,
+            subject: endpoint_id,
+            data: json!({
+                "since": crate::time::rfc3339(since),
+                "queued": recovered.queued,
+                "requeued": recovered.requeued,
+            }),
+        };
+        work.audit(event).await?;
+        work.commit().await?.publish();
+        Ok(recovered)
+    }
+
     /// A URL the service may call (see [`target`]), normalized; else a 400 naming `field`.
     /// Every outbound target a tenant names passes here: webhook endpoints, federation peers.
     pub async fn checked_url(&self, url: &str, field: &str) -> Result<String> {
@@ -470,10 +536,6 @@ impl WebhookService {
 
 fn found(row: Option<EndpointRow>) -> Result<EndpointRow> {
     row.ok_or(Error::NotFound { what: "webhook" })
-}
-
-fn new_secret() -> String {
-    format!("{SECRET_PREFIX}{}", random_secret(SECRET_LEN))
 }
 
 /// The subscribed events, deduplicated in the catalog's order; at least one, all known.

@@ -7,9 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::standard;
 use crate::outbound::{Failure, Outbound};
 use crate::outbox::envelope::sign;
-use crate::time::{rfc3339, Millis};
+use crate::time::{now_ms, rfc3339, Millis};
 
 /// Per-attempt timeout.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +66,10 @@ impl Sender {
             Err(err) => return Outcome::not_sent(format!("the URL does not parse: {err}")),
         };
         let body = message.body.as_bytes();
+        // Standard Webhooks: the time of this attempt (receivers refuse one more than five
+        // minutes off, so a retry hours later is signed at its own time).
+        let timestamp = now_ms().div_euclid(1000);
+        let signatures = (message.secret, message.previous_secret);
         let mut request = self
             .outbound
             .request(reqwest::Method::POST, url.clone())
@@ -72,7 +77,13 @@ impl Sender {
             .header("x-intendedops-signature", sign(message.secret, body))
             .header("x-intendedops-id", message.event_id)
             .header("x-intendedops-timestamp", rfc3339(message.created_at))
-            .header("x-intendedops-event", message.event);
+            .header("x-intendedops-event", message.event)
+            .header("webhook-id", message.event_id)
+            .header("webhook-timestamp", timestamp)
+            .header(
+                "webhook-signature",
+                standard::signature_header(signatures, message.event_id, timestamp, body),
+            );
         if let Some(previous) = message.previous_secret {
             request = request.header("x-intendedops-signature-previous", sign(previous, body));
         }

@@ -11,6 +11,7 @@ mod audit_checkpoints;
 mod auth;
 mod cli;
 mod console;
+mod conventions;
 mod domains;
 mod errors;
 mod event_feed;

@@ -110,6 +110,11 @@ pub struct PolicyDecision {
     block_reason: Option<String>,
     /// The policy version that decided (0 = the shipped default).
     policy_version: i64,
+    /// Lowercase hex SHA-256 of the canonical JSON of `{agentId, domain, params, type}`: what
+    /// was decided on, for an executor to check before it acts (absent on intents stored
+    /// before receipts).
+    #[oai(skip_serializing_if_is_none)]
+    action_digest: Option<String>,
     /// Distinct approvers needed; only when `outcome` is `require_approval`.
     #[oai(skip_serializing_if_is_none)]
     required_approvals: Option<i64>,
@@ -126,6 +131,9 @@ impl Example for PolicyDecision {
             reason: "rule 'new-agents-are-reviewed' matched".into(),
             block_reason: None,
             policy_version: 0,
+            action_digest: Some(
+                "3f1c9b0d8e2a7c4f6b5d1e9a0c8f7b2d4e6a1c3f5b7d9e0a2c4f6b8d0e1a3c5f".into(),
+            ),
             required_approvals: Some(1),
             roles: Some(Vec::new()),
         }

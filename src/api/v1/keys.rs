@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use poem::Request;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
@@ -14,11 +15,16 @@ use crate::{
         error::ApiResult, schema::examples, security::Credential, types::Data, types::ListPage, Tag,
     },
     auth::{
+        api_key,
         keys::{KeyInfo, KeyService, NewKey},
-        Scope,
+        KeyVerifier, Rejection, Scope, VerifyError,
     },
+    error::Error,
+    http::verify_presented,
     ids::KeyId,
+    metrics::Metrics,
     pagination::PageRequest,
+    ratelimit::RateLimiter,
     time::rfc3339,
 };
 
@@ -131,13 +137,60 @@ examples! {
     }
 }
 
+/// A key found in the open, to be revoked.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields, example)]
+pub struct ReportLeakIn {
+    /// The full key as found. Only keys that carry a checksum (every key issued since
+    /// checksums) can be reported this way.
+    key: String,
+}
+
+impl Example for ReportLeakIn {
+    fn example() -> Self {
+        ReportLeakIn {
+            key: "intendedops_tenant123_xK9mN2pQ7rS4tU6vW8yZ0aB1cD3eF5gH7iJ9kL2m4A0bC1d".into(),
+        }
+    }
+}
+
+/// What the report did.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct LeakReportOut {
+    /// `revoked` (by this report) or `already_revoked`.
+    status: String,
+    /// The revoked key's id (when this report revoked it).
+    key_id: Option<String>,
+    revoked_at: Option<String>,
+}
+
+examples! {
+    LeakReportOut => {
+        "status": "revoked",
+        "keyId": "key_01HN4WZ3J5K6M7N8P9Q0R1S2T3",
+        "revokedAt": "2024-01-15T10:30:00.000Z"
+    }
+}
+
 pub struct KeysApi {
     keys: Arc<KeyService>,
+    verifier: Arc<KeyVerifier>,
+    limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl KeysApi {
-    pub fn new(keys: Arc<KeyService>) -> Self {
-        Self { keys }
+    pub fn new(
+        keys: Arc<KeyService>,
+        (verifier, limiter, metrics): (Arc<KeyVerifier>, Arc<RateLimiter>, Arc<Metrics>),
+    ) -> Self {
+        Self {
+            keys,
+            verifier,
+            limiter,
+            metrics,
+        }
     }
 }
 
@@ -206,5 +259,62 @@ impl KeysApi {
             .revoke(&caller.tenant_id, &caller.key_id, &id)
             .await?;
         Ok(Json(Data::new(key.into())))
+    }
+
+    /// Report a leaked key: it is revoked at once, on every instance, and the revocation is
+    /// audited as `key.leak_reported`. No credentials are needed: holding the key is the
+    /// proof (this is the endpoint secret scanners call). The key must carry a valid
+    /// checksum; one that verifies is revoked, one already revoked says so, any other is 404.
+    #[oai(
+        path = "/keys/report-leak",
+        method = "post",
+        operation_id = "report_leaked_key"
+    )]
+    async fn report_leak(
+        &self,
+        req: &Request,
+        body: Json<ReportLeakIn>,
+    ) -> ApiResult<Json<Data<LeakReportOut>>> {
+        let key = body.0.key.trim();
+        if !api_key::carries_checksum(key) {
+            return Err(Error::invalid(
+                &["key"],
+                "is not an API key with a valid checksum (keys issued before checksums are \
+                 revoked with DELETE /v1/keys/{id})",
+            )
+            .into());
+        }
+        let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let verified = verify_presented(&self.limiter, &self.verifier, &self.metrics, key, address)
+            .await
+            .map_err(|standing| Error::RateLimited {
+                retry_after_secs: standing.retry_after,
+            })?;
+        let report = match verified {
+            Ok(principal) => {
+                let (info, _) = self.keys.revoke_leaked(&principal).await?;
+                LeakReportOut {
+                    status: "revoked".into(),
+                    key_id: Some(info.id),
+                    revoked_at: info.revoked_at.map(rfc3339),
+                }
+            }
+            Err(VerifyError::Rejected(Rejection::Revoked)) => LeakReportOut {
+                status: "already_revoked".into(),
+                key_id: None,
+                revoked_at: None,
+            },
+            Err(VerifyError::Rejected(_)) => return Err(Error::NotFound { what: "API key" }.into()),
+            Err(VerifyError::Busy) => {
+                return Err(Error::RateLimited {
+                    retry_after_secs: 1,
+                }
+                .into())
+            }
+            Err(VerifyError::Internal(cause)) => {
+                return Err(Error::Internal(anyhow::anyhow!(cause)).into())
+            }
+        };
+        Ok(Json(Data::new(report)))
     }
 }

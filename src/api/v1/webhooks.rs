@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::DateTime;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
@@ -13,18 +14,21 @@ use serde_json::json;
 use crate::{
     api::{
         error::ApiResult,
-        schema::{example, example_json, Word},
+        schema::{example, example_json, examples, Word},
         security::Credential,
         types::{patch, Data, ListPage},
         v1::vocab::{DeliveryStatus, WebhookEvent},
         Tag,
     },
     auth::Scope,
+    error::Error,
     ids::{DeliveryId, EndpointId},
     pagination::PageRequest,
     store::webhooks::AttemptRow,
     time::rfc3339,
-    webhooks::{Delivery, Endpoint, EndpointInput, PingResult, WebhookService, WithSecret},
+    webhooks::{
+        Delivery, Endpoint, EndpointInput, PingResult, Recovered, WebhookService, WithSecret,
+    },
 };
 
 /// A webhook endpoint (the secret is shown only at creation and rotation).
@@ -297,6 +301,55 @@ pub enum CreateWebhookResponse {
     Created(Json<Data<WebhookWithSecretOut>>),
 }
 
+/// Where a recovery starts.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
+pub struct RecoverIn {
+    /// RFC 3339 date-time: events from this moment on (and not before the endpoint existed).
+    since: String,
+}
+
+impl Example for RecoverIn {
+    fn example() -> Self {
+        RecoverIn {
+            since: "2024-01-15T00:00:00Z".into(),
+        }
+    }
+}
+
+/// What a recovery queued.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct RecoveredOut {
+    /// Events the endpoint had no delivery of (missed while disabled), now queued.
+    queued: u64,
+    /// Deliveries that had exhausted their retries, due again now.
+    requeued: u64,
+    /// The per-call maximum was queued: call again with the same `since` for the rest.
+    more: bool,
+}
+
+examples! {
+    RecoveredOut => { "queued": 12, "requeued": 3, "more": false }
+}
+
+impl From<Recovered> for RecoveredOut {
+    fn from(recovered: Recovered) -> Self {
+        RecoveredOut {
+            queued: recovered.queued,
+            requeued: recovered.requeued,
+            more: recovered.more,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum RecoverResponse {
+    /// The deliveries are queued; they go out as any delivery does (to an enabled endpoint).
+    #[oai(status = 202)]
+    Accepted(Json<Data<RecoveredOut>>),
+}
+
 #[derive(ApiResponse)]
 pub enum RetryResponse {
     /// The delivery is due again now.
@@ -498,6 +551,32 @@ impl WebhooksApi {
             .retry(&caller.tenant_id, &caller.key_id, &id, &delivery_id)
             .await?;
         Ok(RetryResponse::Accepted(Json(Data::new(delivery.into()))))
+    }
+
+    /// Re-queue what the endpoint did not get since `since`: every subscribed event it has
+    /// no delivery of (those logged while it was disabled) and every delivery that exhausted
+    /// its retries. Delivered events are not sent again; receivers deduplicate by
+    /// `webhook-id` anyway. Audited as `webhook.recovery.requested`.
+    #[oai(
+        path = "/webhooks/:id/recover",
+        method = "post",
+        operation_id = "recover_webhook"
+    )]
+    async fn recover(
+        &self,
+        auth: Credential,
+        id: Path<EndpointId>,
+        body: Json<RecoverIn>,
+    ) -> ApiResult<RecoverResponse> {
+        let caller = auth.require(Scope::Admin)?;
+        let since = DateTime::parse_from_rfc3339(body.0.since.trim())
+            .map_err(|_| Error::invalid(&["since"], "must be an RFC 3339 date-time"))?
+            .timestamp_millis();
+        let recovered = self
+            .webhooks
+            .recover(&caller.tenant_id, &caller.key_id, &id, since)
+            .await?;
+        Ok(RecoverResponse::Accepted(Json(Data::new(recovered.into()))))
     }
 }
 

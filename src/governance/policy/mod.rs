@@ -160,6 +160,9 @@ pub struct Decision {
     pub reason: String,
     pub policy_version: i64,
     pub trace: Vec<TraceStep>,
+    /// What was decided on ([`crate::governance::lifecycle::Receipt::action_digest`]); set by
+    /// the submission that asked, not by the policy.
+    pub action_digest: Option<String>,
 }
 
 impl Decision {
@@ -171,6 +174,9 @@ impl Decision {
             "reason": self.reason,
             "policyVersion": self.policy_version,
         });
+        if let Some(digest) = &self.action_digest {
+            decision["actionDigest"] = json!(digest);
+        }
         match &self.outcome {
             Outcome::RequireApproval {
                 approvers, roles, ..
@@ -376,6 +382,7 @@ impl Policy {
                         reason: format!("rule '{}' {why}", rule.name),
                         policy_version: self.version,
                         trace,
+                        action_digest: None,
                     };
                 }
             }
@@ -386,6 +393,7 @@ impl Policy {
             reason: "no rule matched; the policy's default applies".into(),
             policy_version: self.version,
             trace,
+            action_digest: None,
         }
     }
 }
