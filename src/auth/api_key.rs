@@ -84,7 +84,7 @@ pub fn parse(raw: &str, dev_mode: bool) -> Result<PresentedKey<'_>, MalformedKey
     }
     if secret.len() == CHECKSUMMED_SECRET_LEN {
         let (body, checksum) = raw.split_at(raw.len() - CHECKSUM_LEN);
-        if checksum_of(body) != checksum {
+        if checksum_of(body) != checksum.as_bytes() {
             return Err(MalformedKey::Checksum);
         }
     }
@@ -119,15 +119,16 @@ pub fn random_secret(len: usize) -> String {
         .collect()
 }
 
-/// The checksum a key ending in `body` carries: CRC-32 of `body` in base62, fixed width.
-fn checksum_of(body: &str) -> String {
+/// The checksum a key ending in `body` carries: CRC-32 of `body` in base62, fixed width (as
+/// bytes: every request with a key checks one, so nothing is allocated).
+fn checksum_of(body: &str) -> [u8; CHECKSUM_LEN] {
     let mut value = CRC32.checksum(body.as_bytes());
     let mut digits = [b'0'; CHECKSUM_LEN];
     for digit in digits.iter_mut().rev() {
         *digit = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    digits.iter().map(|&b| char::from(b)).collect()
+    digits
 }
 
 /// Generates a key for `tenant`: a secret from the OS CSPRNG, then its checksum.
@@ -135,7 +136,7 @@ pub fn generate(tenant: &TenantId) -> GeneratedKey {
     let secret = random_secret(GENERATED_SECRET_LEN);
     let body = format!("{KEY_PREFIX}{}_{secret}", tenant.as_str());
     GeneratedKey {
-        key: format!("{body}{}", checksum_of(&body)),
+        key: format!("{body}{}", String::from_utf8_lossy(&checksum_of(&body))),
         lookup_prefix: secret[..LOOKUP_PREFIX_LEN].to_string(),
     }
 }
@@ -232,7 +233,7 @@ mod tests {
         // "3ccVzs" in base62 (0-9, A-Z, a-z), zero-padded to six characters.
         let body = format!("intendedops_acme_{}", "a".repeat(40));
         assert_eq!(CRC32.checksum(body.as_bytes()), 0xC5D5_1F48);
-        assert_eq!(checksum_of(&body), "3ccVzs");
-        assert_eq!(checksum_of(""), "000000");
+        assert_eq!(&checksum_of(&body), b"3ccVzs");
+        assert_eq!(&checksum_of(""), b"000000");
     }
 }

@@ -244,7 +244,8 @@ fn set_quota_headers(headers: &mut HeaderMap, quota: &Quota, policy: Policy) {
         ),
     ];
     for (header, value) in fields {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        // From the String itself: no copy.
+        if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(header, value);
         }
     }

@@ -15,7 +15,9 @@ use reqwest::{header::HeaderMap, Method};
 use serde_json::{json, Value};
 use sfv::{BareItem, ListEntry, Parser};
 
-use crate::helpers::{clock_in_a_fresh_window, expect_error, metric, send, spawn_app_with};
+use crate::helpers::{
+    clock_in_a_fresh_window, expect_error, metric, send, spawn_app_with, TestApp,
+};
 use crate::webhooks::{fast_delivery, post, Receiver};
 
 /// A `RateLimit` or `RateLimit-Policy` field parsed as the draft defines it: a List whose one
@@ -51,6 +53,13 @@ fn parsed_field(headers: &HeaderMap, name: &str) -> (String, Vec<(String, i64)>)
     (policy.as_str().to_string(), params)
 }
 
+async fn list_agents(app: &TestApp, key: &str) -> reqwest::Response {
+    app.with_key(Method::GET, "/v1/agents", key)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header_number(headers: &HeaderMap, name: &str) -> i64 {
     headers[name].to_str().unwrap().parse().unwrap()
 }
@@ -66,11 +75,7 @@ async fn ratelimit_fields_parse_as_structured_fields_and_agree_with_the_seeds_he
     .await;
     let key = app.create_key("tenant-a", &[Scope::Read]).await;
     for expected_remaining in [2, 1, 0] {
-        let response = app
-            .with_key(Method::GET, "/v1/agents", &key)
-            .send()
-            .await
-            .unwrap();
+        let response = list_agents(&app, &key).await;
         assert_eq!(response.status(), 200);
         let headers = response.headers();
         let policy = parsed_field(headers, "ratelimit-policy");
@@ -92,11 +97,7 @@ async fn ratelimit_fields_parse_as_structured_fields_and_agree_with_the_seeds_he
         );
         assert!((1..=60).contains(&reset), "{reset}");
     }
-    let limited = app
-        .with_key(Method::GET, "/v1/agents", &key)
-        .send()
-        .await
-        .unwrap();
+    let limited = list_agents(&app, &key).await;
     assert_eq!(limited.status(), 429);
     let headers = limited.headers();
     let (_, params) = parsed_field(headers, "ratelimit");
@@ -104,11 +105,7 @@ async fn ratelimit_fields_parse_as_structured_fields_and_agree_with_the_seeds_he
     assert_eq!(params[1].1, header_number(headers, "retry-after"));
     // A minute on, a new window.
     clock.advance(Duration::from_secs(60));
-    let fresh = app
-        .with_key(Method::GET, "/v1/agents", &key)
-        .send()
-        .await
-        .unwrap();
+    let fresh = list_agents(&app, &key).await;
     assert_eq!(fresh.status(), 200);
     assert_eq!(
         parsed_field(fresh.headers(), "ratelimit").1[0],

@@ -304,7 +304,21 @@ impl KeysApi {
                 key_id: None,
                 revoked_at: None,
             },
-            Err(VerifyError::Rejected(_)) => return Err(Error::NotFound { what: "API key" }.into()),
+            Err(VerifyError::Rejected(_)) => {
+                // As a failed authentication: reports cannot probe for keys faster than
+                // requests can.
+                if let Some(address) = address {
+                    let standing = self.limiter.admit_failure(address).await;
+                    self.metrics.rate_limit_ruled("address", standing.allowed);
+                    if !standing.allowed {
+                        return Err(Error::RateLimited {
+                            retry_after_secs: standing.retry_after,
+                        }
+                        .into());
+                    }
+                }
+                return Err(Error::NotFound { what: "API key" }.into());
+            }
             Err(VerifyError::Busy) => {
                 return Err(Error::RateLimited {
                     retry_after_secs: 1,
